@@ -1,0 +1,191 @@
+"""The `analyzer` command line: a thin layer that parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from analyzer.detect import DEFAULT_WINDOW
+from analyzer.errors import UserError
+
+app = typer.Typer(
+    name="analyzer",
+    help="Find duplicate SMS in Twilio Programmable Messaging logs and show who caused them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bars (for cron).", envvar="ANALYZER_QUIET"),
+]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and an exit code, never a traceback."""
+    try:
+        yield
+    except UserError as exc:
+        typer.echo(f"analyzer: error: {exc}", err=True)
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("analyzer: interrupted", err=True)
+        raise typer.Exit(code=130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if os.environ.get("ANALYZER_DEBUG"):
+            raise
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        typer.echo(
+            f"analyzer: unexpected error: {type(exc).__name__}: {first_line} "
+            "(set ANALYZER_DEBUG=1 for a traceback)",
+            err=True,
+        )
+        raise typer.Exit(code=1) from None
+
+
+def _progress(quiet: bool) -> Progress:
+    console = Console(stderr=True)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the simulated data into.")],
+    messages: Annotated[
+        int, typer.Option("--messages", "-n", min=1, help="Number of message records.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 0,
+    days: Annotated[int, typer.Option("--days", min=1, help="Number of UTC days covered.")] = 1,
+    quiet: QuietOption = False,
+) -> None:
+    """Write synthetic message logs, server request logs and their ground truth."""
+    from analyzer.simulate import SimulationConfig
+    from analyzer.simulate import simulate as run_simulation
+
+    with user_errors(), _progress(quiet) as progress:
+        task = progress.add_task("Simulating", total=messages)
+        result = run_simulation(
+            out,
+            SimulationConfig(messages=messages, seed=seed, days=days),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    typer.echo(
+        f"Wrote {sum(result.records.values()):,} messages, {result.log_lines:,} server log lines "
+        f"and {result.complaints:,} complaints to {out}"
+    )
+    for name, count in sorted(result.records.items()):
+        typer.echo(f"  {name:<20} {count:>10,} records")
+
+
+@app.command()
+def detect(
+    input: Annotated[
+        Path, typer.Argument(help="A Parquet file or a message dataset folder.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
+    window: Annotated[
+        float,
+        typer.Option(
+            "--window", "-w", min=0, help="Largest gap in seconds between records of one cluster."
+        ),
+    ] = DEFAULT_WINDOW,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="Extra column that must match too (repeatable), e.g. from or "
+            "messaging_service_sid. to and body always match.",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First UTC day (YYYY-MM-DD) to read.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last UTC day (YYYY-MM-DD) to read.")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Find duplicate clusters: records to one recipient with one body, seconds apart."""
+    from analyzer.pipeline import run_detect
+
+    full_key = ("to", "body", *(key or []))
+    with user_errors(), _progress(quiet) as progress:
+        task = progress.add_task("Starting", total=None)
+        run = run_detect(
+            input,
+            out,
+            window=window,
+            key=full_key,
+            start=start,
+            end=end,
+            step=lambda name: progress.update(task, description=name),
+        )
+    typer.echo(format_detect_summary(run.detection.summary, run.detection.sensitivity))
+    typer.echo(f"Results: {run.out_dir}")
+
+
+def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) -> str:
+    """Format a detection summary and its sensitivity table for the terminal."""
+    lines = [
+        f"{summary['messages']:,} messages, {summary['outbound_messages']:,} outbound "
+        f"({summary['skipped_no_body']:,} without a body left out).",
+        f"{summary['duplicate_clusters']:,} duplicate clusters with "
+        f"{summary['extra_messages']:,} extra messages "
+        f"(window {_seconds(summary['window_seconds'])}, key {' + '.join(summary['key'])}).",
+        "",
+        "Window sensitivity:",
+        f"  {'window':>8}  {'clusters':>10}  {'extra msgs':>10}",
+    ]
+    for row in sensitivity.to_dict("records"):
+        mark = "  <- selected" if row["selected"] else ""
+        lines.append(
+            f"  {_seconds(row['window_seconds']):>8}  {row['duplicate_clusters']:>10,}  "
+            f"{row['extra_messages']:>10,}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    value = float(value)
+    if value >= 3600 and value % 3600 == 0:
+        return f"{value / 3600:g} h"
+    if value >= 60 and value % 60 == 0:
+        return f"{value / 60:g} min"
+    return f"{value:g} s"
+
+
+def main() -> None:
+    """Entry point of the console script and ``python -m analyzer``."""
+    app(prog_name="analyzer")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,285 @@
+"""The message store: a hive-partitioned Parquet dataset, one folder per UTC day.
+
+Layout: ``DATASET/date=YYYY-MM-DD/part-0.parquet`` (day of ``date_created``). Each
+day is a single file that is replaced atomically, so readers (pandas, pyarrow,
+DuckDB, Spark) only ever see a complete day. Temporary files start with ``.``,
+which all of those readers skip.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from analyzer.atomic import write_parquet
+from analyzer.errors import InputError, SchemaError, UserError
+from analyzer.schema import MESSAGE_SCHEMA, coerce_messages
+
+PART_FILE = "part-0.parquet"
+LOCK_FILE = ".lock"
+PARTITIONING = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
+
+
+class LockedError(UserError):
+    """Another process holds the dataset's write lock."""
+
+    exit_code = 75
+
+
+@dataclass
+class WriteResult:
+    """What an upsert changed."""
+
+    days: list[str] = field(default_factory=list)
+    rows_in: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@contextmanager
+def dataset_lock(dataset: str | Path, *, blocking: bool = True) -> Iterator[None]:
+    """Hold the dataset's exclusive write lock (an OS file lock) for the block.
+
+    With ``blocking=False`` a held lock raises LockedError at once.
+    """
+    root = Path(dataset)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a+b") as handle:
+        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(handle.fileno(), flags)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise LockedError(f"another run holds the lock on {root}") from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def day_partition(dataset: str | Path, day: str) -> Path:
+    """Return the folder that holds one UTC day (``YYYY-MM-DD``)."""
+    return Path(dataset) / f"date={day}"
+
+
+def write_messages(
+    dataset: str | Path, data: pa.Table | pd.DataFrame, *, lock: bool = True
+) -> WriteResult:
+    """Upsert message records into the dataset, atomically per day.
+
+    Records are matched by ``sid``; of two versions the one with the newer
+    ``date_updated`` wins, and on a tie the incoming one.
+    """
+    table = coerce_messages(data)
+    if table.num_rows and pc.any(pc.is_null(table["sid"])).as_py():
+        raise SchemaError("records without a sid cannot be stored")
+    if table.num_rows and pc.any(pc.is_null(table["date_created"])).as_py():
+        raise SchemaError("records without a date_created cannot be stored")
+    root = Path(dataset)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"dataset path is a file, not a folder: {root}")
+    result = WriteResult(rows_in=table.num_rows)
+    if table.num_rows == 0:
+        root.mkdir(parents=True, exist_ok=True)
+        return result
+    with dataset_lock(root) if lock else _nothing():
+        days = pc.strftime(table["date_created"], format="%Y-%m-%d")
+        for day in sorted(pc.unique(days).to_pylist()):
+            incoming = table.filter(pc.equal(days, day))
+            _upsert_day(root, day, incoming, result)
+            result.days.append(day)
+    return result
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _upsert_day(root: Path, day: str, incoming: pa.Table, result: WriteResult) -> None:
+    folder = day_partition(root, day)
+    target = folder / PART_FILE
+    if target.exists():
+        existing = pq.read_table(target, schema=MESSAGE_SCHEMA)
+        merged, inserted, updated, unchanged = _merge(existing, incoming)
+        result.inserted += inserted
+        result.updated += updated
+        result.unchanged += unchanged
+        if inserted == 0 and updated == 0:
+            return  # nothing changed: leave the file untouched
+    else:
+        merged = _dedupe(incoming)
+        result.inserted += merged.num_rows
+    merged = merged.sort_by([("date_created", "ascending"), ("sid", "ascending")])
+    folder.mkdir(parents=True, exist_ok=True)
+    write_parquet(merged, target, row_group_size=1_000_000)
+
+
+def _dedupe(table: pa.Table) -> pa.Table:
+    """Keep one row per sid: the newest date_updated, the later row on a tie."""
+    frame = pa.table(
+        {
+            "sid": table["sid"],
+            "updated": table["date_updated"],
+            "row": pa.array(range(table.num_rows), pa.int64()),
+        }
+    ).to_pandas()
+    frame = frame.sort_values(["sid", "updated", "row"], na_position="first", kind="stable")
+    keep = np.sort(frame.drop_duplicates("sid", keep="last")["row"].to_numpy())
+    return table.take(pa.array(keep))
+
+
+def _merge(existing: pa.Table, incoming: pa.Table) -> tuple[pa.Table, int, int, int]:
+    incoming = _dedupe(incoming)
+    known_mask = pc.is_in(incoming["sid"], value_set=existing["sid"])
+    known = incoming.filter(known_mask).sort_by("sid")
+    inserted = incoming.num_rows - known.num_rows
+    old = existing.filter(pc.is_in(existing["sid"], value_set=known["sid"])).sort_by("sid")
+    new_time, old_time = known["date_updated"], old["date_updated"]
+    wins = pc.or_kleene(
+        pc.is_null(old_time),
+        pc.fill_null(pc.greater_equal(new_time, old_time), False),
+    )
+    differs = pa.chunked_array([pa.array([False] * known.num_rows, pa.bool_())])
+    for name in MESSAGE_SCHEMA.names:
+        differs = pc.or_(differs, pc.invert(_null_equal(known[name], old[name])))
+    updated = _true_count(pc.and_(wins, differs))
+    unchanged = known.num_rows - updated
+    if inserted == 0 and updated == 0:
+        return existing, 0, 0, unchanged
+    return _dedupe(pa.concat_tables([existing, incoming])), inserted, updated, unchanged
+
+
+def _null_equal(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
+    both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+    return pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)
+
+
+def _true_count(mask: pa.ChunkedArray) -> int:
+    return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
+
+
+def list_days(dataset: str | Path) -> list[str]:
+    """Return the UTC days (``YYYY-MM-DD``) that hold data, in order."""
+    root = Path(dataset)
+    return sorted(
+        p.name.removeprefix("date=") for p in root.glob("date=*") if (p / PART_FILE).exists()
+    )
+
+
+def _day(value: date | datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise InputError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
+
+
+def read_messages(
+    path: str | Path,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    columns: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
+) -> pa.Table:
+    """Read message records from a dataset folder or a single Parquet file.
+
+    ``start`` and ``end`` are inclusive UTC days; on a dataset they prune whole
+    day partitions, on a single file they filter by ``date_created``. ``columns``
+    limits what is read. The result has the message schema's types, except that
+    the string columns named in ``dictionary`` come back dictionary-encoded
+    (much smaller for repetitive values such as status or direction).
+    """
+    source = Path(path)
+    if not source.exists():
+        raise InputError(f"no such file or folder: {source}")
+    wanted = list(columns) if columns is not None else list(MESSAGE_SCHEMA.names)
+    unknown = [c for c in wanted if c not in MESSAGE_SCHEMA.names]
+    if unknown:
+        raise SchemaError("unknown column(s): " + ", ".join(unknown))
+    first, last = _day(start), _day(end)
+    try:
+        if source.is_dir():
+            dataset = ds.dataset(
+                source,
+                format=_parquet_format(dictionary),
+                partitioning=PARTITIONING,
+                exclude_invalid_files=False,
+            )
+            expr = None
+            if first is not None:
+                expr = ds.field("date") >= first
+            if last is not None:
+                cond = ds.field("date") <= last
+                expr = cond if expr is None else expr & cond
+            if not dataset.files:
+                return pa.schema([MESSAGE_SCHEMA.field(c) for c in wanted]).empty_table()
+            file_fields = set(dataset.schema.names)
+        else:
+            dataset = ds.dataset(source, format=_parquet_format(dictionary))
+            expr = None
+            bounds = _timestamp_bounds(first, last)
+            if bounds[0] is not None:
+                expr = ds.field("date_created") >= bounds[0]
+            if bounds[1] is not None:
+                cond = ds.field("date_created") < bounds[1]
+                expr = cond if expr is None else expr & cond
+            file_fields = set(dataset.schema.names)
+        missing = [c for c in wanted if c not in file_fields]
+        if missing:
+            raise SchemaError(
+                f"{source} is not a message dataset: missing column(s) " + ", ".join(missing)
+            )
+        table = dataset.to_table(columns=wanted, filter=expr)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read {source} as Parquet: {str(exc).splitlines()[0]}") from None
+    return _cast_columns(table, wanted, dictionary)
+
+
+def _timestamp_bounds(
+    first: str | None, last: str | None
+) -> tuple[pa.Scalar | None, pa.Scalar | None]:
+    def ts(day: str) -> pa.Scalar:
+        return pa.scalar(datetime.fromisoformat(day).replace(tzinfo=None), pa.timestamp("us")).cast(
+            MESSAGE_SCHEMA.field("date_created").type
+        )
+
+    lo = ts(first) if first else None
+    hi = ts((date.fromisoformat(last) + timedelta(days=1)).isoformat()) if last else None
+    return lo, hi
+
+
+def _parquet_format(dictionary: Sequence[str]) -> ds.ParquetFileFormat:
+    return ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionary))
+
+
+def _cast_columns(table: pa.Table, columns: Sequence[str], dictionary: Sequence[str]) -> pa.Table:
+    fields = []
+    for name in columns:
+        field = MESSAGE_SCHEMA.field(name)
+        if name in dictionary and pa.types.is_string(field.type):
+            field = field.with_type(pa.dictionary(pa.int32(), pa.string()))
+        fields.append(field)
+    try:
+        return table.cast(pa.schema(fields))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"columns do not match the message schema: {exc}") from None

@@ -1,0 +1,120 @@
+"""Property tests: the vectorized detector agrees with the brute-force reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.detect import SENSITIVITY_WINDOWS, find_duplicates
+from analyzer.schema import MESSAGE_SCHEMA
+from tests.reference import brute_force_clusters
+
+BASE = datetime(2026, 11, 29, tzinfo=UTC)
+
+# Few distinct values so collisions, ties and exact-window gaps are common.
+recipients = st.sampled_from(["+14155550100", "+447700900123", "+4915112345678", None])
+bodies = st.sampled_from(["Your code is 1234", "Ünïcødé ✓ 😀", "a", "", None, "A"])
+senders = st.sampled_from(["+15005550006", "+15005550007", None])
+directions = st.sampled_from(["outbound-api", "outbound-api", "outbound-reply", "inbound", None])
+
+
+@st.composite
+def message_records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(min_value=0, max_value=40))
+    sids = draw(
+        st.lists(
+            st.text(alphabet="0123456789abcdef", min_size=4, max_size=4),
+            min_size=n,
+            max_size=n,
+            unique=True,
+        )
+    )
+    records = []
+    for sid in sids:
+        records.append(
+            {
+                "sid": "SM" + sid,
+                "to": draw(recipients),
+                "body": draw(bodies),
+                "from": draw(senders),
+                "direction": draw(directions),
+                "date_created": BASE + timedelta(seconds=draw(st.integers(0, 120))),
+                "status": "delivered",
+            }
+        )
+    return records
+
+
+def to_table(records: list[dict[str, Any]]) -> pa.Table:
+    columns = {}
+    for field in MESSAGE_SCHEMA:
+        columns[field.name] = pa.array([r.get(field.name) for r in records], type=field.type)
+    return pa.table(columns, schema=MESSAGE_SCHEMA)
+
+
+windows = st.sampled_from([0, 1, 5, 10, 30, 60, 2.5])
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=message_records(), window=windows)
+def test_clusters_match_brute_force(records: list[dict[str, Any]], window: float) -> None:
+    detection = find_duplicates(to_table(records), window=window)
+    assert detection.clusters["sids"].to_pylist() == brute_force_clusters(records, window)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=message_records(), window=windows)
+def test_configurable_key_matches_brute_force(records: list[dict[str, Any]], window: float) -> None:
+    key = ("to", "body", "from")
+    detection = find_duplicates(to_table(records), window=window, key=key)
+    assert detection.clusters["sids"].to_pylist() == brute_force_clusters(records, window, key)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=message_records(), window=windows)
+def test_cluster_columns_are_consistent(records: list[dict[str, Any]], window: float) -> None:
+    clusters = find_duplicates(to_table(records), window=window).clusters.to_pylist()
+    by_sid = {r["sid"]: r for r in records}
+    for cluster in clusters:
+        members = [by_sid[s] for s in cluster["sids"]]
+        times = [m["date_created"] for m in members]
+        assert cluster["cluster_id"] == cluster["sids"][0]
+        assert cluster["n_records"] == len(members) >= 2
+        assert cluster["first_created"] == times[0] and cluster["last_created"] == times[-1]
+        assert cluster["span_seconds"] == (times[-1] - times[0]).total_seconds()
+        assert cluster["gaps_seconds"] == [
+            (b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)
+        ]
+        assert all(g <= window for g in cluster["gaps_seconds"])
+        assert cluster["from_numbers"] == [m["from"] for m in members]
+        assert {cluster["to"]} == {m["to"] for m in members}
+        assert {cluster["body"]} == {m["body"] for m in members}
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=message_records(), window=windows)
+def test_sensitivity_matches_brute_force(records: list[dict[str, Any]], window: float) -> None:
+    table = find_duplicates(to_table(records), window=window).sensitivity
+    assert set(SENSITIVITY_WINDOWS) <= set(table["window_seconds"])
+    for row in table.itertuples():
+        expected = brute_force_clusters(records, row.window_seconds)
+        assert row.duplicate_clusters == len(expected)
+        assert row.extra_messages == sum(len(c) - 1 for c in expected)
+    assert table.loc[table["selected"], "window_seconds"].tolist() == [float(window)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(records=message_records(), window=windows)
+def test_summary_counts(records: list[dict[str, Any]], window: float) -> None:
+    summary = find_duplicates(to_table(records), window=window).summary
+    outbound = [r for r in records if (r["direction"] or "").startswith("outbound")]
+    assert summary["messages"] == len(records)
+    assert summary["outbound_messages"] == len(outbound)
+    assert summary["skipped_no_body"] == sum(1 for r in outbound if not r["body"])
+    expected = brute_force_clusters(records, window)
+    assert summary["duplicate_clusters"] == len(expected)
+    assert summary["extra_messages"] == sum(len(c) - 1 for c in expected)

@@ -1,0 +1,112 @@
+"""Every CLI command, run through typer's CliRunner, and the docs that list them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample" / "messages.parquet"
+runner = CliRunner()
+
+
+def test_detect_on_the_sample_writes_results(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["detect", str(SAMPLE), "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    clusters = pq.read_table(tmp_path / "clusters.parquet")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["duplicate_clusters"] == clusters.num_rows > 0
+    assert f"{clusters.num_rows:,} duplicate clusters" in result.output
+    assert (tmp_path / "sensitivity.csv").read_text().startswith("window_seconds,")
+    assert min(pa.compute.list_value_length(clusters["sids"]).to_pylist()) >= 2
+
+
+def test_detect_extra_key_column_narrows_clusters(tmp_path: Path) -> None:
+    wide = runner.invoke(app, ["detect", str(SAMPLE), "-o", str(tmp_path / "a"), "-q"])
+    narrow = runner.invoke(
+        app, ["detect", str(SAMPLE), "-o", str(tmp_path / "b"), "-q", "--key", "from"]
+    )
+    assert wide.exit_code == narrow.exit_code == 0
+    count_a = json.loads((tmp_path / "a" / "summary.json").read_text())["duplicate_clusters"]
+    count_b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert count_b["key"] == ["to", "body", "from"]
+    assert count_b["duplicate_clusters"] <= count_a
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda p: p / "missing.parquet", "no such file"),
+        (lambda p: _write(p / "x.parquet", pa.table({"a": [1]})), "missing column"),
+        (lambda p: _bytes(p / "junk.parquet", b"junk"), "cannot read"),
+        (lambda p: _empty_dataset(p), "no message records"),
+    ],
+)
+def test_detect_bad_input_is_one_line_and_nonzero(tmp_path: Path, make_input, message) -> None:  # type: ignore[no-untyped-def]
+    path = make_input(tmp_path)
+    result = runner.invoke(app, ["detect", str(path), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("analyzer: error:")
+    assert "Traceback" not in result.output
+
+
+def test_simulate_is_deterministic(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        result = runner.invoke(
+            app, ["simulate", "--out", str(tmp_path / name), "-n", "500", "--seed", "3", "-q"]
+        )
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "messages.parquet").read_bytes() == (
+        tmp_path / "b" / "messages.parquet"
+    ).read_bytes()
+    assert "500 messages" in result.output
+
+
+def test_simulate_rejects_bad_count(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "-n", "0"])
+    assert result.exit_code == 2
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "analyzer", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert "detect" in proc.stdout and "simulate" in proc.stdout
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = [
+        c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
+    ]
+    assert commands
+    for name in commands:
+        assert re.search(rf"analyzer {name}\b", readme), f"`analyzer {name}` is not in README.md"
+
+
+def _write(path: Path, table: pa.Table) -> Path:
+    pq.write_table(table, path)
+    return path
+
+
+def _bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _empty_dataset(path: Path) -> Path:
+    folder = path / "ds"
+    folder.mkdir()
+    return folder
