@@ -32,7 +32,9 @@ def brute_force_clusters(
                 run.append(current)
             else:
                 if len(run) >= 2:
-                    clusters.append((run[0]["date_created"], run[0]["sid"], [r["sid"] for r in run]))
+                    clusters.append(
+                        (run[0]["date_created"], run[0]["sid"], [r["sid"] for r in run])
+                    )
                 run = [current]
         if len(run) >= 2:
             clusters.append((run[0]["date_created"], run[0]["sid"], [r["sid"] for r in run]))
