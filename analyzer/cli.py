@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from analyzer.crossref import DEFAULT_TOLERANCE
 from analyzer.detect import DEFAULT_WINDOW
 from analyzer.errors import UserError
 
@@ -131,6 +132,39 @@ def detect(
     end: Annotated[
         str | None, typer.Option("--end", help="Last UTC day (YYYY-MM-DD) to read.")
     ] = None,
+    server_log: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-log",
+            help="The application's HTTP request log (repeatable; globs and .gz accepted). "
+            "Each cluster then gets a verdict: app_side, twilio_side, unverified or inconclusive.",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy."),
+    ] = "auto",
+    log_tz: Annotated[
+        str, typer.Option("--log-tz", help="Time zone of log times that carry none (IANA name).")
+    ] = "UTC",
+    log_field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log-field",
+            help="Rename a jsonl field, NAME=FIELD (repeatable), e.g. to=recipient.",
+        ),
+    ] = None,
+    skew: Annotated[
+        float | None,
+        typer.Option(
+            "--skew",
+            help="Log clock minus Twilio clock in seconds; estimated from the data if not given.",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", min=0, help="Seconds allowed between a POST and its record."),
+    ] = DEFAULT_TOLERANCE,
     quiet: QuietOption = False,
 ) -> None:
     """Find duplicate clusters: records to one recipient with one body, seconds apart."""
@@ -138,6 +172,7 @@ def detect(
 
     full_key = ("to", "body", *(key or []))
     with user_errors(), _progress(quiet) as progress:
+        fields = parse_field_map(log_field or [])
         task = progress.add_task("Starting", total=None)
         run = run_detect(
             input,
@@ -146,10 +181,29 @@ def detect(
             key=full_key,
             start=start,
             end=end,
+            server_logs=server_log or [],
+            log_format=log_format,
+            log_tz=log_tz,
+            log_fields=fields or None,
+            skew=skew,
+            tolerance=tolerance,
             step=lambda name: progress.update(task, description=name),
         )
+    for warning in run.detection.summary.get("warnings", []):
+        typer.echo(f"analyzer: warning: {warning}", err=True)
     typer.echo(format_detect_summary(run.detection.summary, run.detection.sensitivity))
     typer.echo(f"Results: {run.out_dir}")
+
+
+def parse_field_map(items: list[str]) -> dict[str, str]:
+    """Parse NAME=FIELD pairs into a mapping; raises UserError on a malformed pair."""
+    fields: dict[str, str] = {}
+    for item in items:
+        name, sep, source = item.partition("=")
+        if not sep or not name or not source:
+            raise UserError(f"--log-field expects NAME=FIELD, got {item!r}")
+        fields[name] = source
+    return fields
 
 
 def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) -> str:
@@ -170,6 +224,19 @@ def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) ->
             f"  {_seconds(row['window_seconds']):>8}  {row['duplicate_clusters']:>10,}  "
             f"{row['extra_messages']:>10,}{mark}"
         )
+    if "by_verdict" in summary:
+        verdicts = ", ".join(f"{n:,} {v}" for v, n in summary["by_verdict"].items()) or "none"
+        lines += [
+            "",
+            f"Verdicts: {verdicts}.",
+            f"Server logs: matched by {summary['match_mode']}, clock skew "
+            f"{summary['skew_seconds']:+.1f} s ({summary['skew_method']}).",
+        ]
+        for log in summary["logs"]:
+            lines.append(
+                f"  {log['path']}: {log['format']}, {log['lines']:,} lines, {log['sends']:,} "
+                f"message POSTs, {log['malformed']:,} malformed"
+            )
     return "\n".join(lines)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from analyzer.atomic import write_parquet, write_text
+from analyzer.crossref import DEFAULT_TOLERANCE, CrossReference, cross_reference
 from analyzer.detect import (
     DEFAULT_KEY,
     DEFAULT_WINDOW,
@@ -19,6 +20,7 @@ from analyzer.detect import (
     find_duplicates,
 )
 from analyzer.errors import InputError
+from analyzer.logs import LogParseResult, read_server_logs
 from analyzer.store import read_messages
 
 CLUSTERS_FILE = "clusters.parquet"
@@ -34,6 +36,8 @@ class DetectRun:
 
     detection: Detection
     out_dir: Path
+    crossref: CrossReference | None = None
+    logs: LogParseResult | None = None
 
     @property
     def clusters_path(self) -> Path:
@@ -48,12 +52,20 @@ def run_detect(
     key: Sequence[str] = DEFAULT_KEY,
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
+    server_logs: Sequence[str | Path] = (),
+    log_format: str = "auto",
+    log_tz: str = "UTC",
+    log_fields: Mapping[str, str] | None = None,
+    skew: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
     step: Step | None = None,
 ) -> DetectRun:
     """Read messages, find duplicate clusters and write the results to ``out_dir``.
 
-    Writes ``clusters.parquet`` (duplicate clusters only), ``sensitivity.csv`` and
-    ``summary.json``. Raises InputError when there is nothing to analyse.
+    With ``server_logs``, every cluster also gets a verdict from the application's
+    request logs (see analyzer.crossref). Writes ``clusters.parquet`` (duplicate
+    clusters only), ``sensitivity.csv`` and ``summary.json``. Raises InputError
+    when there is nothing to analyse.
     """
     announce = step or (lambda _name: None)
     announce("Reading messages")
@@ -64,11 +76,62 @@ def run_detect(
         raise InputError(f"no message records in {source}" + _range_text(start, end))
     announce("Finding duplicates")
     detection = find_duplicates(messages, window=window, key=key)
+    logs: LogParseResult | None = None
+    crossref: CrossReference | None = None
+    if server_logs:
+        announce("Reading server logs")
+        logs = read_server_logs(server_logs, format=log_format, log_tz=log_tz, fields=log_fields)
+        announce("Cross-referencing")
+        crossref = cross_reference(
+            detection.clusters,
+            logs.requests,
+            messages,
+            formats={f.path: f.format for f in logs.files},
+            skew=skew,
+            tolerance=tolerance,
+        )
+        detection.clusters = crossref.clusters
+        detection.summary.update(crossref_summary(crossref, logs))
     del messages
     announce("Writing results")
     out = Path(out_dir)
     write_detection(detection, out, source=source)
-    return DetectRun(detection=detection, out_dir=out)
+    return DetectRun(detection=detection, out_dir=out, crossref=crossref, logs=logs)
+
+
+def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str, Any]:
+    """Summarise a cross-reference and the logs behind it (JSON-ready)."""
+    coverage = crossref.coverage
+    return {
+        "by_verdict": crossref.by_verdict,
+        "warnings": crossref.warnings,
+        "match_mode": crossref.mode,
+        "skew_seconds": round(crossref.skew.seconds, 3),
+        "skew_method": crossref.skew.method,
+        "skew_pairs": crossref.skew.pairs,
+        "log_coverage": [
+            {"start": _iso(start), "end": _iso(end)}
+            for start, end in zip(coverage["start"], coverage["end"], strict=True)
+        ],
+        "logs": [
+            {
+                "path": f.path,
+                "format": f.format,
+                "lines": f.lines,
+                "requests": f.requests,
+                "sends": f.sends,
+                "malformed": f.malformed,
+                "samples": [asdict(sample) for sample in f.samples],
+                "first_time": f.first_time,
+                "last_time": f.last_time,
+            }
+            for f in logs.files
+        ],
+    }
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(int(us) / 1e6, tz=UTC).isoformat()
 
 
 def write_detection(

@@ -1,0 +1,181 @@
+"""Benchmark the server-log parsers: lines/s, MB/s and peak RSS per format.
+
+Usage: python benchmarks/bench_logs.py [--mb 256] [--formats jsonl,combined] [--gz]
+
+Each format's file is generated into a temporary directory and parsed in its own
+subprocess, so that the peak RSS reported belongs to that parse alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analyzer.logs import FORMATS, read_server_logs  # noqa: E402
+
+ACCOUNT = "AC" + "0" * 31 + "1"
+BLOCK_REQUESTS = 20_000
+
+
+def _requests(n: int, offset: int) -> list[tuple[int, str, str, int, str, str]]:
+    out = []
+    for i in range(n):
+        j = offset + i
+        sec = j % 86_400
+        if j % 10 == 9:
+            method, path, status = "GET", f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json", 200
+        else:
+            method, path, status = "POST", f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json", 201
+        out.append((sec, method, path, status, f"+1555{j % 10_000_000:07d}", f"SM{j:032x}"))
+    return out
+
+
+def _hms(sec: int) -> str:
+    return f"{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+
+
+def make_block(fmt: str, offset: int) -> str:
+    """BLOCK_REQUESTS requests rendered in one format."""
+    lines: list[str] = []
+    for sec, method, path, status, to, sid in _requests(BLOCK_REQUESTS, offset):
+        t = _hms(sec)
+        if fmt == "jsonl":
+            rec = {
+                "timestamp": f"2026-11-29T{t}.{sec % 1000:03d}Z",
+                "level": "info",
+                "method": method,
+                "url": "https://api.twilio.com" + path,
+                "status": status,
+                "to": to,
+                "message_sid": sid,
+                "duration_ms": 120.5,
+                "request_id": f"RQ{sec:032x}",
+                "service": "notifier",
+            }
+            lines.append(json.dumps(rec))
+        elif fmt == "combined":
+            lines.append(
+                f'10.1.2.3 - - [29/Nov/2026:{t} +0100] "{method} {path} HTTP/1.1" {status} 812 '
+                f'"-" "twilio-python/9.13.0 (Linux x86_64) Python/3.11.7"'
+            )
+        elif fmt == "envoy":
+            lines.append(
+                f'[2026-11-29T{t}.{sec % 1000:03d}Z] "{method} {path} HTTP/1.1" {status} - 210 812 '
+                f'143 140 "10.1.2.3" "twilio-python/9.13.0" "a1b2c3d4-{sec:08x}" '
+                f'"api.twilio.com" "54.172.60.1:443"'
+            )
+        else:
+            pre = f"2026-11-29 {t},{sec % 1000:03d} INFO twilio.http_client: "
+            lines += [
+                pre + "-- BEGIN Twilio API Request --",
+                pre + f"{method} Request: https://api.twilio.com{path}",
+                pre + "Headers:",
+                pre + "Content-Type : application/x-www-form-urlencoded",
+                pre + "Accept : application/json",
+                pre + "User-Agent : twilio-python/9.13.0 (Linux x86_64) Python/3.11.7",
+                pre + "X-Twilio-Client : python-9.13.0",
+                pre + "Accept-Charset : utf-8",
+                pre + "-- END Twilio API Request --",
+                pre + f"Response Status Code: {status}",
+                pre
+                + "Response Headers: {'Content-Type': 'application/json', "
+                + f"'Twilio-Request-Id': 'RQ{sec:032x}', 'Twilio-Request-Duration': '0.041'}}",
+                f"2026-11-29 {t},{sec % 1000:03d} INFO app.jobs: sent reminder {sid}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def generate(fmt: str, path: Path, mb: int, gz: bool) -> None:
+    """Write about `mb` megabytes of `fmt` log to path."""
+    target = mb * 1024 * 1024
+    opener = gzip.open if gz else open
+    written = 0
+    offset = 0
+    blocks = [make_block(fmt, k * BLOCK_REQUESTS).encode() for k in range(3)]
+    with opener(path, "wb") as f:
+        while written < target:
+            block = blocks[offset % len(blocks)]
+            f.write(block)
+            written += len(block)
+            offset += 1
+
+
+def run_one(fmt: str, path: Path) -> None:
+    """Parse one file and print a JSON line of figures (child process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = read_server_logs([path], format="auto")
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    st = result.files[0]
+    assert st.format == fmt, (st.format, fmt)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size = path.stat().st_size
+    print(
+        json.dumps(
+            {
+                "format": fmt,
+                "file_mb": round(size / 2**20, 1),
+                "lines": st.lines,
+                "requests": st.requests,
+                "sends": st.sends,
+                "malformed": st.malformed,
+                "seconds": round(elapsed, 2),
+                "cpu_seconds": round(cpu, 2),
+                "lines_per_s": round(st.lines / elapsed),
+                "mb_per_s": round(size / 2**20 / elapsed, 1),
+                "peak_rss_mb": round(rss_mb),
+                "table_mb": round(result.requests.nbytes / 2**20),
+            }
+        )
+    )
+
+
+def main() -> None:
+    """Generate, parse in subprocesses, print a table."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--mb", type=int, default=128, help="size of each generated log (MB)")
+    ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--gz", action="store_true", help="gzip the generated logs")
+    ap.add_argument("--dir", default=None, help="where to write (default: a temp dir)")
+    ap.add_argument("--one", nargs=2, metavar=("FORMAT", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        run_one(args.one[0], Path(args.one[1]))
+        return
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for fmt in args.formats.split(","):
+            path = Path(tmp) / (f"{fmt}.log" + (".gz" if args.gz else ""))
+            t0 = time.perf_counter()
+            generate(fmt, path, args.mb, args.gz)
+            gen = time.perf_counter() - t0
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", fmt, str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ},
+            )
+            fig = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{fmt:11s} {fig['file_mb']:8.1f} MB {fig['lines']:>11,d} lines "
+                f"{fig['requests']:>10,d} req {fig['seconds']:7.2f} s "
+                f"(cpu {fig['cpu_seconds']:.2f} s) "
+                f"{fig['lines_per_s']:>10,d} lines/s {fig['mb_per_s']:7.1f} MB/s "
+                f"peak RSS {fig['peak_rss_mb']:>6,d} MB (table {fig['table_mb']} MB; "
+                f"generated in {gen:.1f} s)",
+                flush=True,
+            )
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
