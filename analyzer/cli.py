@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -193,6 +195,125 @@ def detect(
         typer.echo(f"analyzer: warning: {warning}", err=True)
     typer.echo(format_detect_summary(run.detection.summary, run.detection.sensitivity))
     typer.echo(f"Results: {run.out_dir}")
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write into.")],
+    start: Annotated[
+        str,
+        typer.Option("--start", help="First UTC day (YYYY-MM-DD) or timestamp (…T…Z), inclusive."),
+    ],
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="Last UTC day or timestamp, inclusive [default: now - lag]."),
+    ] = None,
+    api_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-base-url",
+            envvar="TWILIO_API_BASE_URL",
+            help="Twilio API base URL, e.g. a regional endpoint or a test double "
+            "[default: https://api.twilio.com].",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Time slices fetched at once.")
+    ] = 8,
+    lag_minutes: Annotated[
+        float,
+        typer.Option("--lag-minutes", min=0, help="Leave out the newest minutes (not listed yet)."),
+    ] = 15,
+    include_subaccounts: Annotated[
+        bool, typer.Option("--include-subaccounts", help="Also export every subaccount.")
+    ] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Export messages sent in a date range from the Twilio API into a dataset.
+
+    Credentials come from TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or with
+    TWILIO_API_KEY and TWILIO_API_SECRET. Messages never sent (no date_sent: queued,
+    scheduled, many failed) cannot be listed by date and are not exported.
+    """
+    from analyzer.sources.twilio_api import Credentials, TwilioAPIError, export_messages
+
+    with user_errors():
+        credentials = Credentials.from_env(os.environ)
+        with _progress(quiet) as progress:
+            task = progress.add_task("Exporting records", total=None)
+            began = time.monotonic()
+
+            def show(done: int) -> None:
+                rate = done / max(time.monotonic() - began, 1e-9)
+                progress.update(
+                    task, completed=done, description=f"Exporting ({rate:,.0f} records/s)"
+                )
+
+            try:
+                result = export_messages(
+                    out,
+                    start,
+                    end if end is not None else datetime.now(UTC),
+                    credentials=credentials,
+                    api_base_url=api_base_url,
+                    concurrency=concurrency,
+                    lag=timedelta(minutes=lag_minutes),
+                    include_subaccounts=include_subaccounts,
+                    progress=show,
+                )
+            except TwilioAPIError as exc:
+                typer.echo(f"analyzer: error: {exc}", err=True)
+                raise typer.Exit(code=1) from None
+    if result.end is None:
+        typer.echo("Nothing to export: the range ends within the lag window.")
+        return
+    typer.echo(
+        f"Exported {result.records:,} messages sent {result.start:%Y-%m-%d %H:%M:%S} to "
+        f"{result.end:%Y-%m-%d %H:%M:%S} UTC from {len(result.accounts)} account(s) into "
+        f"{out}: {result.inserted:,} new, {result.updated:,} updated, "
+        f"{result.unchanged:,} unchanged ({result.pages:,} pages, {result.retries:,} retries, "
+        f"{result.elapsed:.1f} s, {result.rate:,.0f} records/s)."
+    )
+
+
+@app.command("import")
+def import_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Console CSV exports, Bulk Export files (.json.gz) or saved API pages (.json).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write into.")],
+    format: Annotated[
+        str, typer.Option("--format", help="auto, console-csv, bulk-export or api-json.")
+    ] = "auto",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first malformed row instead of skipping.")
+    ] = False,
+) -> None:
+    """Import message logs exported from Twilio into a dataset (upsert by sid)."""
+    from analyzer.sources.files import import_files
+
+    with user_errors():
+        result = import_files(files, out, format=format, strict=strict)  # type: ignore[arg-type]
+    for report in result.files:
+        typer.echo(
+            f"{report.path}: {report.format}, {report.imported:,} of {report.rows:,} rows "
+            f"imported, {report.malformed:,} malformed"
+        )
+    for note in result.notes:
+        typer.echo(f"Note: {note}")
+    for sample in result.samples:
+        typer.echo(f"analyzer: skipped {sample}", err=True)
+    if result.malformed > len(result.samples):
+        more = result.malformed - len(result.samples)
+        typer.echo(f"analyzer: ... and {more:,} more malformed rows", err=True)
+    typer.echo(
+        f"{result.write.inserted:,} new, {result.write.updated:,} updated, "
+        f"{result.write.unchanged:,} unchanged in {out}"
+    )
 
 
 def parse_field_map(items: list[str]) -> dict[str, str]:

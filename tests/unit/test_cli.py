@@ -110,3 +110,57 @@ def _empty_dataset(path: Path) -> Path:
     folder = path / "ds"
     folder.mkdir()
     return folder
+
+
+def test_export_against_the_fake_twilio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from analyzer.store import read_messages
+    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, generate_messages
+
+    records = generate_messages(
+        300, datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC), seed=4
+    )
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    with FakeTwilio(records) as server:
+        monkeypatch.setenv("TWILIO_API_BASE_URL", server.base_url)
+        args = ["export", "--out", str(tmp_path / "ds"), "--start", "2026-11-27"]
+        result = runner.invoke(app, [*args, "--end", "2026-11-29", "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert "Exported" in result.output
+        sent = [d for d in records["date_sent"].to_pylist() if d is not None]
+        assert read_messages(tmp_path / "ds").num_rows == len(sent)
+
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", "wrong-secret-token-value")
+        denied = runner.invoke(app, [*args, "--end", "2026-11-29", "--quiet"])
+    assert denied.exit_code == 2
+    assert "rejected the credentials" in denied.stderr
+    assert len(denied.stderr.strip().splitlines()) == 1
+    assert "wrong-secret-token-value" not in denied.output + denied.stderr
+    assert AUTH_TOKEN not in denied.output + denied.stderr
+
+
+def test_export_without_credentials_names_the_variables(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "--out", str(tmp_path), "--start", "2026-11-27"])
+    assert result.exit_code == 2
+    assert "TWILIO_ACCOUNT_SID" in result.stderr
+
+
+def test_import_console_csv(tmp_path: Path) -> None:
+    csv_file = tmp_path / "console.csv"
+    csv_file.write_text(
+        "Sid,From,To,Body,Status,SentDate,Direction,Price,PriceUnit\n"
+        "SM" + "1" * 32 + ",+15005550006,+14155550100,hi,delivered,"
+        "2026-11-29T10:00:00Z,outbound-api,-0.0079,USD\n"
+        "SM" + "2" * 32 + ",+15005550006,+14155550100,hi,delivered,"
+        "not a date,outbound-api,-0.0079,USD\n"
+    )
+    result = runner.invoke(app, ["import", str(csv_file), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output
+    assert "line 3" in result.stderr
+    strict = runner.invoke(
+        app, ["import", str(csv_file), "--out", str(tmp_path / "ds2"), "--strict"]
+    )
+    assert strict.exit_code == 2
