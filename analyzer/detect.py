@@ -8,7 +8,7 @@ clusters. All work is vectorized over sorted arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,52 +71,301 @@ def find_duplicates(
     window: float = DEFAULT_WINDOW,
     key: Sequence[str] = DEFAULT_KEY,
 ) -> Detection:
-    """Find duplicate clusters among outbound messages.
+    """Find duplicate clusters among outbound messages held in memory.
 
     ``window`` is the largest gap in seconds between consecutive records of one
     cluster (inclusive). ``key`` names the columns that must be equal; it always
     contains ``to`` and ``body``.
+
+    Example::
+
+        result = find_duplicates(messages, window=60)
+        result.clusters_frame()[["to", "n_records", "sids"]]
     """
     key = _check_key(key)
-    if window < 0 or not np.isfinite(window):
-        raise InputError(f"window must be a non-negative number of seconds, got {window}")
+    _check_window(window)
     table = _as_table(messages)
     require_columns(table, detect_columns(key))
-    total = table.num_rows
+    members = member_columns(key)
 
-    outbound = _string_mask(table["direction"], lambda a: pc.starts_with(a, "outbound"))
-    has_body = _string_mask(table["body"], lambda a: pc.greater(pc.utf8_length(a), 0))
-    outbound_count = int(outbound.sum())
-    candidates = np.flatnonzero(outbound & has_body)
+    def fetch(rows: np.ndarray) -> pa.Table:
+        return table.select(members).take(pa.array(rows, type=pa.int64()))
 
-    for exact in (False, True):
-        order, same, gaps = _sort_and_gaps(table, candidates, key, exact=exact)
-        rows = candidates[order]  # candidate rows of ``table`` in cluster order
-        clusters, members = _build_clusters(table, rows, _starts(same, gaps, window), gaps, key)
-        if _keys_consistent(clusters, members, key):
-            break
-    del members
-    clusters = clusters.sort_by([("first_created", "ascending"), ("cluster_id", "ascending")])
+    keys = _table_keys(table, key)
+    detection = _detect(keys, window, key, fetch)
+    if detection is None:  # a 64-bit hash collision: compare the keys themselves
+        keys.hashes = _exact_key(table, keys.rows, key).astype(np.uint64)
+        detection = _detect(keys, window, key, fetch)
+        assert detection is not None
+    return detection
+
+
+def detect_batches(
+    scan: Callable[[Sequence[str]], Iterator[pa.RecordBatch]],
+    window: float = DEFAULT_WINDOW,
+    key: Sequence[str] = DEFAULT_KEY,
+    bounds: tuple[int | None, int | None] = (None, None),
+) -> Detection | None:
+    """Find duplicate clusters in data read batch by batch, holding only compact keys.
+
+    ``scan(columns)`` must yield the same rows in the same order every time it is
+    called. ``bounds`` limits date_created (microseconds since the epoch, end
+    exclusive). Returns None when the fast path met a hash collision: the caller
+    then runs ``find_duplicates`` on the data in memory.
+    """
+    key = _check_key(key)
+    _check_window(window)
+    members = member_columns(key)
+    keys = _scan_keys(scan([*dict.fromkeys(["direction", "date_created", *key])]), key, bounds)
+
+    def fetch(rows: np.ndarray) -> pa.Table:
+        return _fetch_rows(scan(members), rows)
+
+    return _detect(keys, window, key, fetch)
+
+
+@dataclass
+class _Keys:
+    """What clustering needs per candidate record, and the counts around them."""
+
+    rows: np.ndarray  # positions of the candidates in the source
+    hashes: np.ndarray  # one 64-bit key per candidate (a hash, or exact codes)
+    created: np.ndarray  # date_created, microseconds since the epoch
+    total: int
+    outbound: int
+    period: tuple[int | None, int | None] = (None, None)
+
+
+def member_columns(key: Sequence[str]) -> list[str]:
+    """Columns fetched for the records of duplicate clusters."""
+    return list(dict.fromkeys([*key, *LIST_COLUMNS]))
+
+
+def _check_window(window: float) -> None:
+    if window < 0 or not np.isfinite(window):
+        raise InputError(f"window must be a non-negative number of seconds, got {window}")
+
+
+def _created_us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    as_us = pc.cast(column, pa.timestamp("us", tz="UTC"))
+    return np.asarray(pc.cast(as_us, pa.int64()).to_numpy(zero_copy_only=False))
+
+
+def _candidate_mask(batch: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Outbound rows, and outbound rows with a body and a creation time."""
+    outbound = _string_mask(batch["direction"], lambda a: pc.starts_with(a, "outbound"))
+    has_body = _string_mask(batch["body"], lambda a: pc.greater(pc.utf8_length(a), 0))
+    created = np.asarray(pc.is_valid(batch["date_created"]).to_numpy(zero_copy_only=False))
+    return outbound, outbound & has_body & created
+
+
+def _table_keys(table: pa.Table, key: Sequence[str]) -> _Keys:
+    outbound, candidate = _candidate_mask(table)
+    rows = np.flatnonzero(candidate)
+    created = _created_us(table["date_created"].take(pa.array(rows, type=pa.int64())))
+    period = _period(created)
+    return _Keys(
+        rows=rows,
+        hashes=_hashed_key(table, rows, key),
+        created=created,
+        total=table.num_rows,
+        outbound=int(outbound.sum()),
+        period=period,
+    )
+
+
+def _scan_keys(
+    batches: Iterator[pa.RecordBatch], key: Sequence[str], bounds: tuple[int | None, int | None]
+) -> _Keys:
+    rows: list[np.ndarray] = []
+    hashes: list[np.ndarray] = []
+    created: list[np.ndarray] = []
+    offset = total = outbound_count = 0
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        when = _created_us(pc.fill_null(table["date_created"], 0))
+        inside = np.ones(batch.num_rows, dtype=bool)
+        if bounds[0] is not None:
+            inside &= when >= bounds[0]
+        if bounds[1] is not None:
+            inside &= when < bounds[1]
+        outbound, candidate = _candidate_mask(table)
+        local = np.flatnonzero(candidate & inside)
+        rows.append(local + offset)
+        hashes.append(_hashed_key(table, local, key))
+        created.append(when[local])
+        total += int(inside.sum())
+        outbound_count += int((outbound & inside).sum())
+        offset += batch.num_rows
+    all_created = np.concatenate(created) if created else np.zeros(0, dtype=np.int64)
+    return _Keys(
+        rows=np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+        hashes=np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64),
+        created=all_created,
+        total=total,
+        outbound=outbound_count,
+        period=_period(all_created),
+    )
+
+
+def _period(created: np.ndarray) -> tuple[int | None, int | None]:
+    if not len(created):
+        return (None, None)
+    return (int(created.min()), int(created.max()))
+
+
+def _fetch_rows(batches: Iterator[pa.RecordBatch], rows: np.ndarray) -> pa.Table:
+    """Take the given source rows (sorted ascending) from a fresh scan."""
+    parts: list[pa.Table] = []
+    offset = 0
+    for batch in batches:
+        lo = np.searchsorted(rows, offset, side="left")
+        hi = np.searchsorted(rows, offset + batch.num_rows, side="left")
+        if hi > lo:
+            local = pa.array(rows[lo:hi] - offset, type=pa.int64())
+            parts.append(pa.Table.from_batches([batch]).take(local))
+        offset += batch.num_rows
+    if not parts:
+        raise InputError("the data changed while it was being read")
+    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def _detect(
+    keys: _Keys,
+    window: float,
+    key: Sequence[str],
+    fetch: Callable[[np.ndarray], pa.Table],
+) -> Detection | None:
+    """Cluster the candidates; None when records of one cluster have different keys."""
+    n = len(keys.rows)
+    if n:
+        order = pc.sort_indices(
+            pa.table({"key": keys.hashes, "ts": keys.created}),
+            sort_keys=[("key", "ascending"), ("ts", "ascending")],
+        ).to_numpy()
+        hashes_s = keys.hashes[order]
+        created_s = keys.created[order]
+        same = np.empty(n, dtype=bool)
+        same[0] = False
+        np.equal(hashes_s[1:], hashes_s[:-1], out=same[1:])
+        del hashes_s
+        gaps = np.zeros(n, dtype=np.float64)
+        gaps[1:] = np.diff(created_s) / _US
+    else:
+        order = np.zeros(0, dtype=np.int64)
+        same = np.zeros(0, dtype=bool)
+        gaps = np.zeros(0, dtype=np.float64)
+
+    # Clusters nest as the window grows: the records of every duplicate cluster at
+    # any window of interest are among those at the widest one.
+    widest = max(float(window), *SENSITIVITY_WINDOWS)
+    wide_pos, wide_cluster = _dup_positions(_starts(same, gaps, widest))
+    source_rows = keys.rows[order[wide_pos]]
+    by_row = np.argsort(source_rows, kind="stable")
+    fetched = fetch(source_rows[by_row]) if len(source_rows) else None
+    members_wide = (
+        fetched.take(pa.array(np.argsort(by_row, kind="stable"), type=pa.int64()))
+        if fetched is not None
+        else _empty_members(key)
+    )
+    if not _keys_consistent(members_wide, wide_cluster, key):
+        return None
+
+    sel_pos, sel_cluster = _dup_positions(_starts(same, gaps, window))
+    picked = np.searchsorted(wide_pos, sel_pos)
+    members = members_wide.take(pa.array(picked, type=pa.int64()))
+    clusters = _build_clusters(members, sel_cluster, key)
     sensitivity = _sensitivity(same, gaps, window)
 
     n_clusters = clusters.num_rows
-    in_clusters = int(pc.sum(clusters["n_records"]).as_py() or 0) if n_clusters else 0
+    in_clusters = len(sel_pos)
     summary: dict[str, Any] = {
-        "messages": total,
-        "outbound_messages": outbound_count,
-        "skipped_no_body": outbound_count - len(candidates),
-        "candidate_messages": len(candidates),
+        "messages": keys.total,
+        "outbound_messages": keys.outbound,
+        "skipped_no_body": keys.outbound - n,
+        "candidate_messages": n,
         "duplicate_clusters": n_clusters,
         "records_in_clusters": in_clusters,
         "extra_messages": in_clusters - n_clusters,
         "window_seconds": float(window),
         "key": list(key),
     }
-    if len(candidates):
-        created = table["date_created"]
-        summary["period_start"] = pc.min(created).as_py()
-        summary["period_end"] = pc.max(created).as_py()
+    if keys.period[0] is not None and keys.period[1] is not None:
+        summary["period_start"] = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
+        summary["period_end"] = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
     return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)
+
+
+def _dup_positions(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions in duplicate clusters, and a dense cluster number for each."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    cluster_of = np.cumsum(starts) - 1
+    sizes = np.bincount(cluster_of)
+    positions = np.flatnonzero(sizes[cluster_of] >= 2)
+    dense = np.cumsum(starts[positions]) - 1
+    return positions, dense
+
+
+def _empty_members(key: Sequence[str]) -> pa.Table:
+    return pa.schema([MESSAGE_SCHEMA.field(c) for c in member_columns(key)]).empty_table()
+
+
+def _keys_consistent(members: pa.Table, cluster: np.ndarray, key: Sequence[str]) -> bool:
+    """True when every member has the same key values as the first of its cluster."""
+    if not len(cluster):
+        return True
+    first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    leader = pa.array(first[cluster], type=pa.int64())
+    for name in key:
+        left = _decoded(members[name])
+        right = left.take(leader)
+        both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+        equal = pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)
+        if not pc.all(equal, min_count=0).as_py():
+            return False
+    return True
+
+
+def _build_clusters(members: pa.Table, cluster: np.ndarray, key: Sequence[str]) -> pa.Table:
+    """One row per cluster from its member records (in key, time order)."""
+    created = _created_us(members["date_created"]) if members.num_rows else np.zeros(0, np.int64)
+    # Equal timestamps are ordered by sid: re-sort members inside each cluster.
+    order = pc.sort_indices(
+        pa.table({"c": cluster, "t": created, "sid": _decoded(members["sid"])}),
+        sort_keys=[("c", "ascending"), ("t", "ascending"), ("sid", "ascending")],
+    )
+    members = members.take(order)
+    created = created[order.to_numpy()]
+    sizes = np.bincount(cluster).astype(np.int64) if len(cluster) else np.zeros(0, np.int64)
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    firsts = pa.array(offsets[:-1], type=pa.int64())
+    lasts = pa.array(offsets[1:] - 1, type=pa.int64())
+    first_rows = members.take(firsts)
+
+    not_first = np.ones(len(created), dtype=bool)
+    not_first[offsets[:-1]] = False
+    gap_values = np.diff(created, prepend=created[:1]) / _US if len(created) else created
+    gap_offsets = (offsets - np.arange(len(offsets), dtype=np.int32)).astype(np.int32)
+
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {"cluster_id": _decoded(first_rows["sid"])}
+    for name in key:
+        columns[name] = _decoded(first_rows[name])
+    columns["n_records"] = pa.array(sizes, type=pa.int64())
+    columns["first_created"] = first_rows["date_created"]
+    columns["last_created"] = members.take(lasts)["date_created"]
+    span = (created[offsets[1:] - 1] - created[offsets[:-1]]) / _US if len(sizes) else np.zeros(0)
+    columns["span_seconds"] = pa.array(span, type=pa.float64())
+    columns["gaps_seconds"] = pa.ListArray.from_arrays(
+        pa.array(gap_offsets), pa.array(gap_values[not_first], type=pa.float64())
+    )
+    offsets_array = pa.array(offsets)
+    for source, target in LIST_COLUMNS.items():
+        values = _decoded(members[source]).combine_chunks()
+        columns[target] = pa.ListArray.from_arrays(offsets_array, values)
+    clusters = pa.table(columns)
+    return clusters.sort_by([("first_created", "ascending"), ("cluster_id", "ascending")])
 
 
 def _check_key(key: Sequence[str]) -> tuple[str, ...]:
@@ -239,129 +488,8 @@ def _exact_key(table: pa.Table, candidates: np.ndarray, key: Sequence[str]) -> n
     return codes
 
 
-def _sort_and_gaps(
-    table: pa.Table, candidates: np.ndarray, key: Sequence[str], *, exact: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Order candidate rows by (key, date_created, sid).
-
-    Returns the order (positions into ``candidates``), and per ordered row
-    whether it has the same key as the previous row and the gap to it in seconds.
-    Keys are compared by a 64-bit hash unless ``exact``; the caller checks the
-    resulting clusters and asks again with ``exact`` on a collision.
-    """
-    n = len(candidates)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0)
-    codes = _exact_key(table, candidates, key) if exact else _hashed_key(table, candidates, key)
-    created_all = pc.cast(table["date_created"], pa.int64()).to_numpy(zero_copy_only=False)
-    created = created_all[candidates]
-    del created_all
-    sort_keys = [("key", "ascending"), ("ts", "ascending")]
-    order = pc.sort_indices(pa.table({"key": codes, "ts": created}), sort_keys=sort_keys)
-    order = order.to_numpy()
-    codes_s = codes[order]
-    same = np.empty(n, dtype=bool)
-    same[0] = False
-    np.equal(codes_s[1:], codes_s[:-1], out=same[1:])
-    del codes_s, codes
-    created_s = created[order]
-    tie = same.copy()
-    tie[1:] &= created_s[1:] == created_s[:-1]
-    if tie.any():
-        order = _break_ties_by_sid(order, tie, table["sid"], candidates)
-    gaps = np.zeros(n, dtype=np.float64)
-    gaps[1:] = np.diff(created_s) / _US
-    return order, same, gaps
-
-
-def _keys_consistent(clusters: pa.Table, members: pa.Table, key: Sequence[str]) -> bool:
-    """True when every cluster member has the same key values as its cluster."""
-    sizes = clusters["n_records"].to_numpy(zero_copy_only=False)
-    expanded = np.repeat(np.arange(len(sizes)), sizes)
-    for name in key:
-        left = _decoded(members[name])
-        right = _decoded(clusters[name]).take(pa.array(expanded, type=pa.int64()))
-        both_null = pc.and_(pc.is_null(left), pc.is_null(right))
-        equal = pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)
-        if not pc.all(equal, min_count=0).as_py():
-            return False
-    return True
-
-
-def _break_ties_by_sid(
-    order: np.ndarray, tie: np.ndarray, sids: pa.ChunkedArray, candidates: np.ndarray
-) -> np.ndarray:
-    """Reorder runs of equal (key, date_created) by sid; ``tie[i]`` marks row i equal to i-1."""
-    in_run = tie.copy()
-    in_run[:-1] |= tie[1:]
-    positions = np.flatnonzero(in_run)
-    run_id = np.cumsum(~tie[positions])
-    rows = order[positions]
-    frame = pd.DataFrame(
-        {
-            "run": run_id,
-            "sid": sids.take(pa.array(candidates[rows])).to_numpy(zero_copy_only=False),
-            "row": rows,
-        }
-    )
-    frame = frame.sort_values(["run", "sid"], kind="stable")
-    result = order.copy()
-    result[positions] = frame["row"].to_numpy()
-    return result
-
-
 def _starts(same: np.ndarray, gaps: np.ndarray, window: float) -> np.ndarray:
     return ~same | (gaps > window)
-
-
-def _build_clusters(
-    table: pa.Table, rows: np.ndarray, starts: np.ndarray, gaps: np.ndarray, key: Sequence[str]
-) -> tuple[pa.Table, pa.Table]:
-    """Assemble one row per duplicate cluster; ``rows`` are table rows in cluster order.
-
-    Also returns the member records, cluster by cluster.
-    """
-    n = len(rows)
-    cluster_of = np.cumsum(starts) - 1
-    sizes = np.bincount(cluster_of, minlength=int(cluster_of[-1]) + 1 if n else 0)
-    in_dup = sizes[cluster_of] >= 2 if n else np.zeros(0, dtype=bool)
-    dup_sizes = sizes[sizes >= 2].astype(np.int64)
-    positions = np.flatnonzero(in_dup)
-    member_rows = rows[positions]
-    offsets = np.zeros(len(dup_sizes) + 1, dtype=np.int32)
-    np.cumsum(dup_sizes, out=offsets[1:])
-    firsts = member_rows[offsets[:-1]]
-    lasts = member_rows[offsets[1:] - 1]
-    members = table.take(pa.array(member_rows, type=pa.int64()))
-
-    first_rows = table.take(pa.array(firsts, type=pa.int64()))
-    created_first = first_rows["date_created"]
-    created_last = table.take(pa.array(lasts, type=pa.int64()))["date_created"]
-    span = (
-        pc.cast(created_last, pa.int64()).to_numpy(zero_copy_only=False)
-        - pc.cast(created_first, pa.int64()).to_numpy(zero_copy_only=False)
-    ) / _US
-
-    not_first = np.ones(len(positions), dtype=bool)
-    not_first[offsets[:-1]] = False
-    gap_offsets = (offsets - np.arange(len(offsets), dtype=np.int32)).astype(np.int32)
-    gap_values = pa.array(gaps[positions[not_first]], type=pa.float64())
-
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "cluster_id": first_rows["sid"],
-    }
-    for name in key:
-        columns[name] = _decoded(first_rows[name])
-    columns["n_records"] = pa.array(dup_sizes, type=pa.int64())
-    columns["first_created"] = created_first
-    columns["last_created"] = created_last
-    columns["span_seconds"] = pa.array(span, type=pa.float64())
-    columns["gaps_seconds"] = pa.ListArray.from_arrays(pa.array(gap_offsets), gap_values)
-    offsets_array = pa.array(offsets)
-    for source, target in LIST_COLUMNS.items():
-        values = _decoded(members[source]).combine_chunks()
-        columns[target] = pa.ListArray.from_arrays(offsets_array, values)
-    return pa.table(columns), members
 
 
 def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:

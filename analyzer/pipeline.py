@@ -16,18 +16,21 @@ from analyzer.detect import (
     DEFAULT_WINDOW,
     LOW_CARDINALITY,
     Detection,
+    detect_batches,
     detect_columns,
     find_duplicates,
 )
 from analyzer.errors import InputError
 from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.store import read_messages
+from analyzer.store import read_messages, scan_messages
 
 CLUSTERS_FILE = "clusters.parquet"
 SENSITIVITY_FILE = "sensitivity.csv"
 SUMMARY_FILE = "summary.json"
 
 Step = Callable[[str], None]
+#: Message columns the cross-reference needs.
+CROSSREF_COLUMNS = ["sid", "to", "direction", "date_created"]
 
 
 @dataclass
@@ -68,20 +71,19 @@ def run_detect(
     when there is nothing to analyse.
     """
     announce = step or (lambda _name: None)
-    announce("Reading messages")
-    messages = read_messages(
-        source, start=start, end=end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
-    )
-    if messages.num_rows == 0:
-        raise InputError(f"no message records in {source}" + _range_text(start, end))
     announce("Finding duplicates")
-    detection = find_duplicates(messages, window=window, key=key)
+    detection = detect_path(source, window=window, key=key, start=start, end=end)
+    if detection.summary["messages"] == 0:
+        raise InputError(f"no message records in {source}" + _range_text(start, end))
     logs: LogParseResult | None = None
     crossref: CrossReference | None = None
     if server_logs:
         announce("Reading server logs")
         logs = read_server_logs(server_logs, format=log_format, log_tz=log_tz, fields=log_fields)
         announce("Cross-referencing")
+        messages = read_messages(
+            source, start=start, end=end, columns=CROSSREF_COLUMNS, dictionary=["direction"]
+        )
         crossref = cross_reference(
             detection.clusters,
             logs.requests,
@@ -92,11 +94,36 @@ def run_detect(
         )
         detection.clusters = crossref.clusters
         detection.summary.update(crossref_summary(crossref, logs))
-    del messages
+        del messages
     announce("Writing results")
     out = Path(out_dir)
     write_detection(detection, out, source=source)
     return DetectRun(detection=detection, out_dir=out, crossref=crossref, logs=logs)
+
+
+def detect_path(
+    source: str | Path,
+    *,
+    window: float = DEFAULT_WINDOW,
+    key: Sequence[str] = DEFAULT_KEY,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+) -> Detection:
+    """Find duplicates in a Parquet file or dataset, reading it batch by batch.
+
+    Memory holds compact per-record keys, not the records; only the records of
+    duplicate clusters are read in full.
+    """
+    scan = scan_messages(
+        source, start, end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
+    )
+    detection = detect_batches(scan.batches, window=window, key=key, bounds=scan.bounds)
+    if detection is None:  # a hash collision: compare the keys themselves, in memory
+        messages = read_messages(
+            source, start=start, end=end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
+        )
+        detection = find_duplicates(messages, window=window, key=key)
+    return detection
 
 
 def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str, Any]:

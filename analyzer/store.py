@@ -255,6 +255,88 @@ def read_messages(
     return _cast_columns(table, wanted, dictionary)
 
 
+@dataclass
+class MessageScan:
+    """A repeatable, batch-by-batch read of message records (for data larger than memory)."""
+
+    files: list[Path]
+    #: date_created limits (microseconds since the epoch, end exclusive) for single files.
+    bounds: tuple[int | None, int | None]
+    dictionary: tuple[str, ...] = ()
+    batch_size: int = 1_000_000
+
+    def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """Yield the records' ``columns`` in the same order on every call."""
+        fields = [_read_field(c, self.dictionary) for c in columns]
+        schema = pa.schema(fields)
+        for path in self.files:
+            try:
+                reader = pq.ParquetFile(
+                    path, read_dictionary=[c for c in self.dictionary if c in columns]
+                )
+                for batch in reader.iter_batches(batch_size=self.batch_size, columns=list(columns)):
+                    yield batch.cast(schema) if batch.schema != schema else batch
+            except (pa.ArrowInvalid, OSError) as exc:
+                message = str(exc).splitlines()[0]
+                raise InputError(f"cannot read {path} as Parquet: {message}") from None
+
+
+def scan_messages(
+    path: str | Path,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    *,
+    columns: Sequence[str] = (),
+    dictionary: Sequence[str] = (),
+    batch_size: int = 1_000_000,
+) -> MessageScan:
+    """Prepare a batch-by-batch read of a dataset folder or a Parquet file.
+
+    Day partitions outside [start, end] are skipped; on a single file the bounds
+    are applied to ``date_created`` by the consumer. ``columns`` are checked to
+    exist in every file.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise InputError(f"no such file or folder: {source}")
+    first, last = _day(start), _day(end)
+    if source.is_dir():
+        files = [
+            day_partition(source, day) / PART_FILE
+            for day in list_days(source)
+            if (first is None or day >= first) and (last is None or day <= last)
+        ]
+        bounds: tuple[int | None, int | None] = (None, None)
+    else:
+        files = [source]
+        lo, hi = _timestamp_bounds(first, last)
+        bounds = (
+            None if lo is None else lo.cast(pa.int64()).as_py(),
+            None if hi is None else hi.cast(pa.int64()).as_py(),
+        )
+    for file in files:
+        try:
+            names = set(pq.read_schema(file).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            message = str(exc).splitlines()[0]
+            raise InputError(f"cannot read {file} as Parquet: {message}") from None
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise SchemaError(
+                f"{file} is not a message dataset: missing column(s) " + ", ".join(missing)
+            )
+    return MessageScan(
+        files=files, bounds=bounds, dictionary=tuple(dictionary), batch_size=batch_size
+    )
+
+
+def _read_field(name: str, dictionary: Sequence[str]) -> pa.Field:
+    field = MESSAGE_SCHEMA.field(name)
+    if name in dictionary and pa.types.is_string(field.type):
+        return field.with_type(pa.dictionary(pa.int32(), pa.string()))
+    return field
+
+
 def _timestamp_bounds(
     first: str | None, last: str | None
 ) -> tuple[pa.Scalar | None, pa.Scalar | None]:
@@ -273,12 +355,7 @@ def _parquet_format(dictionary: Sequence[str]) -> ds.ParquetFileFormat:
 
 
 def _cast_columns(table: pa.Table, columns: Sequence[str], dictionary: Sequence[str]) -> pa.Table:
-    fields = []
-    for name in columns:
-        field = MESSAGE_SCHEMA.field(name)
-        if name in dictionary and pa.types.is_string(field.type):
-            field = field.with_type(pa.dictionary(pa.int32(), pa.string()))
-        fields.append(field)
+    fields = [_read_field(name, dictionary) for name in columns]
     try:
         return table.cast(pa.schema(fields))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.detect import SENSITIVITY_WINDOWS, find_duplicates
+from analyzer.detect import SENSITIVITY_WINDOWS, detect_batches, find_duplicates
 from analyzer.schema import MESSAGE_SCHEMA
+from analyzer.store import scan_messages, write_messages
 from tests.reference import brute_force_clusters
 
 BASE = datetime(2026, 11, 29, tzinfo=UTC)
@@ -118,3 +121,41 @@ def test_summary_counts(records: list[dict[str, Any]], window: float) -> None:
     expected = brute_force_clusters(records, window)
     assert summary["duplicate_clusters"] == len(expected)
     assert summary["extra_messages"] == sum(len(c) - 1 for c in expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records=message_records(), window=windows, batch_size=st.integers(1, 7))
+def test_batch_by_batch_detection_matches_brute_force(
+    tmp_path_factory: pytest.TempPathFactory,
+    records: list[dict[str, Any]],
+    window: float,
+    batch_size: int,
+) -> None:
+    # Records span two UTC days, so clusters cross files as well as batches.
+    shifted = [{**r, "date_created": r["date_created"] - timedelta(seconds=60)} for r in records]
+    folder = tmp_path_factory.mktemp("ds")
+    write_messages(folder, to_table(shifted))
+    scan = scan_messages(folder, batch_size=batch_size)
+    detection = detect_batches(scan.batches, window=window)
+    assert detection is not None
+    assert detection.clusters["sids"].to_pylist() == brute_force_clusters(shifted, window)
+    in_memory = find_duplicates(to_table(shifted), window=window)
+    assert detection.clusters.equals(in_memory.clusters)
+    assert detection.summary == in_memory.summary
+    assert detection.sensitivity.equals(in_memory.sensitivity)
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=message_records(), window=windows)
+def test_single_file_day_bounds_match_filtering_first(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]], window: float
+) -> None:
+    path = tmp_path_factory.mktemp("file") / "m.parquet"
+    shifted = [{**r, "date_created": r["date_created"] - timedelta(seconds=60)} for r in records]
+    pq.write_table(to_table(shifted), path)
+    scan = scan_messages(path, start="2026-11-29", end="2026-11-29", batch_size=4)
+    detection = detect_batches(scan.batches, window=window, bounds=scan.bounds)
+    assert detection is not None
+    inside = [r for r in shifted if r["date_created"] >= BASE]
+    assert detection.clusters["sids"].to_pylist() == brute_force_clusters(inside, window)
+    assert detection.summary["messages"] == len(inside)

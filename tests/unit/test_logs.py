@@ -38,7 +38,7 @@ def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 
 
 
 def write(path: Path, lines: Sequence[str], *, gz: bool = False, end: str = "\n") -> Path:
-    data = (end.join(lines) + end).encode()
+    data = (end.join(lines) + end).encode("utf-8", "surrogatepass")
     path.write_bytes(gzip.compress(data) if gz else data)
     return path
 
