@@ -31,7 +31,8 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/bench_detect.py
 
 sample: $(STAMP)
-	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet
+	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet \
+	    --log-format twilio-sdk --log-format twilio-sdk-legacy --log-format combined --log-format envoy
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

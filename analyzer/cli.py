@@ -87,6 +87,14 @@ def simulate(
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 0,
     days: Annotated[int, typer.Option("--days", min=1, help="Number of UTC days covered.")] = 1,
+    log_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log-format",
+            help="Also write the request log in this format (repeatable): "
+            "twilio-sdk, twilio-sdk-legacy, combined, envoy.",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Write synthetic message logs, server request logs and their ground truth."""
@@ -97,7 +105,12 @@ def simulate(
         task = progress.add_task("Simulating", total=messages)
         result = run_simulation(
             out,
-            SimulationConfig(messages=messages, seed=seed, days=days),
+            SimulationConfig(
+                messages=messages,
+                seed=seed,
+                days=days,
+                log_formats=tuple(log_format or ("jsonl",)),
+            ),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     typer.echo(
@@ -195,6 +208,82 @@ def detect(
         typer.echo(f"analyzer: warning: {warning}", err=True)
     typer.echo(format_detect_summary(run.detection.summary, run.detection.sensitivity))
     typer.echo(f"Results: {run.out_dir}")
+
+
+@app.command()
+def investigate(
+    dataset: Annotated[
+        Path, typer.Argument(help="The message dataset (or a Parquet file).", show_default=False)
+    ],
+    to: Annotated[
+        str | None, typer.Option("--to", help="The recipient who reported a duplicate (E.164).")
+    ] = None,
+    around: Annotated[
+        str | None,
+        typer.Option(
+            "--around", help="When it was reported, UTC ISO 8601, e.g. 2026-11-29T14:00Z."
+        ),
+    ] = None,
+    complaints: Annotated[
+        Path | None,
+        typer.Option("--complaints", help="CSV of many reports: to, reported_at[, note, carrier]."),
+    ] = None,
+    server_log: Annotated[
+        list[str] | None,
+        typer.Option("--server-log", help="The application's request log (repeatable, globs)."),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy.")
+    ] = "auto",
+    before_hours: Annotated[
+        float, typer.Option("--before-hours", min=0, help="Search this long before the report.")
+    ] = 6,
+    after_minutes: Annotated[
+        float, typer.Option("--after-minutes", min=0, help="Search this long after the report.")
+    ] = 30,
+    skew: Annotated[
+        float | None, typer.Option("--skew", help="Log clock minus Twilio clock, seconds.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write carrier.parquet and investigation.json here."),
+    ] = None,
+) -> None:
+    """Decide reported duplicates: app_side, twilio_side, carrier_side or not_found."""
+    from analyzer.investigate import complaints_frame, read_complaints
+    from analyzer.pipeline import run_investigate
+
+    with user_errors():
+        if complaints is not None:
+            reports = read_complaints(complaints)
+        elif to and around:
+            reports = complaints_frame(pd.DataFrame({"to": [to], "reported_at": [around]}))
+        else:
+            raise UserError("give --to and --around, or --complaints FILE.csv")
+        found = run_investigate(
+            dataset,
+            reports,
+            server_logs=server_log or [],
+            log_format=log_format,
+            skew=skew,
+            before=timedelta(hours=before_hours),
+            after=timedelta(minutes=after_minutes),
+            out_dir=out,
+        )
+    for row in found.reports.to_dict("records"):
+        listed: list[str] = row["sids"]
+        sids = ", ".join(listed[:6]) + (" …" if len(listed) > 6 else "")
+        typer.echo(
+            f"{row['to']}  reported {row['reported_at']:%Y-%m-%d %H:%M} UTC  "
+            f"{row['verdict']:<12} {row['n_records']} record(s): {sids or '-'}"
+        )
+        typer.echo(f"    {row['reason']}")
+    counts = ", ".join(f"{n} {v}" for v, n in found.by_verdict.items())
+    typer.echo(f"{len(found.reports)} report(s): {counts}.")
+    if found.escalate:
+        typer.echo(found.escalation)
+    if out is not None:
+        typer.echo(f"Results: {out}")
 
 
 @app.command("export")

@@ -311,7 +311,9 @@ def _judge(
     lo_us, hi_us = first_us - tol_us, last_us + _US + tol_us
     margin = tol_us + _US
     wide_lo_us, wide_hi_us = lo_us - margin, hi_us + margin
-    covered = _covered(wide_lo_us, wide_hi_us, coverage)
+    # The log is alive around the cluster: from within the tolerance after its
+    # first record to within the tolerance before its last one.
+    covered = _covered(first_us + tol_us, last_us - tol_us, coverage)
 
     base = min(
         [

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+import pyarrow as pa
 
 from analyzer.atomic import write_parquet, write_text
 from analyzer.crossref import DEFAULT_TOLERANCE, CrossReference, cross_reference
@@ -21,10 +24,19 @@ from analyzer.detect import (
     find_duplicates,
 )
 from analyzer.errors import InputError
+from analyzer.investigate import (
+    DEFAULT_AFTER,
+    DEFAULT_BEFORE,
+    Investigation,
+    investigate,
+    report_rows,
+)
 from analyzer.logs import LogParseResult, read_server_logs
 from analyzer.store import read_messages, scan_messages
 
 CLUSTERS_FILE = "clusters.parquet"
+CARRIER_FILE = "carrier.parquet"
+INVESTIGATION_FILE = "investigation.json"
 SENSITIVITY_FILE = "sensitivity.csv"
 SUMMARY_FILE = "summary.json"
 
@@ -126,6 +138,66 @@ def detect_path(
     return detection
 
 
+def run_investigate(
+    dataset: str | Path,
+    complaints: pd.DataFrame,
+    *,
+    server_logs: Sequence[str | Path] = (),
+    log_format: str = "auto",
+    log_tz: str = "UTC",
+    log_fields: Mapping[str, str] | None = None,
+    skew: float | None = None,
+    before: timedelta = DEFAULT_BEFORE,
+    after: timedelta = DEFAULT_AFTER,
+    window: float | None = None,
+    out_dir: str | Path | None = None,
+) -> Investigation:
+    """Investigate reported duplicates against a message dataset (and request logs).
+
+    With ``out_dir``, writes ``carrier.parquet`` (one row per report) and
+    ``investigation.json`` there.
+    """
+    if complaints.empty:
+        raise InputError("no reports to investigate")
+    first = complaints["reported_at"].min() - before
+    last = complaints["reported_at"].max() + after
+    messages = read_messages(
+        dataset, start=first.date(), end=last.date(), columns=detect_columns(DEFAULT_KEY)
+    )
+    requests: pa.Table | None = None
+    formats: dict[str, str | None] | None = None
+    if server_logs:
+        logs = read_server_logs(server_logs, format=log_format, log_tz=log_tz, fields=log_fields)
+        requests, formats = logs.requests, {f.path: f.format for f in logs.files}
+    found = investigate(
+        messages,
+        complaints,
+        requests=requests,
+        formats=formats,
+        window=window,
+        before=before,
+        after=after,
+        skew=skew,
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        frame = found.reports.copy()
+        frame["reported_at"] = frame["reported_at"].dt.as_unit("us")
+        write_parquet(pa.Table.from_pandas(frame, preserve_index=False), out / CARRIER_FILE)
+        document = {
+            "by_verdict": found.by_verdict,
+            "escalate": found.escalate,
+            "escalation": found.escalation,
+            "reports": report_rows(found),
+        }
+        write_text(
+            json.dumps(document, indent=2, default=_json_default) + "\n",
+            out / INVESTIGATION_FILE,
+        )
+    return found
+
+
 def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str, Any]:
     """Summarise a cross-reference and the logs behind it (JSON-ready)."""
     coverage = crossref.coverage
@@ -177,6 +249,8 @@ def write_detection(
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

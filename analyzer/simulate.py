@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -100,6 +101,8 @@ class SimulationConfig:
     media_only_rate: float = 0.01
     log_gap: tuple[time, time] | None = (time(2, 0), time(3, 10))
     clock_skew_seconds: float = 0.8
+    #: Request log formats (LOG_FORMATS); the jsonl log is always written.
+    log_formats: tuple[str, ...] = ("jsonl",)
 
 
 @dataclass
@@ -115,13 +118,17 @@ class SimulationResult:
     groups: dict[str, int] = field(default_factory=dict)
     log_lines: int = 0
     complaints: int = 0
+    #: Every request log written, by format (jsonl included).
+    request_logs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[Path]:
         """Every file written."""
+        extra = [p for fmt, p in self.request_logs.items() if fmt != "jsonl"]
         return [
             self.messages_path,
             self.requests_path,
+            *extra,
             self.truth_path,
             self.complaints_path,
             self.metadata_path,
@@ -182,32 +189,61 @@ def _join(pieces: Sequence[str | pa.Array]) -> pa.Array:
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
-def _iso_ms(ms: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` for epoch milliseconds (years 1000-9999)."""
+_MONTH_NAMES = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", np.uint8).reshape(12, 3)
+_WEEKDAY_NAMES = np.frombuffer(b"MonTueWedThuFriSatSun", np.uint8).reshape(7, 3)
+
+
+def _calendar(ms: np.ndarray) -> dict[str, np.ndarray]:
+    """Calendar fields of epoch milliseconds: Y m d H M S f(ms) and a (weekday, Monday 0)."""
+    ms = np.asarray(ms, dtype=np.int64)
     days = np.floor_divide(ms, _DAY_MS)
     in_day = ms - days * _DAY_MS
     date = days.astype("datetime64[D]")
     year = date.astype("datetime64[Y]")
     month = date.astype("datetime64[M]")
-    fields = [
-        (year.astype(np.int64) + 1970, 4, b"-"),
-        ((month - year).astype(np.int64) + 1, 2, b"-"),
-        ((date - month).astype(np.int64) + 1, 2, b"T"),
-        (in_day // 3_600_000, 2, b":"),
-        (in_day // 60_000 % 60, 2, b":"),
-        (in_day // 1000 % 60, 2, b"."),
-        (in_day % 1000, 3, b"Z"),
+    return {
+        "Y": year.astype(np.int64) + 1970,
+        "m": (month - year).astype(np.int64) + 1,
+        "d": (date - month).astype(np.int64) + 1,
+        "H": in_day // 3_600_000,
+        "M": in_day // 60_000 % 60,
+        "S": in_day // 1000 % 60,
+        "f": in_day % 1000,
+        "a": (days + 3) % 7,  # 1970-01-01 was a Thursday
+    }
+
+
+def _compose(n: int, parts: Sequence[str | tuple[np.ndarray, int] | np.ndarray]) -> pa.Array:
+    """Fixed-width ASCII strings from literals, (number, zero-padded width) pairs and
+    (n, w) uint8 matrices."""
+    widths = [
+        len(p) if isinstance(p, str) else p[1] if isinstance(p, tuple) else p.shape[1]
+        for p in parts
     ]
-    mat = np.empty((ms.size, 24), dtype=np.uint8)
+    mat = np.empty((n, sum(widths)), dtype=np.uint8)
     col = 0
-    for values, width, separator in fields:
-        rest = values.astype(np.int64)
-        for j in range(col + width - 1, col - 1, -1):
-            mat[:, j] = rest % 10 + 48
-            rest //= 10
-        mat[:, col + width] = separator[0]
-        col += width + 1
+    for part, width in zip(parts, widths, strict=True):
+        if isinstance(part, str):
+            mat[:, col : col + width] = np.frombuffer(part.encode("ascii"), np.uint8)
+        elif isinstance(part, tuple):
+            rest = part[0].astype(np.int64)
+            for j in range(col + width - 1, col - 1, -1):
+                mat[:, j] = rest % 10 + 48
+                rest = rest // 10
+        else:
+            mat[:, col : col + width] = part
+        col += width
     return _fixed(mat)
+
+
+def _iso_ms(ms: np.ndarray) -> pa.Array:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` for epoch milliseconds (years 1000-9999)."""
+    c = _calendar(ms)
+    return _compose(
+        np.size(ms),
+        [(c["Y"], 4), "-", (c["m"], 2), "-", (c["d"], 2), "T", (c["H"], 2), ":",
+         (c["M"], 2), ":", (c["S"], 2), ".", (c["f"], 3), "Z"],
+    )  # fmt: skip
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -718,10 +754,22 @@ def _validate(config: SimulationConfig) -> tuple[int, _Gap]:
             raise UserError(f"{name} must be between 0 and 1, got {value}")
     if not math.isfinite(config.clock_skew_seconds) or abs(config.clock_skew_seconds) > 3600:
         raise UserError("clock_skew_seconds must be within an hour")
+    _log_formats(config)
     start = config.start if config.start.tzinfo else config.start.replace(tzinfo=UTC)
     start = start.astimezone(UTC)
     day = datetime(start.year, start.month, start.day, tzinfo=UTC)
     return int(day.timestamp()), _Gap(config.log_gap)
+
+
+def _log_formats(config: SimulationConfig) -> list[str]:
+    """The request log formats to write, jsonl first, each once."""
+    names = (config.log_formats,) if isinstance(config.log_formats, str) else config.log_formats
+    unknown = [str(f) for f in names if f not in LOG_FORMATS]
+    if unknown:
+        raise UserError(
+            f"unknown log format(s) {', '.join(unknown)}; expected some of {', '.join(LOG_FORMATS)}"
+        )
+    return ["jsonl", *dict.fromkeys(f for f in names if f != "jsonl")]
 
 
 def _rates(config: SimulationConfig) -> dict[str, float]:
@@ -1120,16 +1168,185 @@ def _truth_chunk(plan: _Plan, rows: np.ndarray) -> pa.Table:
     )
 
 
+# ------------------------------------------------------------------ request log formats
+
+#: Where the egress proxy's ``$time_local`` is (combined format), minutes east of UTC.
+COMBINED_UTC_OFFSET_MINUTES = 60
+#: What the application's logging formatter writes after the time (SDK formats).
+SDK_LOG_PREFIX = " INFO twilio.http_client: "
+SDK_VERSION = "9.13.0"
+USER_AGENT = f"twilio-python/{SDK_VERSION} (Linux x86_64) Python/3.11.7"
+#: nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED_STATUS = 499
+_API_HOST = "https://api.twilio.com"
+_UPSTREAMS = ("54.172.60.1:443", "54.244.51.3:443", "3.209.162.28:443", "34.203.254.66:443")
+_ERROR_BODIES = {
+    500: (20500, "Internal Server Error"),
+    503: (20503, "Service Unavailable"),
+}
+
+
+def _log_name(fmt: str) -> str:
+    return "server_requests.jsonl" if fmt == "jsonl" else f"server_requests.{fmt}.log"
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values), pa.string())
+
+
+def _json_escape(values: pa.Array) -> pa.Array:
+    """JSON string escaping (quotes, backslashes, control characters)."""
+    if not pc.any(pc.match_substring_regex(values, r'["\\\x00-\x1f]')).as_py():
+        return values
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        values = pc.replace_substring(values, raw, escaped)
+    for code in range(32):
+        if chr(code) not in "\n\r\t" and pc.any(pc.match_substring(values, chr(code))).as_py():
+            values = pc.replace_substring(values, chr(code), f"\\u{code:04x}")
+    return values
+
+
 def _quoted(values: pa.Array) -> pa.Array:
-    return pc.fill_null(pc.binary_join_element_wise('"', values, '"', ""), "null")
+    """JSON string values, ``null`` for nulls."""
+    return pc.fill_null(pc.binary_join_element_wise('"', _json_escape(values), '"', ""), "null")
 
 
-def _log_chunk(plan: _Plan, numbers: _Numbers, url: str, seed: int, lines: np.ndarray) -> pa.Array:
-    """JSON text of the given log lines, each ending in a newline."""
+def _py_repr(values: pa.Array) -> pa.Array:
+    """Python's repr() of str values (the quoting the SDK's PAYLOAD line shows)."""
+    esc = pc.replace_substring(values, "\\", "\\\\")
+    for raw, escaped in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        esc = pc.replace_substring(esc, raw, escaped)
+    double = pc.and_(pc.match_substring(values, "'"), pc.invert(pc.match_substring(values, '"')))
+    single = pc.binary_join_element_wise("'", pc.replace_substring(esc, "'", "\\'"), "'", "")
+    return pc.if_else(double, pc.binary_join_element_wise('"', esc, '"', ""), single)
+
+
+def _present(mask: np.ndarray | pa.Array, values: pa.Array) -> pa.Array:
+    """values where mask holds, "" elsewhere (for optional pieces of a line)."""
+    return pc.fill_null(pc.if_else(mask, values, pa.scalar(None, pa.string())), "")
+
+
+def _rfc2822(seconds: np.ndarray, zone: str = "+0000") -> pa.Array:
+    """``Sun, 29 Nov 2026 14:03:01 +0000`` (Twilio's dates; zone "GMT" for HTTP dates)."""
+    c = _calendar(np.asarray(seconds, dtype=np.int64) * 1000)
+    return _compose(
+        np.size(seconds),
+        [_WEEKDAY_NAMES[c["a"]], ", ", (c["d"], 2), " ", _MONTH_NAMES[c["m"] - 1], " ",
+         (c["Y"], 4), " ", (c["H"], 2), ":", (c["M"], 2), ":", (c["S"], 2), " " + zone],
+    )  # fmt: skip
+
+
+def _sdk_stamp(ms: np.ndarray) -> pa.Array:
+    """Python logging's default asctime: ``2026-11-29 14:03:01,123``."""
+    c = _calendar(ms)
+    return _compose(
+        np.size(ms),
+        [(c["Y"], 4), "-", (c["m"], 2), "-", (c["d"], 2), " ", (c["H"], 2), ":",
+         (c["M"], 2), ":", (c["S"], 2), ",", (c["f"], 3)],
+    )  # fmt: skip
+
+
+def _clf_time(ms: np.ndarray, offset_minutes: int) -> pa.Array:
+    """nginx ``$time_local`` at a fixed UTC offset: ``29/Nov/2026:15:03:01 +0100``."""
+    c = _calendar(np.asarray(ms, dtype=np.int64) + offset_minutes * 60_000)
+    sign = "+" if offset_minutes >= 0 else "-"
+    zone = f" {sign}{abs(offset_minutes) // 60:02d}{abs(offset_minutes) % 60:02d}"
+    return _compose(
+        np.size(ms),
+        [(c["d"], 2), "/", _MONTH_NAMES[c["m"] - 1], "/", (c["Y"], 4), ":", (c["H"], 2), ":",
+         (c["M"], 2), ":", (c["S"], 2), zone],
+    )  # fmt: skip
+
+
+def _timestamp_text(values: pa.Array, zone: str = "+0000") -> pa.Array:
+    """RFC 2822 text of a timestamp column, nulls kept."""
+    valid = pc.is_valid(values)
+    seconds = pc.fill_null(pc.cast(values, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return pc.if_else(valid, _rfc2822(seconds // 1_000_000, zone), pa.scalar(None, pa.string()))
+
+
+def _price_text(price: pa.Array) -> pa.Array:
+    """Twilio's price strings (``-0.00790``), nulls kept."""
+    valid = pc.is_valid(price)
+    value = np.asarray(pc.fill_null(price, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    units = np.rint(np.abs(value) * 100_000).astype(np.int64)
+    text = _join(
+        [
+            _pick((value < 0).astype(np.int64), ("", "-")),
+            _text(units // 100_000),
+            ".",
+            _digits(units % 100_000, 5),
+        ]
+    )
+    return pc.if_else(valid, text, pa.scalar(None, pa.string()))
+
+
+def _message_json(records: pa.Table) -> pa.Array:
+    """Message resources as the API's JSON (keys in Twilio's alphabetical order)."""
+
+    def col(name: str) -> pa.Array:
+        column = records[name]
+        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+    base = _join(["/2010-04-01/Accounts/", col("account_sid"), "/Messages/", col("sid")])
+    return _join(
+        [
+            '{"account_sid": ', _quoted(col("account_sid")),
+            ', "api_version": ', _quoted(col("api_version")),
+            ', "body": ', _quoted(col("body")),
+            ', "date_created": ', _quoted(_timestamp_text(col("date_created"))),
+            ', "date_sent": ', _quoted(_timestamp_text(col("date_sent"))),
+            ', "date_updated": ', _quoted(_timestamp_text(col("date_updated"))),
+            ', "direction": ', _quoted(col("direction")),
+            ', "error_code": ', pc.fill_null(pc.cast(col("error_code"), pa.string()), "null"),
+            ', "error_message": ', _quoted(col("error_message")),
+            ', "from": ', _quoted(col("from")),
+            ', "messaging_service_sid": ', _quoted(col("messaging_service_sid")),
+            ', "num_media": ', _quoted(pc.cast(col("num_media"), pa.string())),
+            ', "num_segments": ', _quoted(pc.cast(col("num_segments"), pa.string())),
+            ', "price": ', _quoted(_price_text(col("price"))),
+            ', "price_unit": ', _quoted(col("price_unit")),
+            ', "sid": ', _quoted(col("sid")),
+            ', "status": ', _quoted(col("status")),
+            ', "subresource_uris": {"media": "', base, '/Media.json"}, "to": ', _quoted(col("to")),
+            ', "uri": "', base, '.json"}',
+        ]
+    )  # fmt: skip
+
+
+def _created_view(records: pa.Table, via_service: np.ndarray) -> pa.Table:
+    """The records as the create call answered them: just accepted (service) or queued."""
+    n = records.num_rows
+    replace = {
+        "status": _pick(via_service.astype(np.int64), ("queued", "accepted")),
+        "date_sent": pa.nulls(n, TIMESTAMP),
+        "date_updated": records["date_created"].combine_chunks(),
+        "price": pa.nulls(n, pa.float64()),
+        "error_code": pa.nulls(n, pa.int64()),
+        "error_message": pa.nulls(n, pa.string()),
+        # Sent through a Messaging Service, the sender is only picked later.
+        "from": pc.if_else(
+            pa.array(via_service), pa.scalar(None, pa.string()), records["from"].combine_chunks()
+        ),
+    }
+    for name, values in replace.items():
+        records = records.set_column(records.schema.get_field_index(name), name, values)
+    return records
+
+
+def _request_chunk(
+    plan: _Plan,
+    numbers: _Numbers,
+    sids: list[str],
+    seed: int,
+    lines: np.ndarray,
+    with_records: bool,
+) -> pa.Table:
+    """The given planned log lines as a request table (the jsonl fields, plus ``ms``,
+    ``seq`` and ``cut``; with_records adds what the pre-2022 SDK logged)."""
     n = lines.size
     rec = plan.line_rec[lines]
     is_get = plan.line_kind[lines] == 1
-    stamp = _iso_ms(plan.line_ms[lines])
     status = plan.line_status[lines]
     sid = _sids(plan, rec)
     with_sid = (status == 201) | is_get
@@ -1139,36 +1356,406 @@ def _log_chunk(plan: _Plan, numbers: _Numbers, url: str, seed: int, lines: np.nd
         np.broadcast_to(np.frombuffer(b"RQ", np.uint8), (n, 2)),
     )
     to = numbers.recipients.take(pa.array(plan.recipient[rec]))
-    text = _join(
+    nulls = pa.nulls(n, pa.string())
+    get = pa.array(is_get)
+    url = f"{_API_HOST}/{API_VERSION}/Accounts/{sids[0]}/Messages"
+    columns: dict[str, pa.Array] = {
+        "ms": pa.array(plan.line_ms[lines]),
+        "method": _pick(is_get.astype(np.int64), ("POST", "GET")),
+        "url": _join([url, pc.if_else(get, _join(["/", sid, ".json"]), ".json")]),
+        "status": pa.array(status, mask=~has_response),
+        "duration_ms": pa.array(plan.line_duration[lines]),
+        "to": pc.if_else(get, nulls, to),
+        "message_sid": pc.if_else(pa.array(with_sid), sid, nulls),
+        "request_id": pc.if_else(pa.array(has_response), request_id, nulls),
+        "error": _pick(plan.line_error[lines], (None, "ReadTimeout", "HTTPError")),
+        "seq": pa.array(lines.astype(np.int64)),
+        "cut": pa.array(plan.line_cut[lines]),
+    }
+    if with_records:
+        records = _message_chunk(plan, numbers, sids, rec)
+        post = ~is_get
+        via_service = numbers.sender_service[plan.sender[rec]] >= 0
+        columns["from"] = pc.if_else(pa.array(post & ~via_service), records["from"], nulls)
+        columns["messaging_service_sid"] = pc.if_else(
+            pa.array(post & via_service), records["messaging_service_sid"], nulls
+        )
+        columns["body"] = pc.if_else(pa.array(post), records["body"], nulls)
+        media_name = _fixed(_hex_matrix(_counter_bytes(seed, 4, rec.astype(np.int64))[:, :8]))
+        columns["media_url"] = pc.if_else(
+            pa.array(post & plan.media[rec]),
+            _join(["https://nw.example/m/", media_name, ".jpg"]),
+            nulls,
+        )
+        # Create calls answer with the new record; status look-ups with its current state.
+        created = _message_json(_created_view(records, via_service))
+        fetched = _message_json(records)
+        columns["response_body"] = pc.if_else(
+            pa.array(with_sid), pc.if_else(get, fetched, created), nulls
+        )
+    return pa.table(columns)
+
+
+def _render_jsonl(t: pa.Table, seed: int) -> pa.Array:
+    return _join(
         [
-            '{"timestamp": "', stamp, '", "method": "',
-            _pick(is_get.astype(np.int64), ("POST", "GET")), '", "url": "', url,
-            pc.if_else(pa.array(is_get), _join(["/", sid, ".json"]), ".json"),
-            '", "status": ', pc.fill_null(pc.cast(pa.array(status, mask=~has_response),
-                                                  pa.string()), "null"),
-            ', "duration_ms": ', pc.cast(pa.array(plan.line_duration[lines]), pa.string()),
-            ', "to": ', _quoted(pc.if_else(pa.array(is_get), pa.nulls(n, pa.string()), to)),
-            ', "message_sid": ', _quoted(pc.if_else(pa.array(with_sid), sid,
-                                                    pa.nulls(n, pa.string()))),
-            ', "request_id": ', _quoted(pc.if_else(pa.array(has_response), request_id,
-                                                   pa.nulls(n, pa.string()))),
-            ', "error": ', _pick(plan.line_error[lines],
-                                 ("null", '"ReadTimeout"', '"HTTPError"')),
+            '{"timestamp": "', _iso_ms(t["ms"].to_numpy()), '", "method": "',
+            _json_escape(t["method"]), '", "url": "', _json_escape(t["url"]),
+            '", "status": ', pc.fill_null(pc.cast(t["status"], pa.string()), "null"),
+            ', "duration_ms": ', pc.fill_null(pc.cast(t["duration_ms"], pa.string()), "null"),
+            ', "to": ', _quoted(t["to"]),
+            ', "message_sid": ', _quoted(t["message_sid"]),
+            ', "request_id": ', _quoted(t["request_id"]),
+            ', "error": ', _quoted(t["error"]),
             "}\n",
         ]
     )  # fmt: skip
-    cut = plan.line_cut[lines]
+
+
+def _url_path(url: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(url, r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/]*", "")
+
+
+def _numbers_of(t: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """status (0 = no response), duration (ms, 0 if unknown), is GET, per-row random ints."""
+    status = np.asarray(pc.fill_null(t["status"], 0).to_numpy(zero_copy_only=False), np.int64)
+    duration = np.asarray(
+        pc.fill_null(t["duration_ms"], 0).to_numpy(zero_copy_only=False), np.int64
+    )
+    is_get = np.asarray(pc.equal(t["method"], "GET").to_numpy(zero_copy_only=False), bool)
+    return status, duration, is_get, t["seq"].to_numpy()
+
+
+def _bytes_sent(status: np.ndarray, rnd: np.ndarray) -> np.ndarray:
+    return np.where(
+        status == 0, 0, np.where(status >= 400, 150 + rnd[:, 2] % 40, 820 + rnd[:, 3] % 180)
+    )
+
+
+def _render_combined(t: pa.Table, seed: int) -> pa.Array:
+    status, _, _, seq = _numbers_of(t)
+    rnd = _counter_bytes(seed, 2, seq).astype(np.int64)
+    shown = np.where(status == 0, CLIENT_CLOSED_STATUS, status)
+    return _join(
+        [
+            "10.0.", _text(1 + rnd[:, 0] % 3), ".", _text(10 + rnd[:, 1] % 40), " - - [",
+            _clf_time(t["ms"].to_numpy(), COMBINED_UTC_OFFSET_MINUTES), '] "', t["method"], " ",
+            _url_path(t["url"]), ' HTTP/1.1" ', _text(shown), " ",
+            _text(_bytes_sent(status, rnd)), ' "-" "', USER_AGENT, '"\n',
+        ]
+    )  # fmt: skip
+
+
+def _hex_matrix(raw: np.ndarray) -> np.ndarray:
+    """(n, 2k) ASCII hex digits of (n, k) bytes."""
+    mat = np.empty((raw.shape[0], 2 * raw.shape[1]), dtype=np.uint8)
+    mat[:, 0::2] = _DIGITS[raw >> 4]
+    mat[:, 1::2] = _DIGITS[raw & 15]
+    return mat
+
+
+def _uuid4(raw: np.ndarray) -> pa.Array:
+    """UUID version 4 text from (n, 16) random bytes."""
+    raw = raw.copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    h = _hex_matrix(raw)
+    return _compose(
+        raw.shape[0],
+        [h[:, :8], "-", h[:, 8:12], "-", h[:, 12:16], "-", h[:, 16:20], "-", h[:, 20:]],
+    )
+
+
+def _render_envoy(t: pa.Table, seed: int) -> pa.Array:
+    status, duration, is_get, seq = _numbers_of(t)
+    rnd = _counter_bytes(seed, 2, seq).astype(np.int64)
+    answered = pa.array(status != 0)
+    upstream_time = _text(np.maximum(1, duration - 1 - rnd[:, 4] % 8))
+    # A client that gave up shows as code 0 with DC (downstream connection termination).
+    return _join(
+        [
+            "[", _iso_ms(t["ms"].to_numpy()), '] "', t["method"], " ", _url_path(t["url"]),
+            ' HTTP/1.1" ', _text(status), " ", pc.if_else(answered, "-", "DC"), " ",
+            _text(np.where(is_get, 0, 180 + rnd[:, 5] % 220)), " ",
+            _text(_bytes_sent(status, rnd)), " ", _text(duration), " ",
+            pc.if_else(answered, upstream_time, "-"), ' "-" "', USER_AGENT, '" "',
+            _uuid4(_counter_bytes(seed, 3, seq)), '" "api.twilio.com" "',
+            _pick(rnd[:, 6] % len(_UPSTREAMS), _UPSTREAMS), '"\n',
+        ]
+    )  # fmt: skip
+
+
+def _sdk_prefixes(t: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Formatter prefixes at the request's start and at its response."""
+    ms = t["ms"].to_numpy()
+    duration = np.asarray(pc.fill_null(t["duration_ms"], 0).to_numpy(zero_copy_only=False))
+    return (
+        _join([_sdk_stamp(ms), SDK_LOG_PREFIX]),
+        _join([_sdk_stamp(ms + duration.astype(np.int64)), SDK_LOG_PREFIX]),
+    )
+
+
+def _response_headers(t: pa.Table, seed: int, status: np.ndarray, duration: np.ndarray) -> pa.Array:
+    """str() of the response's headers, as requests holds them."""
+    rnd = _counter_bytes(seed, 2, t["seq"].to_numpy()).astype(np.int64)
+    ms = t["ms"].to_numpy() + duration
+    server_ms = np.maximum(8, duration * 7 // 10 - rnd[:, 0] % 20)
+    rid = _present(
+        pc.is_valid(t["request_id"]),
+        _join(["'Twilio-Request-Id': '", pc.fill_null(t["request_id"], ""), "', "]),
+    )
+    return _join(
+        [
+            "{'Date': '", _rfc2822(ms // 1000, "GMT"),
+            "', 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': '",
+            _text(_bytes_sent(np.maximum(status, 1), rnd) - 40),
+            "', 'Connection': 'keep-alive', ", rid,
+            "'Twilio-Concurrent-Requests': '1', 'Twilio-Request-Duration': '",
+            _text(server_ms // 1000), ".", _digits(server_ms % 1000, 3),
+            "', 'X-Home-Region': 'us1', 'X-API-Domain': 'api.twilio.com', "
+            "'Strict-Transport-Security': 'max-age=31536000'}",
+        ]
+    )  # fmt: skip
+
+
+def _render_sdk(t: pa.Table, seed: int) -> pa.Array:
+    """twilio-python 9.x blocks; a request without a response ends after END."""
+    status, duration, is_get, _ = _numbers_of(t)
+    pre, pre_response = _sdk_prefixes(t)
+    post = pa.array(~is_get)
+    answered = pa.array(status != 0)
+    headers = _response_headers(t, seed, status, duration)
+    return _join(
+        [
+            pre, "-- BEGIN Twilio API Request --\n",
+            pre, t["method"], " Request: ", t["url"], "\n",
+            pre, "Headers:\n",
+            _present(post, _join([pre, "Content-Type : application/x-www-form-urlencoded\n"])),
+            pre, "Accept : application/json\n",
+            pre, "User-Agent : ", USER_AGENT, "\n",
+            pre, f"X-Twilio-Client : python-{SDK_VERSION}\n",
+            pre, "Accept-Charset : utf-8\n",
+            pre, "-- END Twilio API Request --\n",
+            _present(answered, _join([
+                pre_response, "Response Status Code: ", _text(status), "\n",
+                pre_response, "Response Headers: ", headers, "\n",
+            ])),
+        ]
+    )  # fmt: skip
+
+
+def _optional(t: pa.Table, name: str) -> pa.Array:
+    if name in t.column_names:
+        column = t[name]
+        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return pa.nulls(t.num_rows, pa.string())
+
+
+def _payload(t: pa.Table) -> pa.Array:
+    """The PAYLOAD dict's str(), null when the request carried no form data."""
+    items = []
+    for key, name in (
+        ("To", "to"),
+        ("From", "from"),
+        ("MessagingServiceSid", "messaging_service_sid"),
+        ("Body", "body"),
+    ):
+        items.append(pc.binary_join_element_wise(f"'{key}': ", _py_repr(_optional(t, name)), ""))
+    media = _optional(t, "media_url")
+    items.append(pc.binary_join_element_wise("'MediaUrl': [", _py_repr(media), "]", ""))
+    # Items joined with ", " (null_handling="skip" drops rows in this pyarrow version).
+    pieces: list[str | pa.Array] = ["{"]
+    seen = pa.array(np.zeros(t.num_rows, dtype=bool))
+    for item in items:
+        valid = pc.is_valid(item)
+        pieces += [pc.if_else(pc.and_(valid, seen), ", ", ""), pc.fill_null(item, "")]
+        seen = pc.or_(seen, valid)
+    pieces.append("}")
+    post = pc.equal(t["method"], "POST")
+    return pc.if_else(pc.and_(seen, post), _join(pieces), pa.scalar(None, pa.string()))
+
+
+_ERROR_MESSAGES = {
+    400: "Bad Request",
+    401: "Authenticate",
+    404: "The requested resource was not found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _fallback_body(t: pa.Table, status: np.ndarray) -> pa.Array:
+    """A response body for rows that carry none: Twilio's error JSON, or sid/to/status."""
+    code = _text(20000 + status)
+    known = np.array(list(_ERROR_MESSAGES))
+    which = np.where(np.isin(status, known), np.searchsorted(known, status), known.size)
+    error = _join(
+        [
+            '{"code": ',
+            code,
+            ', "message": "',
+            _pick(which, (*_ERROR_MESSAGES.values(), "Error")),
+            '", "more_info": "https://www.twilio.com/docs/errors/',
+            code,
+            '", "status": ',
+            _text(status),
+            "}",
+        ]
+    )
+    ok = _join(
+        [
+            '{"sid": ',
+            _quoted(_optional(t, "message_sid")),
+            ', "status": "queued", "to": ',
+            _quoted(_optional(t, "to")),
+            "}",
+        ]
+    )
+    return pc.if_else(pa.array(status >= 400), error, ok)
+
+
+def _render_sdk_legacy(t: pa.Table, seed: int) -> pa.Array:
+    """twilio-python before 2022: request line, PAYLOAD, then response with its body."""
+    status, _, _, _ = _numbers_of(t)
+    pre, pre_response = _sdk_prefixes(t)
+    payload = _payload(t)
+    body = pc.coalesce(_optional(t, "response_body"), _fallback_body(t, status))
+    payload_line = _join([pre, "PAYLOAD: ", pc.fill_null(payload, ""), "\n"])
+    return _join(
+        [
+            pre, t["method"], " Request: ", t["url"], "\n",
+            _present(pc.is_valid(payload), payload_line),
+            _present(pa.array(status != 0), _join(
+                [pre_response, t["method"], " Response: ", _text(status), " ", body, "\n"])),
+        ]
+    )  # fmt: skip
+
+
+_RENDERERS: dict[str, Callable[[pa.Table, int], pa.Array]] = {
+    "jsonl": _render_jsonl,
+    "twilio-sdk": _render_sdk,
+    "twilio-sdk-legacy": _render_sdk_legacy,
+    "combined": _render_combined,
+    "envoy": _render_envoy,
+}
+#: Request log formats the simulator writes.
+LOG_FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+#: The ``analyzer.logs`` format that reads each of LOG_FORMATS.
+PARSER_FORMATS: dict[str, str] = {
+    "jsonl": "jsonl",
+    "twilio-sdk": "twilio-sdk",
+    "twilio-sdk-legacy": "twilio-sdk",
+    "combined": "combined",
+    "envoy": "envoy",
+}
+_SDK_RESPONSE = re.compile(r" Response: [0-9]+ ")
+
+
+def _cut(fmt: str, text: str, fraction: float) -> str:
+    """A damaged copy of one rendered request (a torn write)."""
+    if fmt in ("twilio-sdk", "twilio-sdk-legacy"):
+        lines = text.split("\n")
+        # The legacy SDK: the long response body is cut (its request line stays whole:
+        # without it the response would join the previous block).
+        for k, line in enumerate(lines if fmt == "twilio-sdk-legacy" else ()):
+            m = _SDK_RESPONSE.search(line)
+            if m:
+                body = line[m.end() :]
+                lines[k] = line[: m.end()] + body[: max(1, int(len(body) * fraction))]
+                return "\n".join(lines)
+        # 2022+ blocks: the request line is cut before its "Request:" marker.
+        for k, line in enumerate(lines):
+            marker = line.find(" Request: ")
+            if marker >= 0:
+                lines[k] = line[: max(1, int((marker + 5) * fraction))]
+                return "\n".join(lines)
+    return text[: max(1, int(len(text) * fraction))] + "\n"
+
+
+def _render(fmt: str, t: pa.Table, seed: int) -> pa.Array:
+    text = _RENDERERS[fmt](t, seed)
+    cut = t["cut"].to_numpy()
     broken = np.flatnonzero(cut > 0)
     if broken.size:
-        # Few lines (about 1 in 10,000): a plain loop is fine here.
+        # Few rows (about 1 in 10,000): a plain loop is fine here.
         originals = text.take(pa.array(broken)).to_pylist()
-        replaced = [
-            s[: max(1, int(len(s) * c))] + "\n" for s, c in zip(originals, cut[broken], strict=True)
-        ]
-        text = pc.replace_with_mask(
-            text, pa.array(np.isin(np.arange(n), broken)), pa.array(replaced, pa.string())
-        )
+        replaced = [_cut(fmt, s, float(c)) for s, c in zip(originals, cut[broken], strict=True)]
+        mask = np.zeros(len(text), dtype=bool)
+        mask[broken] = True
+        text = pc.replace_with_mask(text, pa.array(mask), pa.array(replaced, pa.string()))
     return text
+
+
+def _request_table(requests: pa.Table | pd.DataFrame) -> pa.Table:
+    """Normalize a caller's request table to the renderers' columns."""
+    table = (
+        requests
+        if isinstance(requests, pa.Table)
+        else pa.Table.from_pandas(requests, preserve_index=False)
+    )
+    names = table.column_names
+    n = table.num_rows
+
+    def column(name: str) -> pa.Array:
+        c = table[name]
+        return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+
+    stamp_name = next((c for c in ("timestamp", "time") if c in names), None)
+    if stamp_name is None or "method" not in names or not {"url", "path"} & set(names):
+        raise UserError("requests need timestamp (or time), method and url (or path) columns")
+    stamp = column(stamp_name)
+    try:
+        if not pa.types.is_timestamp(stamp.type):
+            stamp = pc.cast(stamp.cast(pa.string()), pa.timestamp("us", tz="UTC"))
+        ms = pc.cast(stamp.cast(pa.timestamp("us", tz=stamp.type.tz)), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise UserError(f"unreadable request timestamps: {exc}") from exc
+    if ms.null_count:
+        raise UserError("every request needs a timestamp")
+    url = (
+        column("url").cast(pa.string())
+        if "url" in names
+        else pc.binary_join_element_wise(_API_HOST, column("path").cast(pa.string()), "")
+    )
+    out: dict[str, pa.Array] = {
+        "ms": pa.array(np.floor_divide(ms.to_numpy(zero_copy_only=False), 1000)),
+        "method": pc.utf8_upper(column("method").cast(pa.string())),
+        "url": url,
+    }
+    for name, typ in (("status", pa.int16()), ("duration_ms", pa.int64())):
+        values = column(name) if name in names else pa.nulls(n, pa.float64())
+        if not pa.types.is_integer(values.type):
+            values = pc.round(pc.cast(values, pa.float64()))
+        out[name] = pc.cast(values, typ)
+    for name in ("to", "message_sid", "request_id", "error", "from", "messaging_service_sid",
+                 "body", "media_url", "response_body"):  # fmt: skip
+        out[name] = column(name).cast(pa.string()) if name in names else pa.nulls(n, pa.string())
+    out["seq"] = pa.array(np.arange(n, dtype=np.int64))
+    cut = column("cut") if "cut" in names else pa.array(np.zeros(n, np.float32))
+    out["cut"] = pc.fill_null(pc.cast(cut, pa.float32()), 0.0)
+    return pa.table(out)
+
+
+def render_request_log(requests: pa.Table | pd.DataFrame, fmt: str, target: str | Path) -> None:
+    """Write requests as a log in one of LOG_FORMATS, atomically.
+
+    Columns: ``timestamp`` (ISO 8601 text or timestamps; or ``time``), ``method``, ``url``
+    (or ``path``); optional ``status`` (null: no response), ``duration_ms``, ``to``,
+    ``message_sid``, ``request_id``, ``error``, and what the pre-2022 SDK showed:
+    ``from``, ``messaging_service_sid``, ``body``, ``media_url``, ``response_body``.
+    ``cut`` (0-1) damages a row like a torn write. Times are UTC, the application's clock.
+    """
+    if fmt not in LOG_FORMATS:
+        raise UserError(f"unknown log format {fmt!r}; expected one of {', '.join(LOG_FORMATS)}")
+    target = Path(target)
+    if not target.parent.is_dir():
+        raise UserError(f"folder not found: {target.parent}")
+    table = _request_table(requests)
+    step = max(1, CHUNK_ROWS // 16)
+    with _atomic(target) as tmp, tmp.open("wb") as handle:
+        for begin in range(0, table.num_rows, step):
+            _write_text(handle, _render(fmt, table.slice(begin, step), 0))
 
 
 def _write_text(handle: Any, text: pa.Array) -> None:
@@ -1265,13 +1852,22 @@ def simulate(
             if truth_writer is not None:
                 truth_writer.close()
 
-    url = f"https://api.twilio.com/2010-04-01/Accounts/{sids[0]}/Messages"
-    with _atomic(result.requests_path) as requests_tmp, requests_tmp.open("wb") as handle:
-        # Log lines are wide and built from many pieces: smaller batches bound memory.
-        step = max(1, CHUNK_ROWS // 4)
+    formats = _log_formats(config)
+    result.request_logs = {fmt: out / _log_name(fmt) for fmt in formats}
+    with ExitStack() as stack:
+        handles = {}
+        for fmt, path in result.request_logs.items():
+            handles[fmt] = stack.enter_context(stack.enter_context(_atomic(path)).open("wb"))
+        # Log lines are wide and built from many pieces: smaller batches bound memory
+        # (SDK blocks are about ten lines per request).
+        step = max(1, CHUNK_ROWS // (4 if len(formats) == 1 else 16))
+        with_records = "twilio-sdk-legacy" in formats
         for begin in range(0, plan.line_ms.size, step):
             lines = np.arange(begin, min(begin + step, plan.line_ms.size))
-            _write_text(handle, _log_chunk(plan, numbers, url, config.seed, lines))
+            chunk = _request_chunk(plan, numbers, sids, config.seed, lines, with_records)
+            for fmt, handle in handles.items():
+                _write_text(handle, _render(fmt, chunk, config.seed))
+            del chunk
             pa.default_memory_pool().release_unused()
             done += lines.size
             if progress is not None:
@@ -1306,6 +1902,7 @@ def _metadata(config: SimulationConfig, result: SimulationResult, sids: list[str
         "files": {
             "messages": result.messages_path.name,
             "server_requests": result.requests_path.name,
+            "request_logs": {fmt: p.name for fmt, p in result.request_logs.items()},
             "truth": result.truth_path.name,
             "complaints": result.complaints_path.name,
         },

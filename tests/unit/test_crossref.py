@@ -127,3 +127,46 @@ def test_empty_clusters(simulated: Path) -> None:
 def test_missing_message_columns_are_named() -> None:
     with pytest.raises(Exception, match="direction"):
         cross_reference(pa.table({}), None, pa.table({"sid": ["SM1"], "to": ["+1"]}))
+
+
+FORMATS = ["jsonl", "twilio-sdk", "twilio-sdk-legacy", "combined", "envoy"]
+#: Formats that carry the recipient or the SID allow an exact verdict for every cluster.
+EXACT = {"jsonl", "twilio-sdk-legacy"}
+
+
+@pytest.fixture(scope="module")
+def every_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("formats")
+    simulate(
+        out,
+        SimulationConfig(messages=6_000, seed=5, log_formats=tuple(FORMATS)),
+    )
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_log_format_gives_planted_verdicts_or_inconclusive(
+    every_format: Path, fmt: str
+) -> None:
+    messages = pq.read_table(every_format / "messages.parquet")
+    clusters = find_duplicates(messages, window=4000).clusters
+    name = "server_requests.jsonl" if fmt == "jsonl" else f"server_requests.{fmt}.log"
+    logs = read_server_logs([every_format / name])  # format detected from the file
+    result = cross_reference(
+        clusters, logs.requests, messages, formats={f.path: f.format for f in logs.files}
+    )
+    truth = pq.read_table(every_format / "truth.parquet").to_pandas()
+    frame = result.clusters.to_pandas().merge(
+        truth[["sid", "expected_verdict"]], left_on="cluster_id", right_on="sid"
+    )
+    assert len(frame) == clusters.num_rows > 20
+    if fmt in EXACT:
+        assert frame["verdict"].tolist() == frame["expected_verdict"].tolist()
+    else:
+        assert result.mode == "time_only"
+        decided = frame[frame["verdict"] != INCONCLUSIVE]
+        assert (decided["verdict"] == decided["expected_verdict"]).all()
+        assert len(decided) >= len(frame) // 2
+    kinds = set(frame.loc[frame["matched_lines"].map(len) > 0, "log_kind"])
+    expected_kind = {"jsonl": "application", "combined": "wire", "envoy": "wire"}.get(fmt, "sdk")
+    assert kinds == {expected_kind}

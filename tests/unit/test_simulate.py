@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import re
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -21,6 +25,7 @@ from hypothesis import strategies as st
 
 from analyzer import simulate as sim
 from analyzer.errors import UserError
+from analyzer.logs import detect_format, read_server_logs
 from analyzer.schema import MESSAGE_SCHEMA
 from analyzer.simulate import SimulationConfig, simulate
 
@@ -192,15 +197,19 @@ def test_segments_prices_and_statuses_are_consistent(rich: dict[str, Any]) -> No
     expected = text["body"].map(_reference_segments)
     assert (text["num_segments"] == expected).all()
     assert {1, 2} <= set(text["num_segments"]) and text["body"].map(
-        lambda b: _gsm_units(b)[0]).any()
+        lambda b: _gsm_units(b)[0]
+    ).any()
     assert text["body"].str.contains("€").any() and text["body"].str.contains("🎉").any()
 
     assert set(m["status"]) <= {"delivered", "sent", "undelivered", "failed", "queued", "received"}
     assert (m["status"] == "delivered").mean() > 0.85
     no_sent = m["date_sent"].isna()
     assert (no_sent == ((m["status"] == "queued") | (m["error_code"] == 21610))).all()
-    assert (m.loc[~no_sent, "date_sent"] - m.loc[~no_sent, "date_created"]).between(
-        pd.Timedelta(0), pd.Timedelta(seconds=3)).all()
+    assert (
+        (m.loc[~no_sent, "date_sent"] - m.loc[~no_sent, "date_created"])
+        .between(pd.Timedelta(0), pd.Timedelta(seconds=3))
+        .all()
+    )
     assert (m["date_updated"] >= m["date_sent"].fillna(m["date_created"])).all()
     codes = m.groupby("status")["error_code"].agg(lambda s: set(s.dropna().astype(int)))
     assert codes["undelivered"] <= {30003, 30005, 30006, 30007} and codes["undelivered"]
@@ -318,8 +327,10 @@ def test_planted_group_shapes(rich: dict[str, Any]) -> None:
             assert len(frame) == 2 and gaps.between(3500, 3600).all() and posts == [1, 1]
         elif scenario == "twilio_side":
             assert len(frame) == 2 and gaps.between(0, 1).all() and sorted(posts) == [0, 1]
-            assert frame.loc[frame["posts"] == 1, "date_created"].iloc[0] == frame[
-                "date_created"].min()
+            assert (
+                frame.loc[frame["posts"] == 1, "date_created"].iloc[0]
+                == frame["date_created"].min()
+            )
         else:
             assert scenario == "carrier_side" and len(frame) == 1 and posts == [1]
     groups = rich["meta"]["groups"]
@@ -333,8 +344,11 @@ def test_legit_repeats_share_recipient_with_different_bodies(rich: dict[str, Any
     assert legit["group_id"].isna().all() and legit["expected_verdict"].isna().all()
     for _, frame in legit.groupby("to"):
         assert len(frame) >= 2 and frame["body"].is_unique
-    close = legit.sort_values("date_created").groupby("to")["date_created"].agg(
-        lambda s: s.diff().dt.total_seconds().min())
+    close = (
+        legit.sort_values("date_created")
+        .groupby("to")["date_created"]
+        .agg(lambda s: s.diff().dt.total_seconds().min())
+    )
     assert close.between(3, 90).mean() > 0.9
 
 
@@ -376,8 +390,17 @@ def test_log_lines_are_well_formed_sorted_and_outside_the_gap(rich: dict[str, An
     assert log["ts"].is_monotonic_increasing
     assert not _in_gap(log["ts"]).any()
     assert 1 <= len(rich["malformed"]) <= max(1, len(lines) // 2000)
-    assert set(log.columns) >= {"timestamp", "method", "url", "status", "duration_ms", "to",
-                                "message_sid", "request_id", "error"}
+    assert set(log.columns) >= {
+        "timestamp",
+        "method",
+        "url",
+        "status",
+        "duration_ms",
+        "to",
+        "message_sid",
+        "request_id",
+        "error",
+    }
     account = rich["messages"]["account_sid"].iloc[0]
     base = f"https://api.twilio.com/2010-04-01/Accounts/{account}/Messages"
     post, get = log[log["method"] == "POST"], log[log["method"] == "GET"]
@@ -447,8 +470,10 @@ def test_complaints_point_at_carrier_and_app_side_recipients(rich: dict[str, Any
     r, complaints = rich["records"], rich["complaints"]
     assert complaints and set(complaints[0]) == {"to", "reported_at", "note"}
     carrier = r[r["scenario"] == "carrier_side"]
-    app = r[r["expected_verdict"].eq("app_side") | (
-        r["scenario"].isin(["app_retry_timeout", "double_submit", "queue_redelivery"]))]
+    app = r[
+        r["expected_verdict"].eq("app_side")
+        | (r["scenario"].isin(["app_retry_timeout", "double_submit", "queue_redelivery"]))
+    ]
     first_seen = r.groupby("to")["date_created"].min()
     kinds = defaultdict(int)
     for row in complaints:
@@ -544,9 +569,7 @@ def test_resolve_collisions_matches_reference(pairs: list[tuple[int, int]], seed
 @given(st.lists(st.integers(0, 2**63 - 1), max_size=30), st.integers(1, 20))
 def test_digit_rendering_matches_python(values: list[int], width: int) -> None:
     arr = np.array(values, dtype=np.uint64)
-    assert sim._digits(arr, width).to_pylist() == [
-        str(v % 10**width).zfill(width) for v in values
-    ]
+    assert sim._digits(arr, width).to_pylist() == [str(v % 10**width).zfill(width) for v in values]
     assert sim._digits(arr, min(width, 16), 16).to_pylist() == [
         format(v % 16 ** min(width, 16), "x").zfill(min(width, 16)) for v in values
     ]
@@ -563,7 +586,7 @@ def test_digit_rendering_matches_python(values: list[int], width: int) -> None:
 )
 def test_gap_membership_matches_reference(start: time, end: time, ms: list[int]) -> None:
     start, end = start.replace(microsecond=0), end.replace(microsecond=0)
-    length = (datetime.combine(datetime.min, end) - datetime.combine(datetime.min, start))
+    length = datetime.combine(datetime.min, end) - datetime.combine(datetime.min, start)
     seconds = length.total_seconds() % 86_400
     if seconds == 0 or seconds > 43_200:
         with pytest.raises(UserError):
@@ -581,8 +604,7 @@ def test_gap_membership_matches_reference(start: time, end: time, ms: list[int])
 @given(st.lists(st.integers(-30_000_000_000_000, 250_000_000_000_000), max_size=30))
 def test_iso_timestamps_match_datetime(ms: list[int]) -> None:
     expected = [
-        (datetime(1970, 1, 1) + timedelta(milliseconds=v)).isoformat(timespec="milliseconds")
-        + "Z"
+        (datetime(1970, 1, 1) + timedelta(milliseconds=v)).isoformat(timespec="milliseconds") + "Z"
         for v in ms
     ]
     assert sim._iso_ms(np.array(ms, dtype=np.int64)).to_pylist() == expected
@@ -592,3 +614,304 @@ def test_template_bodies_use_only_expected_characters() -> None:
     for name in sim._NAMES:
         assert not _gsm_units(name)[0], name
     assert {_gsm_units(b)[0] for b in sim._INBOUND_BODIES} == {False, True}
+
+
+# ------------------------------------------------------------------ other log formats
+
+ALL_FORMATS = dataclasses.replace(RICH, log_formats=sim.LOG_FORMATS)
+EXTRA_FORMATS = tuple(f for f in sim.LOG_FORMATS if f != "jsonl")
+
+
+@pytest.fixture(scope="module")
+def formats_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("formats")
+    simulate(out, ALL_FORMATS)
+    return out
+
+
+@pytest.fixture(scope="module")
+def parsed_jsonl(formats_dir: Path) -> Any:
+    return read_server_logs(formats_dir / "server_requests.jsonl", format="jsonl")
+
+
+def _log_path(out: Path, fmt: str) -> Path:
+    return out / ("server_requests.jsonl" if fmt == "jsonl" else f"server_requests.{fmt}.log")
+
+
+def test_extra_formats_leave_other_files_unchanged(formats_dir: Path, rich_dir: Path) -> None:
+    for name in ("messages.parquet", "server_requests.jsonl", "truth.parquet", "complaints.csv"):
+        assert (formats_dir / name).read_bytes() == (rich_dir / name).read_bytes(), name
+    meta = json.loads((formats_dir / "simulation.json").read_text(encoding="utf-8"))
+    assert meta["config"]["log_formats"] == list(sim.LOG_FORMATS)
+    assert meta["files"]["request_logs"] == {
+        f: _log_path(formats_dir, f).name for f in sim.LOG_FORMATS
+    }
+    assert sorted(p.name for p in formats_dir.iterdir()) == sorted(
+        [*FILES, *(f"server_requests.{f}.log" for f in EXTRA_FORMATS)]
+    )
+
+
+def test_extra_formats_do_not_depend_on_chunk_size(
+    tmp_path: Path, formats_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sim, "CHUNK_ROWS", 333)
+    result = simulate(tmp_path, ALL_FORMATS)
+    assert set(result.request_logs) == set(sim.LOG_FORMATS)
+    assert len(result.paths) == len(FILES) + len(EXTRA_FORMATS)
+    for fmt, path in result.request_logs.items():
+        assert path.read_bytes() == _log_path(formats_dir, fmt).read_bytes(), fmt
+
+
+@pytest.mark.parametrize("fmt", EXTRA_FORMATS)
+def test_each_format_parses_to_the_same_requests(
+    formats_dir: Path, parsed_jsonl: Any, fmt: str
+) -> None:
+    path = _log_path(formats_dir, fmt)
+    parsed = read_server_logs(path, format=sim.PARSER_FORMATS[fmt])
+    assert detect_format(path) == sim.PARSER_FORMATS[fmt]
+    auto = read_server_logs(path, format="auto")
+    assert auto.files[0].format == sim.PARSER_FORMATS[fmt]
+    assert auto.requests.drop_columns(["source_file"]).equals(
+        parsed.requests.drop_columns(["source_file"])
+    )
+
+    base = parsed_jsonl.requests.to_pandas()
+    got = parsed.requests.to_pandas()
+    assert parsed.sends == parsed_jsonl.sends == int(base["is_send"].sum()) > 3000
+    b = base[base["is_send"]].reset_index(drop=True)
+    g = got[got["is_send"]].reset_index(drop=True)
+    assert (g["path"] == b["path"]).all() and (g["account_sid"] == b["account_sid"]).all()
+    expected_time = b["time"].dt.floor("s") if fmt == "combined" else b["time"]
+    assert (g["time"] == expected_time).all()
+    status = b["status"].astype("Int64")
+    if fmt == "combined":  # the proxy saw the client give up
+        status = status.fillna(sim.CLIENT_CLOSED_STATUS)
+    assert (g["status"].astype("Int64").fillna(0) == status.fillna(0)).all()
+    assert b["status"].isna().sum() >= 5 and (b["status"].isin([500, 503])).any()
+
+    if fmt == "twilio-sdk-legacy":
+        assert (g["to"] == b["to"]).all()
+        assert (g["message_sid"].fillna("") == b["message_sid"].fillna("")).all()
+    else:
+        assert g["to"].isna().all() and g["message_sid"].isna().all()
+    if fmt == "twilio-sdk":
+        assert (g["request_id"].fillna("") == b["request_id"].fillna("")).all()
+    if fmt in ("twilio-sdk", "envoy"):
+        answered = b["status"].notna()
+        assert (g.loc[answered, "duration_ms"] == b.loc[answered, "duration_ms"]).all()
+    if fmt == "envoy":
+        timed_out = b["error"] == "ReadTimeout"
+        assert (g.loc[timed_out, "error"] == "DC").all() and g.loc[~timed_out, "error"].isna().all()
+        assert (g.loc[timed_out, "duration_ms"] == b.loc[timed_out, "duration_ms"]).all()
+
+    # The same GET is damaged in every format. Only the legacy SDK parser cannot tell: its
+    # torn response body still gives a row.
+    n_gets = int((~base["is_send"]).sum())
+    assert parsed_jsonl.malformed >= 1
+    if fmt == "twilio-sdk-legacy":
+        assert parsed.malformed == 0
+        assert int((~got["is_send"]).sum()) == n_gets + parsed_jsonl.malformed
+    else:
+        assert parsed.malformed == parsed_jsonl.malformed
+        assert int((~got["is_send"]).sum()) == n_gets
+        g_get = got[~got["is_send"]].reset_index(drop=True)
+        b_get = base[~base["is_send"]].reset_index(drop=True)
+        assert (g_get["path"] == b_get["path"]).all() and (g_get["status"] == 200).all()
+
+
+def test_sdk_lines_carry_the_app_clock_and_prefix(formats_dir: Path) -> None:
+    text = _log_path(formats_dir, "twilio-sdk").read_text(encoding="utf-8")
+    prefix = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO twilio\.http_client: ")
+    lines = text.splitlines()
+    assert sum(1 for line in lines if prefix.match(line)) == len(lines) - 1  # one torn line
+    assert "PAYLOAD" not in text and '"sid"' not in text and "Authorization" not in text
+    blocks = text.count("-- BEGIN Twilio API Request --")
+    assert blocks == text.count("-- END Twilio API Request --")
+    assert blocks - text.count("Response Status Code: ") == sum(
+        1
+        for line in _log_path(formats_dir, "jsonl").read_text().splitlines()
+        if '"status": null' in line
+    )
+
+
+def test_legacy_payload_and_body_match_the_records(formats_dir: Path, rich: dict[str, Any]) -> None:
+    records = rich["messages"].set_index("sid")
+    lines = _log_path(formats_dir, "twilio-sdk-legacy").read_text(encoding="utf-8").splitlines()
+    payloads = [
+        ast.literal_eval(line.split("PAYLOAD: ", 1)[1]) for line in lines if "PAYLOAD: " in line
+    ]
+    created = [
+        json.loads(line.split("POST Response: 201 ", 1)[1])
+        for line in lines
+        if "POST Response: 201 " in line
+    ]
+    assert len(payloads) == int((rich["log"]["method"] == "POST").sum())
+    assert all(
+        set(p) <= {"To", "From", "MessagingServiceSid", "Body", "MediaUrl"} for p in payloads
+    )
+    assert any("MediaUrl" in p and "Body" not in p for p in payloads)
+    assert len(created) > 3000
+    for body in created:
+        record = records.loc[body["sid"]].map(lambda v: None if pd.isna(v) else v)
+        assert body["to"] == record["to"] and body["body"] == record["body"]
+        assert body["status"] in ("queued", "accepted") and body["date_sent"] is None
+        assert (body["from"] is None) == (body["status"] == "accepted")
+        assert body["date_created"] == record["date_created"].strftime(
+            "%a, %d %b %Y %H:%M:%S +0000"
+        )
+        assert body["messaging_service_sid"] == record["messaging_service_sid"]
+    texts = {p.get("Body") for p in payloads}
+    assert {b["body"] for b in created} <= texts
+
+
+def test_unknown_log_format_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="syslog"):
+        simulate(tmp_path / "out", SimulationConfig(messages=10, log_formats=("jsonl", "syslog")))
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UserError, match="log format"):
+        sim.render_request_log(pd.DataFrame(), "syslog", tmp_path / "x.log")
+
+
+def test_render_request_log_reproduces_the_jsonl_log(formats_dir: Path, tmp_path: Path) -> None:
+    lines = (formats_dir / "server_requests.jsonl").read_text(encoding="utf-8").splitlines()
+    valid = []
+    for line in lines:
+        with contextlib.suppress(json.JSONDecodeError):
+            valid.append((line, json.loads(line)))
+    frame = pd.DataFrame([row for _, row in valid])
+    target = tmp_path / "again.jsonl"
+    sim.render_request_log(frame, "jsonl", target)
+    assert target.read_text(encoding="utf-8").splitlines() == [line for line, _ in valid]
+    assert [p.name for p in tmp_path.iterdir()] == ["again.jsonl"]
+
+
+REQUEST_ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 2 * 86_400_000),  # ms after the start
+        st.sampled_from(["POST", "GET"]),
+        st.sampled_from([None, 200, 201, 400, 429, 500, 503]),
+        st.integers(1, 40_000),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def _value(v: Any) -> Any:
+    return None if pd.isna(v) else v
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=REQUEST_ROWS, fmt=st.sampled_from(sim.LOG_FORMATS))
+def test_rendered_requests_parse_back(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[int, str, int | None, int, bool]],
+    fmt: str,
+) -> None:
+    start = datetime(2026, 3, 29, tzinfo=UTC)  # a DST change in Europe: offsets stay fixed
+    account = "AC" + "0" * 32
+    rows = sorted(rows, key=lambda r: r[0])
+    frame = pd.DataFrame(
+        {
+            "timestamp": [start + timedelta(milliseconds=r[0]) for r in rows],
+            "method": [r[1] for r in rows],
+            "url": [
+                f"https://api.twilio.com/2010-04-01/Accounts/{account}/Messages"
+                + ("/SM" + f"{i:032x}" if r[1] == "GET" else "")
+                + ".json"
+                for i, r in enumerate(rows)
+            ],
+            "status": pd.array([r[2] for r in rows], dtype="Int64"),
+            "duration_ms": [r[3] for r in rows],
+            "to": [f"+1415555{i:04d}" if r[4] else None for i, r in enumerate(rows)],
+            "message_sid": [
+                f"SM{i:032x}" if r[2] in (200, 201) else None for i, r in enumerate(rows)
+            ],
+            "request_id": [f"RQ{i:032x}" if r[2] else None for i, r in enumerate(rows)],
+        }
+    )
+    path = tmp_path_factory.mktemp("render") / "log"
+    sim.render_request_log(frame, fmt, path)
+    parsed = read_server_logs(path, format="auto")
+    assert parsed.files[0].format == sim.PARSER_FORMATS[fmt] and parsed.malformed == 0
+    got = parsed.requests.to_pandas()
+    assert len(got) == len(rows)
+    for i, row in enumerate(rows):
+        when = pd.Timestamp(start + timedelta(milliseconds=row[0]))
+        r = got.iloc[i]
+        assert r["time"] == (when.floor("s") if fmt == "combined" else when)
+        assert r["method"] == row[1] and r["is_send"] == (row[1] == "POST")
+        expected_status = row[2]
+        if expected_status is None and fmt == "combined":
+            expected_status = sim.CLIENT_CLOSED_STATUS
+        assert (None if pd.isna(r["status"]) else int(r["status"])) == expected_status
+        if fmt in ("jsonl", "twilio-sdk-legacy"):
+            assert _value(r["message_sid"]) == _value(frame["message_sid"][i])
+        if fmt == "jsonl" or (fmt == "twilio-sdk-legacy" and row[1] == "POST"):
+            assert _value(r["to"]) == _value(frame["to"][i])
+        if fmt in ("jsonl", "twilio-sdk"):
+            assert _value(r["request_id"]) == _value(frame["request_id"][i])
+        if fmt in ("jsonl", "envoy") or (fmt == "twilio-sdk" and row[2] is not None):
+            assert r["duration_ms"] == row[3]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-30_000_000_000, 250_000_000_000), min_size=1, max_size=20))
+def test_date_renderings_match_strftime(seconds: list[int]) -> None:
+    moments = [datetime(1970, 1, 1) + timedelta(seconds=s) for s in seconds]
+    ms = np.array(seconds, dtype=np.int64) * 1000 + 7
+    assert sim._rfc2822(np.array(seconds)).to_pylist() == [
+        m.strftime("%a, %d %b %Y %H:%M:%S +0000") for m in moments
+    ]
+    assert sim._sdk_stamp(ms).to_pylist() == [m.strftime("%Y-%m-%d %H:%M:%S,007") for m in moments]
+    assert sim._clf_time(ms, -330).to_pylist() == [
+        (m - timedelta(minutes=330)).strftime("%d/%b/%Y:%H:%M:%S -0530") for m in moments
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=10))
+def test_json_quoting_matches_python(texts: list[str]) -> None:
+    quoted = sim._quoted(pa.array([*texts, None], pa.string())).to_pylist()
+    assert [json.loads(q) for q in quoted] == [*texts, None]
+
+
+PRINTABLE = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"))
+    | st.sampled_from("\n\t\r'\"\\"),
+    max_size=12,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(PRINTABLE, min_size=1, max_size=10))
+def test_python_repr_matches_python(texts: list[str]) -> None:
+    texts = [
+        t for t in texts if t.replace("\n", "").replace("\r", "").replace("\t", "").isprintable()
+    ]
+    got = sim._py_repr(pa.array(texts, pa.string())).to_pylist()
+    assert got == [repr(t) for t in texts]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=16, max_size=16), min_size=1, max_size=10))
+def test_uuid4_rendering(raw: list[bytes]) -> None:
+    mat = np.frombuffer(b"".join(raw), dtype=np.uint8).reshape(-1, 16)
+    got = sim._uuid4(mat).to_pylist()
+    for data, text in zip(raw, got, strict=True):
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed == uuid.UUID(bytes=data, version=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.none() | st.floats(-50, 50, allow_nan=False), min_size=1, max_size=20))
+def test_price_text_matches_format(prices: list[float | None]) -> None:
+    got = sim._price_text(pa.array(prices, pa.float64())).to_pylist()
+    for price, text in zip(prices, got, strict=True):
+        if price is None:
+            assert text is None
+        else:
+            assert float(text) == pytest.approx(round(price, 5), abs=1e-9)
+            assert re.fullmatch(r"-?\d+\.\d{5}", text)
