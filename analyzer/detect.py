@@ -105,23 +105,28 @@ def detect_batches(
     window: float = DEFAULT_WINDOW,
     key: Sequence[str] = DEFAULT_KEY,
     bounds: tuple[int | None, int | None] = (None, None),
+    focus: tuple[int | None, int | None] = (None, None),
 ) -> Detection | None:
     """Find duplicate clusters in data read batch by batch, holding only compact keys.
 
     ``scan(columns)`` must yield the same rows in the same order every time it is
     called. ``bounds`` limits date_created (microseconds since the epoch, end
-    exclusive). Returns None when the fast path met a hash collision: the caller
-    then runs ``find_duplicates`` on the data in memory.
+    exclusive). ``focus`` (same units) keeps only the clusters that start inside
+    it and counts only its records, while records around it still join clusters:
+    a cluster crossing midnight is seen whole and counted on the day it starts.
+    Returns None when the fast path met a hash collision: the caller then runs
+    ``find_duplicates`` on the data in memory.
     """
     key = _check_key(key)
     _check_window(window)
     members = member_columns(key)
-    keys = _scan_keys(scan([*dict.fromkeys(["direction", "date_created", *key])]), key, bounds)
+    columns = [*dict.fromkeys(["direction", "date_created", *key])]
+    keys = _scan_keys(scan(columns), key, bounds, focus)
 
     def fetch(rows: np.ndarray) -> pa.Table:
         return _fetch_rows(scan(members), rows)
 
-    return _detect(keys, window, key, fetch)
+    return _detect(keys, window, key, fetch, focus)
 
 
 @dataclass
@@ -133,6 +138,7 @@ class _Keys:
     created: np.ndarray  # date_created, microseconds since the epoch
     total: int
     outbound: int
+    candidates: int
     period: tuple[int | None, int | None] = (None, None)
 
 
@@ -170,32 +176,43 @@ def _table_keys(table: pa.Table, key: Sequence[str]) -> _Keys:
         created=created,
         total=table.num_rows,
         outbound=int(outbound.sum()),
+        candidates=len(rows),
         period=period,
     )
 
 
+def _within(values: np.ndarray, limits: tuple[int | None, int | None]) -> np.ndarray:
+    mask = np.ones(len(values), dtype=bool)
+    if limits[0] is not None:
+        mask &= values >= limits[0]
+    if limits[1] is not None:
+        mask &= values < limits[1]
+    return mask
+
+
 def _scan_keys(
-    batches: Iterator[pa.RecordBatch], key: Sequence[str], bounds: tuple[int | None, int | None]
+    batches: Iterator[pa.RecordBatch],
+    key: Sequence[str],
+    bounds: tuple[int | None, int | None],
+    focus: tuple[int | None, int | None],
 ) -> _Keys:
     rows: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
     created: list[np.ndarray] = []
-    offset = total = outbound_count = 0
+    offset = total = outbound_count = candidate_count = 0
     for batch in batches:
         table = pa.Table.from_batches([batch])
         when = _created_us(pc.fill_null(table["date_created"], 0))
-        inside = np.ones(batch.num_rows, dtype=bool)
-        if bounds[0] is not None:
-            inside &= when >= bounds[0]
-        if bounds[1] is not None:
-            inside &= when < bounds[1]
+        inside = _within(when, bounds)
+        counted = inside & _within(when, focus)
         outbound, candidate = _candidate_mask(table)
         local = np.flatnonzero(candidate & inside)
         rows.append(local + offset)
         hashes.append(_hashed_key(table, local, key))
         created.append(when[local])
-        total += int(inside.sum())
-        outbound_count += int((outbound & inside).sum())
+        total += int(counted.sum())
+        outbound_count += int((outbound & counted).sum())
+        candidate_count += int((candidate & counted).sum())
         offset += batch.num_rows
     all_created = np.concatenate(created) if created else np.zeros(0, dtype=np.int64)
     return _Keys(
@@ -204,7 +221,8 @@ def _scan_keys(
         created=all_created,
         total=total,
         outbound=outbound_count,
-        period=_period(all_created),
+        candidates=candidate_count,
+        period=_period(all_created[_within(all_created, focus)]),
     )
 
 
@@ -235,6 +253,7 @@ def _detect(
     window: float,
     key: Sequence[str],
     fetch: Callable[[np.ndarray], pa.Table],
+    focus: tuple[int | None, int | None] = (None, None),
 ) -> Detection | None:
     """Cluster the candidates; None when records of one cluster have different keys."""
     n = len(keys.rows)
@@ -251,7 +270,10 @@ def _detect(
         del hashes_s
         gaps = np.zeros(n, dtype=np.float64)
         gaps[1:] = np.diff(created_s) / _US
+        in_focus = _within(created_s, focus)
+        del created_s
     else:
+        in_focus = np.zeros(0, dtype=bool)
         order = np.zeros(0, dtype=np.int64)
         same = np.zeros(0, dtype=bool)
         gaps = np.zeros(0, dtype=np.float64)
@@ -275,15 +297,18 @@ def _detect(
     picked = np.searchsorted(wide_pos, sel_pos)
     members = members_wide.take(pa.array(picked, type=pa.int64()))
     clusters = _build_clusters(members, sel_cluster, key)
-    sensitivity = _sensitivity(same, gaps, window)
+    if focus != (None, None):
+        starts_inside = _within(_created_us(clusters["first_created"]), focus)
+        clusters = clusters.filter(pa.array(starts_inside))
+    sensitivity = _sensitivity(same, gaps, window, in_focus)
 
     n_clusters = clusters.num_rows
-    in_clusters = len(sel_pos)
+    in_clusters = int(pc.sum(clusters["n_records"]).as_py() or 0)
     summary: dict[str, Any] = {
         "messages": keys.total,
         "outbound_messages": keys.outbound,
-        "skipped_no_body": keys.outbound - n,
-        "candidate_messages": n,
+        "skipped_no_body": keys.outbound - keys.candidates,
+        "candidate_messages": keys.candidates,
         "duplicate_clusters": n_clusters,
         "records_in_clusters": in_clusters,
         "extra_messages": in_clusters - n_clusters,
@@ -498,22 +523,24 @@ def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
-def _sensitivity(same: np.ndarray, gaps: np.ndarray, window: float) -> pd.DataFrame:
+def _sensitivity(
+    same: np.ndarray, gaps: np.ndarray, window: float, counted: np.ndarray
+) -> pd.DataFrame:
+    """Clusters and extra messages per window, for clusters whose first record is counted."""
     windows = sorted({*SENSITIVITY_WINDOWS, float(window)})
     n = len(same)
     rows = []
     for w in windows:
-        starts = _starts(same, gaps, w)
-        total_clusters = int(starts.sum())
-        continues = np.zeros(n, dtype=bool)
-        continues[:-1] = ~starts[1:]
-        dup_clusters = int((starts & continues).sum())
+        first = np.flatnonzero(_starts(same, gaps, w))
+        sizes = np.diff(np.append(first, n))
+        keep = counted[first]
+        dup = keep & (sizes >= 2)
         rows.append(
             {
                 "window_seconds": float(w),
-                "duplicate_clusters": dup_clusters,
-                "extra_messages": n - total_clusters,
-                "records_in_clusters": n - total_clusters + dup_clusters,
+                "duplicate_clusters": int(dup.sum()),
+                "extra_messages": int((sizes[keep] - 1).sum()),
+                "records_in_clusters": int(sizes[dup].sum()),
                 "selected": float(w) == float(window),
             }
         )

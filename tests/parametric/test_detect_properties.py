@@ -159,3 +159,30 @@ def test_single_file_day_bounds_match_filtering_first(
     inside = [r for r in shifted if r["date_created"] >= BASE]
     assert detection.clusters["sids"].to_pylist() == brute_force_clusters(inside, window)
     assert detection.summary["messages"] == len(inside)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records=message_records(), window=windows, cut=st.integers(0, 120))
+def test_focus_keeps_clusters_starting_inside_and_sees_them_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    records: list[dict[str, Any]],
+    window: float,
+    cut: int,
+) -> None:
+    path = tmp_path_factory.mktemp("focus") / "m.parquet"
+    pq.write_table(to_table(records), path)
+    start = BASE + timedelta(seconds=cut)
+    focus = (int(start.timestamp() * 1_000_000), None)
+    scan = scan_messages(path, batch_size=5)
+    detection = detect_batches(scan.batches, window=window, focus=focus)
+    assert detection is not None
+    by_sid = {r["sid"]: r for r in records}
+    expected = [
+        c for c in brute_force_clusters(records, window) if by_sid[c[0]]["date_created"] >= start
+    ]
+    assert detection.clusters["sids"].to_pylist() == expected
+    inside = [r for r in records if r["date_created"] >= start]
+    assert detection.summary["messages"] == len(inside)
+    row = detection.sensitivity.loc[detection.sensitivity["selected"]].iloc[0]
+    assert row["duplicate_clusters"] == len(expected)
+    assert row["records_in_clusters"] == sum(len(c) for c in expected)
