@@ -19,8 +19,12 @@ $(DEVSTAMP): $(STAMP)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/analyzer detect data/sample/messages.parquet --window 60 --out $(OUT)/detect
-	@echo "Demo output: $(OUT)/detect"
+	$(BIN)/analyzer detect data/sample/messages.parquet --window 60 --out $(OUT)/detect \
+	    --server-log data/sample/server_requests.jsonl --quiet
+	$(BIN)/analyzer investigate data/sample/messages.parquet --complaints data/sample/complaints.csv \
+	    --server-log data/sample/server_requests.jsonl --out $(OUT)/detect
+	$(BIN)/analyzer report $(OUT)/detect --out $(OUT)/report --ticket
+	@echo "Demo report: $(CURDIR)/$(OUT)/report/index.html"
 
 test: $(DEVSTAMP)
 	$(BIN)/ruff check analyzer tests benchmarks
@@ -29,6 +33,8 @@ test: $(DEVSTAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/bench_detect.py
+	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_report.py
 
 sample: $(STAMP)
 	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet \

@@ -1,8 +1,45 @@
-"""analyzer: find duplicate SMS in Twilio Programmable Messaging logs.
+"""analyzer: find duplicate SMS in Twilio Programmable Messaging logs and show who caused them.
 
-The library is organised one job a module: ``schema`` (the canonical message
-schema), ``store`` (the Parquet message store), ``detect`` (duplicate clusters),
-``simulate`` (synthetic data with known answers) and ``cli`` (the command line).
+The Python API (pandas DataFrames in and out)::
+
+    import analyzer
+    messages = analyzer.load_messages("data/sample/messages.parquet")
+    clusters = analyzer.find_duplicates(messages, window=60)
+    requests = analyzer.read_server_logs("data/sample/server_requests.jsonl")
+    judged = analyzer.cross_reference(clusters, requests, messages)
+    judged["verdict"].value_counts()
+
+Functions: load_messages, find_duplicates, window_sensitivity, read_server_logs,
+cross_reference, investigate, run_detect (what ``analyzer detect`` does) and
+build_report. Each has an example in its docstring.
+
+Modules, one job each: ``schema`` (the canonical message schema), ``store`` (the
+Parquet message store), ``sources`` (Twilio export, file imports), ``logs``
+(server log parsers), ``detect`` (duplicate clusters), ``crossref`` (verdicts),
+``investigate`` (reported duplicates), ``report`` (HTML/Markdown/ticket),
+``pipeline`` and ``nightly`` (jobs), ``simulate`` (data with known answers) and
+``cli`` (the command line).
 """
 
+from analyzer.api import (
+    build_report,
+    cross_reference,
+    find_duplicates,
+    investigate,
+    load_messages,
+    read_server_logs,
+    run_detect,
+    window_sensitivity,
+)
+
 __version__ = "0.1.0"
+__all__ = [
+    "build_report",
+    "cross_reference",
+    "find_duplicates",
+    "investigate",
+    "load_messages",
+    "read_server_logs",
+    "run_detect",
+    "window_sensitivity",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,6 +212,47 @@ def detect(
 
 
 @app.command()
+def report(
+    results: Annotated[
+        Path,
+        typer.Argument(help="The output folder of `analyzer detect`.", show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the report.")],
+    ticket: Annotated[
+        bool,
+        typer.Option(
+            "--ticket",
+            help="Also write ticket.md for Twilio support (twilio_side clusters and "
+            "carrier_side reports). It masks recipient numbers and leaves bodies out "
+            "unless --no-redact.",
+        ),
+    ] = False,
+    redact: Annotated[
+        bool | None,
+        typer.Option(
+            "--redact/--no-redact",
+            help="--redact masks recipient numbers (country code and last 4 digits) in "
+            "index.html, report.md, clusters.csv and the charts. --no-redact shows full "
+            "numbers and message bodies in ticket.md (masked and left out by default).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write an HTML report (plus Markdown, CSV, JSON and optionally a support ticket)."""
+    from analyzer.report import build_report
+
+    with user_errors():
+        result = build_report(
+            results,
+            out,
+            redact=bool(redact),
+            ticket=ticket,
+            redact_ticket=redact is not False,
+        )
+    typer.echo(f"Report: {result.index_html}")
+
+
+@app.command()
 def investigate(
     dataset: Annotated[
         Path, typer.Argument(help="The message dataset (or a Parquet file).", show_default=False)
@@ -284,6 +326,103 @@ def investigate(
         typer.echo(found.escalation)
     if out is not None:
         typer.echo(f"Results: {out}")
+
+
+@app.command()
+def nightly(
+    dataset: Annotated[
+        Path | None,
+        typer.Option("--dataset", envvar="ANALYZER_DATASET", help="The message dataset folder."),
+    ] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option("--reports", envvar="ANALYZER_REPORTS", help="Folder of the daily reports."),
+    ] = None,
+    server_log: Annotated[
+        list[str] | None,
+        typer.Option("--server-log", help="Request log path or glob (repeatable)."),
+    ] = None,
+    window: Annotated[
+        float | None, typer.Option("--window", envvar="ANALYZER_WINDOW", help="Window, s [60].")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            envvar="ANALYZER_THRESHOLD",
+            help="Exit 3 when extra messages exceed this percentage of outbound messages.",
+        ),
+    ] = None,
+    day: Annotated[
+        str | None,
+        typer.Option("--date", envvar="ANALYZER_DATE", help="UTC day YYYY-MM-DD [yesterday]."),
+    ] = None,
+    api_base_url: Annotated[
+        str | None,
+        typer.Option("--api-base-url", envvar="TWILIO_API_BASE_URL", help="Twilio API base URL."),
+    ] = None,
+    no_export: Annotated[
+        bool,
+        typer.Option("--no-export", help="Skip the export (the dataset is filled otherwise)."),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="ANALYZER_CONFIG", help="TOML file with these settings."),
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines on stderr (for log shippers).")
+    ] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the whole job for one UTC day, for cron: export, detect, report, alert.
+
+    Exit codes: 0 done, 3 duplicate rate above --threshold, 2 configuration or
+    credentials error, 75 another run holds the lock, 1 unexpected failure.
+    """
+    from analyzer.nightly import load_config, run_nightly
+
+    setup_logging(json_lines=log_json, quiet=quiet)
+    given = {
+        "dataset": dataset,
+        "reports": reports,
+        "server_log": server_log,
+        "window": window,
+        "threshold": threshold,
+        "date": day,
+        "api_base_url": api_base_url,
+        "export": False if no_export else None,
+    }
+    with user_errors():
+        settings = load_config(given, config_file=config)
+        result = run_nightly(settings)
+    typer.echo(f"Report: {result.report_dir / 'index.html' if result.report_dir else '-'}")
+    raise typer.Exit(code=result.exit_code)
+
+
+def setup_logging(*, json_lines: bool, quiet: bool) -> None:
+    """Log analyzer's progress to stderr, as plain lines or JSON lines."""
+    import json
+    import logging
+
+    class JsonLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return json.dumps(
+                {
+                    "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                    "level": record.levelname.lower(),
+                    "logger": record.name,
+                    "message": record.getMessage(),
+                }
+            )
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    logger = logging.getLogger("analyzer")
+    logger.handlers = [handler]
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
 
 
 @app.command("export")

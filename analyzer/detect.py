@@ -70,12 +70,13 @@ def find_duplicates(
     messages: pa.Table | pd.DataFrame,
     window: float = DEFAULT_WINDOW,
     key: Sequence[str] = DEFAULT_KEY,
+    focus: tuple[int | None, int | None] = (None, None),
 ) -> Detection:
     """Find duplicate clusters among outbound messages held in memory.
 
     ``window`` is the largest gap in seconds between consecutive records of one
     cluster (inclusive). ``key`` names the columns that must be equal; it always
-    contains ``to`` and ``body``.
+    contains ``to`` and ``body``. ``focus`` works as in ``detect_batches``.
 
     Example::
 
@@ -91,11 +92,11 @@ def find_duplicates(
     def fetch(rows: np.ndarray) -> pa.Table:
         return table.select(members).take(pa.array(rows, type=pa.int64()))
 
-    keys = _table_keys(table, key)
-    detection = _detect(keys, window, key, fetch)
+    keys = _table_keys(table, key, focus)
+    detection = _detect(keys, window, key, fetch, focus)
     if detection is None:  # a 64-bit hash collision: compare the keys themselves
         keys.hashes = _exact_key(table, keys.rows, key).astype(np.uint64)
-        detection = _detect(keys, window, key, fetch)
+        detection = _detect(keys, window, key, fetch, focus)
         assert detection is not None
     return detection
 
@@ -165,19 +166,19 @@ def _candidate_mask(batch: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return outbound, outbound & has_body & created
 
 
-def _table_keys(table: pa.Table, key: Sequence[str]) -> _Keys:
+def _table_keys(table: pa.Table, key: Sequence[str], focus: tuple[int | None, int | None]) -> _Keys:
     outbound, candidate = _candidate_mask(table)
+    counted = _within(_created_us(pc.fill_null(table["date_created"], 0)), focus)
     rows = np.flatnonzero(candidate)
     created = _created_us(table["date_created"].take(pa.array(rows, type=pa.int64())))
-    period = _period(created)
     return _Keys(
         rows=rows,
         hashes=_hashed_key(table, rows, key),
         created=created,
-        total=table.num_rows,
-        outbound=int(outbound.sum()),
-        candidates=len(rows),
-        period=period,
+        total=int(counted.sum()),
+        outbound=int((outbound & counted).sum()),
+        candidates=int((candidate & counted).sum()),
+        period=_period(created[_within(created, focus)]),
     )
 
 

@@ -73,6 +73,8 @@ def run_detect(
     log_fields: Mapping[str, str] | None = None,
     skew: float | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    day: date | None = None,
+    allow_empty: bool = False,
     step: Step | None = None,
 ) -> DetectRun:
     """Read messages, find duplicate clusters and write the results to ``out_dir``.
@@ -80,12 +82,15 @@ def run_detect(
     With ``server_logs``, every cluster also gets a verdict from the application's
     request logs (see analyzer.crossref). Writes ``clusters.parquet`` (duplicate
     clusters only), ``sensitivity.csv`` and ``summary.json``. Raises InputError
-    when there is nothing to analyse.
+    when there is nothing to analyse. With ``day``, only the clusters that start
+    on that UTC day are kept (the days around it are read to see them whole).
     """
     announce = step or (lambda _name: None)
     announce("Finding duplicates")
-    detection = detect_path(source, window=window, key=key, start=start, end=end)
-    if detection.summary["messages"] == 0:
+    detection = detect_path(source, window=window, key=key, start=start, end=end, day=day)
+    if day is not None:
+        start, end = day - timedelta(days=1), day + timedelta(days=1)
+    if detection.summary["messages"] == 0 and not allow_empty:
         raise InputError(f"no message records in {source}" + _range_text(start, end))
     logs: LogParseResult | None = None
     crossref: CrossReference | None = None
@@ -120,22 +125,35 @@ def detect_path(
     key: Sequence[str] = DEFAULT_KEY,
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
+    day: date | None = None,
 ) -> Detection:
     """Find duplicates in a Parquet file or dataset, reading it batch by batch.
 
     Memory holds compact per-record keys, not the records; only the records of
-    duplicate clusters are read in full.
+    duplicate clusters are read in full. With ``day``, the days around it are
+    read too and only the clusters that start on that UTC day are kept.
     """
+    focus: tuple[int | None, int | None] = (None, None)
+    if day is not None:
+        start, end = day - timedelta(days=1), day + timedelta(days=1)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        focus = (_us(midnight), _us(midnight + timedelta(days=1)))
     scan = scan_messages(
         source, start, end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
     )
-    detection = detect_batches(scan.batches, window=window, key=key, bounds=scan.bounds)
+    detection = detect_batches(
+        scan.batches, window=window, key=key, bounds=scan.bounds, focus=focus
+    )
     if detection is None:  # a hash collision: compare the keys themselves, in memory
         messages = read_messages(
             source, start=start, end=end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
         )
-        detection = find_duplicates(messages, window=window, key=key)
+        detection = find_duplicates(messages, window=window, key=key, focus=focus)
     return detection
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000
 
 
 def run_investigate(

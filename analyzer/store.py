@@ -50,14 +50,18 @@ class WriteResult:
 
 
 @contextmanager
-def dataset_lock(dataset: str | Path, *, blocking: bool = True) -> Iterator[None]:
-    """Hold the dataset's exclusive write lock (an OS file lock) for the block.
+def dataset_lock(
+    dataset: str | Path, *, blocking: bool = True, name: str = LOCK_FILE
+) -> Iterator[None]:
+    """Hold one of the dataset's exclusive locks (an OS file lock) for the block.
 
-    With ``blocking=False`` a held lock raises LockedError at once.
+    ``name`` picks the lock: the default one guards writes; jobs that span
+    several writes (a nightly run) hold their own. With ``blocking=False`` a held
+    lock raises LockedError at once.
     """
     root = Path(dataset)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a+b") as handle:
+    with open(root / name, "a+b") as handle:
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         try:
             fcntl.flock(handle.fileno(), flags)

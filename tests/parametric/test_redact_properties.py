@@ -21,7 +21,7 @@ def reference_mask(value: str) -> str:
     compact = "".join(c for c in value if c not in SEPARATORS)
     match = re.match(r"[a-z][a-z0-9-]*:", compact)
     channel = match.group(0) if match else ""
-    rest = compact[len(channel):]
+    rest = compact[len(channel) :]
     positions = [c for c in rest if c in DIGITS or c == MASK]
     n = len(positions)
     code = ""
@@ -49,8 +49,11 @@ def reference_mask(value: str) -> str:
 def e164_numbers(draw: st.DrawFn) -> str:
     code = draw(st.sampled_from(sorted(CALLING_CODES)))
     total = draw(st.integers(min_value=6, max_value=16))
-    rest = draw(st.text(alphabet=DIGITS, min_size=max(total - len(code), 0),
-                        max_size=max(total - len(code), 0)))
+    rest = draw(
+        st.text(
+            alphabet=DIGITS, min_size=max(total - len(code), 0), max_size=max(total - len(code), 0)
+        )
+    )
     digits = code + rest
     # sprinkle separators the way people write numbers
     out = []
@@ -103,15 +106,20 @@ def test_e164_keeps_exactly_country_code_and_last_four(value: str) -> None:
 @given(anything)
 def test_never_reveals_more_than_it_may(value: str) -> None:
     masked = mask_phone(value)
-    digits_in = [c for c in value if c in DIGITS]
-    digits_out = [c for c in masked if c in DIGITS]
+    compact = "".join(c for c in value if c not in SEPARATORS)
+    match = re.match(r"[a-z][a-z0-9-]*:", compact)
+    channel = match.group(0) if match else ""  # a channel prefix (whatsapp:) is kept as is
+    assert masked.startswith(channel)
+    rest_in, rest_out = compact[len(channel):], masked[len(channel):]
+    digits_in = [c for c in rest_in if c in DIGITS]
+    digits_out = [c for c in rest_out if c in DIGITS]
     # never more than code (<= 3) + 4 digits, and only digits the input had
     assert len(digits_out) <= 7
     for d in set(digits_out):
         assert digits_out.count(d) <= digits_in.count(d)
-    if sum(c in DIGITS or c == MASK for c in value) < 8:
+    if sum(c in DIGITS or c == MASK for c in rest_in) < 8:
         assert digits_out == []
-    assert len(masked) <= max(len(value) + 1, 3)
+    assert len(masked) <= max(len(value) + 1, len(channel) + 3)
 
 
 @settings(max_examples=100, deadline=None)
@@ -141,9 +149,9 @@ def test_vectorized_equals_scalar(values: list[str | None]) -> None:
         ("+2348012345678", "+234 ••••••5678"),
         ("+1 (415) 555-0123", "+1 ••••••0123"),
         ("whatsapp:+447700900123", "whatsapp:+44 ••••••0123"),
-        ("07700 900123", "•••••••0123"),     # national format: not E.164
-        ("+2801234567", "••••••4567"),       # +280 is not an assigned code
-        ("+1234567", "•••••••"),             # too short to keep anything
+        ("07700 900123", "•••••••0123"),  # national format: not E.164
+        ("+2801234567", "••••••4567"),  # +280 is not an assigned code
+        ("+1234567", "•••••••"),  # too short to keep anything
         ("Northwind", "•••"),
         ("", ""),
     ],
@@ -160,8 +168,10 @@ def test_calling_codes_are_prefix_free() -> None:
 
 def test_scrub_secrets_removes_tokens() -> None:
     token = "0123456789abcdef0123456789abcdef"
-    text = (f"https://ACx:{token}@api.twilio.com Authorization: Basic QUM6eHl6 "
-            f"{token} SM{token} custom-secret-value")
+    text = (
+        f"https://ACx:{token}@api.twilio.com Authorization: Basic QUM6eHl6 "
+        f"{token} SM{token} custom-secret-value"
+    )
     out = scrub_secrets(text, secrets=["custom-secret-value"])
     assert token not in out.replace(f"SM{token}", "")
     assert "QUM6eHl6" not in out

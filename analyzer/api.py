@@ -1,0 +1,222 @@
+"""The Python API for notebooks and scripts: pandas DataFrames in, pandas DataFrames out.
+
+Each function wraps one library step; the CLI's jobs (analyzer.pipeline) chain the
+same steps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from analyzer import crossref as _crossref
+from analyzer import detect as _detect
+from analyzer import investigate as _investigate
+from analyzer import logs as _logs
+from analyzer import store as _store
+
+DayLike = date | datetime | str | None
+
+
+def load_messages(
+    dataset: str | Path,
+    start: DayLike = None,
+    end: DayLike = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Load message records from a dataset folder or a Parquet file.
+
+    ``start`` and ``end`` are inclusive UTC days; ``columns`` limits what is read.
+
+    Example::
+
+        messages = load_messages("data/sample/messages.parquet", columns=["sid", "to"])
+    """
+    return _store.read_messages(dataset, start=start, end=end, columns=columns).to_pandas()
+
+
+def find_duplicates(
+    messages: pd.DataFrame | pa.Table,
+    window: float = _detect.DEFAULT_WINDOW,
+    key: Sequence[str] = _detect.DEFAULT_KEY,
+) -> pd.DataFrame:
+    """Return the duplicate clusters (one row each) among outbound messages.
+
+    Example::
+
+        clusters = find_duplicates(messages, window=60)
+        clusters[["to", "n_records", "gaps_seconds"]].head()
+    """
+    return _detect.find_duplicates(messages, window=window, key=key).clusters_frame()
+
+
+def window_sensitivity(
+    messages: pd.DataFrame | pa.Table,
+    window: float = _detect.DEFAULT_WINDOW,
+    key: Sequence[str] = _detect.DEFAULT_KEY,
+) -> pd.DataFrame:
+    """Return clusters and extra messages at windows from 5 s to 1 h.
+
+    Example::
+
+        window_sensitivity(messages)[["window_seconds", "duplicate_clusters"]]
+    """
+    return _detect.find_duplicates(messages, window=window, key=key).sensitivity
+
+
+def read_server_logs(
+    paths: str | Path | Sequence[str | Path],
+    format: str = "auto",
+    log_tz: str = "UTC",
+    fields: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Parse the application's HTTP request logs into one request table.
+
+    ``format`` is auto, jsonl, twilio-sdk, combined or envoy. The frame's
+    ``attrs["files"]`` holds per-file statistics (lines, malformed, samples).
+
+    Example::
+
+        requests = read_server_logs("data/sample/server_requests.jsonl")
+        requests[requests["is_send"]].head()
+    """
+    result = _logs.read_server_logs(paths, format=format, log_tz=log_tz, fields=fields)
+    frame = result.requests.to_pandas()
+    frame.attrs["files"] = [
+        {
+            "path": f.path,
+            "format": f.format,
+            "lines": f.lines,
+            "sends": f.sends,
+            "malformed": f.malformed,
+            "samples": [f"line {s.line}: {s.reason}: {s.text}" for s in f.samples],
+        }
+        for f in result.files
+    ]
+    return frame
+
+
+def cross_reference(
+    clusters: pd.DataFrame,
+    requests: pd.DataFrame | None,
+    messages: pd.DataFrame | pa.Table,
+    *,
+    skew: float | None = None,
+    tolerance: float = _crossref.DEFAULT_TOLERANCE,
+) -> pd.DataFrame:
+    """Give each duplicate cluster a verdict (app_side, twilio_side, unverified,
+    inconclusive) with its evidence and a root-cause hint.
+
+    Example::
+
+        judged = cross_reference(clusters, requests, messages)
+        judged["verdict"].value_counts()
+    """
+    cluster_table = pa.Table.from_pandas(clusters, preserve_index=False)
+    request_table = (
+        None
+        if requests is None
+        else pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
+    )
+    message_table = messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages)
+    result = _crossref.cross_reference(
+        cluster_table, request_table, message_table, skew=skew, tolerance=tolerance
+    )
+    frame = result.clusters.to_pandas()
+    frame.attrs["skew_seconds"] = result.skew.seconds
+    frame.attrs["match_mode"] = result.mode
+    return frame
+
+
+def investigate(
+    messages: pd.DataFrame | pa.Table,
+    to: str,
+    around: datetime | str,
+    *,
+    requests: pd.DataFrame | None = None,
+    before: timedelta = _investigate.DEFAULT_BEFORE,
+    after: timedelta = _investigate.DEFAULT_AFTER,
+) -> pd.DataFrame:
+    """Decide one reported duplicate: app_side, twilio_side, carrier_side or not_found.
+
+    Example::
+
+        investigate(messages, "+447700900123", "2026-11-29T14:00:00Z", requests=requests)
+    """
+    reports = _investigate.complaints_frame(pd.DataFrame({"to": [to], "reported_at": [around]}))
+    message_table = messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages)
+    request_table = (
+        None
+        if requests is None
+        else pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
+    )
+    found = _investigate.investigate(
+        message_table, reports, requests=request_table, before=before, after=after
+    )
+    frame = found.reports
+    frame.attrs["escalation"] = found.escalation
+    return frame
+
+
+def build_report(
+    results: str | Path,
+    out_dir: str | Path,
+    *,
+    redact: bool = False,
+    ticket: bool = False,
+    redact_ticket: bool = True,
+) -> Path:
+    """Write the HTML/Markdown/CSV report of an ``analyzer detect`` output folder.
+
+    Returns the path of ``index.html``.
+
+    Example::
+
+        build_report("out/detect", "out/report", ticket=True)
+    """
+    from analyzer.report import build_report as _build
+
+    result = _build(results, out_dir, redact=redact, ticket=ticket, redact_ticket=redact_ticket)
+    return result.index_html
+
+
+def run_detect(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    window: float = _detect.DEFAULT_WINDOW,
+    key: Sequence[str] = _detect.DEFAULT_KEY,
+    server_logs: Sequence[str | Path] = (),
+    log_format: str = "auto",
+    skew: float | None = None,
+) -> pd.DataFrame:
+    """Do what ``analyzer detect`` does: find and judge duplicates, write ``out_dir``.
+
+    ``out_dir`` then holds clusters.parquet, sensitivity.csv and summary.json, the
+    input of ``build_report``. Returns the clusters.
+
+    Example::
+
+        clusters = run_detect("data/sample/messages.parquet", "out/detect",
+                              server_logs=["data/sample/server_requests.jsonl"])
+        build_report("out/detect", "out/report", ticket=True)
+    """
+    from analyzer.pipeline import run_detect as _run
+
+    run = _run(
+        source,
+        out_dir,
+        window=window,
+        key=key,
+        server_logs=server_logs,
+        log_format=log_format,
+        skew=skew,
+    )
+    frame = run.detection.clusters_frame()
+    frame.attrs["summary"] = json.loads(json.dumps(run.detection.summary, default=str))
+    return frame
