@@ -181,6 +181,24 @@ def detect(
         float,
         typer.Option("--tolerance", min=0, help="Seconds allowed between a POST and its record."),
     ] = DEFAULT_TOLERANCE,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="pandas (one machine) or dask (needs pip install 'analyzer[dask]')."
+        ),
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].",
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", min=1, help="Key partitions of the Dask shuffle."),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Find duplicate clusters: records to one recipient with one body, seconds apart."""
@@ -203,6 +221,9 @@ def detect(
             log_fields=fields or None,
             skew=skew,
             tolerance=tolerance,
+            engine=engine,
+            scheduler=scheduler,
+            partitions=partitions,
             step=lambda name: progress.update(task, description=name),
         )
     for warning in run.detection.summary.get("warnings", []):

@@ -75,6 +75,9 @@ def run_detect(
     tolerance: float = DEFAULT_TOLERANCE,
     day: date | None = None,
     allow_empty: bool = False,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    partitions: int | None = None,
     step: Step | None = None,
 ) -> DetectRun:
     """Read messages, find duplicate clusters and write the results to ``out_dir``.
@@ -87,7 +90,25 @@ def run_detect(
     """
     announce = step or (lambda _name: None)
     announce("Finding duplicates")
-    detection = detect_path(source, window=window, key=key, start=start, end=end, day=day)
+    if engine == "dask":
+        if day is not None:
+            raise InputError("the dask engine analyses date ranges; use --start/--end")
+        from analyzer.dask_engine import dask_client, detect_dask
+
+        with dask_client(scheduler) as client:
+            detection = detect_dask(
+                source,
+                client=client,
+                window=window,
+                key=key,
+                start=start,
+                end=end,
+                partitions=partitions,
+            )
+    elif engine == "pandas":
+        detection = detect_path(source, window=window, key=key, start=start, end=end, day=day)
+    else:
+        raise InputError(f"unknown engine {engine!r}: expected pandas or dask")
     if day is not None:
         start, end = day - timedelta(days=1), day + timedelta(days=1)
     if detection.summary["messages"] == 0 and not allow_empty:

@@ -1,0 +1,128 @@
+"""Cross-reference and nightly timings on a simulated large day.
+
+Usage: python benchmarks/bench_crossref.py [--messages 10000000] [--data .bench]
+
+Prints: detection time; server-log parse + cross-reference time (with its ratio to
+detection); and `analyzer nightly --no-export` end to end on the same day stored as
+a dataset. Each step runs in its own process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+DETECT = """
+import json, resource, sys, time
+from analyzer.pipeline import detect_path
+t0 = time.perf_counter()
+d = detect_path(sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - t0, "clusters": d.clusters.num_rows,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+CROSSREF = """
+import json, resource, sys, time
+import pyarrow.parquet as pq
+from analyzer.crossref import cross_reference
+from analyzer.logs import read_server_logs
+from analyzer.pipeline import CROSSREF_COLUMNS, detect_path
+from analyzer.store import read_messages
+d = detect_path(sys.argv[1])
+t0 = time.perf_counter()
+logs = read_server_logs([sys.argv[2]])
+t1 = time.perf_counter()
+messages = read_messages(sys.argv[1], columns=CROSSREF_COLUMNS, dictionary=["direction"])
+x = cross_reference(d.clusters, logs.requests, messages,
+                    formats={f.path: f.format for f in logs.files})
+t2 = time.perf_counter()
+print(json.dumps({"seconds": t2 - t0, "parse_seconds": t1 - t0, "match_seconds": t2 - t1,
+                  "lines": logs.lines, "by_verdict": x.by_verdict,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+STORE = """
+import sys
+import pyarrow.parquet as pq
+from analyzer.store import write_messages
+write_messages(sys.argv[2], pq.read_table(sys.argv[1]))
+"""
+
+
+def run(script: str, *args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{proc.stderr}")
+    lines = proc.stdout.strip().splitlines()
+    return dict(json.loads(lines[-1])) if lines else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000_000)
+    parser.add_argument("--data", type=Path, default=ROOT / ".bench")
+    args = parser.parse_args()
+    folder = args.data / f"sim-{args.messages}"
+    if not (folder / "server_requests.jsonl").exists():
+        print(f"simulating {args.messages:,} messages into {folder} ...", flush=True)
+        from analyzer.simulate import SimulationConfig, simulate
+
+        simulate(folder, SimulationConfig(messages=args.messages, seed=1))
+    source = str(folder / "messages.parquet")
+    log = str(folder / "server_requests.jsonl")
+
+    detect = run(DETECT, source)
+    cross = run(CROSSREF, source, log)
+    dataset = folder / "dataset"
+    if not dataset.exists():
+        run(STORE, source, str(dataset))
+    reports = args.data / f"reports-{args.messages}"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "nightly",
+            "--dataset",
+            str(dataset),
+            "--reports",
+            str(reports),
+            "--server-log",
+            log,
+            "--date",
+            "2026-11-29",
+            "--no-export",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    nightly = time.perf_counter() - t0
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"nightly failed ({proc.returncode}):\n{proc.stderr}")
+
+    d_s, c_s = float(detect["seconds"]), float(cross["seconds"])  # type: ignore[arg-type]
+    print(f"\n{args.messages:,} messages, {cross['lines']:,} request log lines")
+    print(f"  detection                      {d_s:7.1f} s   peak {detect['peak_mb']:.0f} MB")
+    print(
+        f"  cross-reference (parse+match)  {c_s:7.1f} s   = {c_s / d_s:.2f}x detection "
+        f"(parse {cross['parse_seconds']:.1f} s, match {cross['match_seconds']:.1f} s; "
+        f"peak {cross['peak_mb']:.0f} MB incl. detection)"
+    )
+    print(f"  verdicts {cross['by_verdict']}")
+    print(f"  analyzer nightly --no-export   {nightly:7.1f} s end to end (target < 180 s)")
+
+
+if __name__ == "__main__":
+    main()

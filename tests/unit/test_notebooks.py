@@ -1,0 +1,178 @@
+"""The notebooks: committed without outputs, and they run top to bottom on data/sample."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import ipykernel.kernelspec
+import nbformat
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+SAMPLE = ROOT / "data" / "sample"
+NAMES = ("analyst", "support")
+CELL_TIMEOUT = 120
+MAX_SECONDS = 60
+ALLOWED_NB_METADATA = {"kernelspec", "language_info"}
+ALLOWED_CELL_METADATA = {"tags"}
+
+
+def _problems(nb: nbformat.NotebookNode) -> list[str]:
+    """What keeps a notebook from being committed as is."""
+    found = []
+    extra = set(nb.metadata) - ALLOWED_NB_METADATA
+    if extra:
+        found.append(f"notebook metadata {sorted(extra)}")
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        found.append("kernelspec is not python3")
+    for i, cell in enumerate(nb.cells):
+        extra = set(cell.metadata) - ALLOWED_CELL_METADATA
+        if extra:
+            found.append(f"cell {i}: metadata {sorted(extra)}")
+        if cell.cell_type == "code":
+            if cell.outputs:
+                found.append(f"cell {i}: {len(cell.outputs)} output(s)")
+            if cell.execution_count is not None:
+                found.append(f"cell {i}: execution count {cell.execution_count}")
+    return found
+
+
+def _read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def _run(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
+    return nb
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            parts.append(out["text"])
+        parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _cell(nb: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if c.get("id") == cell_id)
+
+
+def _snapshot() -> set[Path]:
+    """Files a notebook could leave behind: the repo's top level, notebooks/ and data/."""
+    paths = set(ROOT.iterdir())
+    for folder in (NOTEBOOKS, ROOT / "data"):
+        paths.update(p for p in folder.rglob("*") if ".ipynb_checkpoints" not in p.parts)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A python3 kernelspec for this interpreter, found before any user-level one."""
+    prefix = tmp_path_factory.mktemp("kernel")
+    with pytest.MonkeyPatch.context() as mp:
+        ipykernel.kernelspec.install(prefix=str(prefix))
+        mp.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+        yield prefix
+
+
+@pytest.fixture(scope="module")
+def executed(kernel: Path) -> dict[str, tuple[nbformat.NotebookNode, float]]:
+    before = _snapshot()
+    runs = {}
+    for name in NAMES:
+        started = time.perf_counter()
+        runs[name] = (_run(_read(name), NOTEBOOKS), time.perf_counter() - started)
+    left = _snapshot() - before
+    assert not left, f"the notebooks wrote into the repo: {sorted(map(str, left))}"
+    return runs
+
+
+@pytest.fixture(scope="module")
+def truth() -> pd.DataFrame:
+    messages = pd.read_parquet(SAMPLE / "messages.parquet", columns=["sid", "to"])
+    return pd.read_parquet(SAMPLE / "truth.parquet").merge(messages, on="sid")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_is_clean(name: str) -> None:
+    nb = _read(name)
+    nbformat.validate(nb)
+    assert _problems(nb) == []
+    assert any(c.cell_type == "markdown" for c in nb.cells)
+
+
+def test_a_notebook_with_outputs_is_caught() -> None:
+    dirty = copy.deepcopy(_read("support"))
+    code = next(c for c in dirty.cells if c.cell_type == "code")
+    code.execution_count = 3
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    code.metadata["execution"] = {"iopub.status.busy": "2026-11-29T00:00:00Z"}
+    dirty.metadata["widgets"] = {}
+    problems = _problems(dirty)
+    assert len(problems) == 4, problems
+
+
+def test_kernel_runs_this_interpreter(kernel: Path) -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import sys\nprint(sys.prefix)\nprint(sys.executable)")]
+    )
+    prefix, executable = _text(_run(nb, NOTEBOOKS).cells[0]).split()
+    assert prefix == sys.prefix
+    assert os.path.realpath(executable) == os.path.realpath(sys.executable)
+
+
+def test_analyst_notebook_runs(
+    executed: dict[str, tuple[nbformat.NotebookNode, float]], truth: pd.DataFrame
+) -> None:
+    nb, seconds = executed["analyst"]
+    assert seconds < MAX_SECONDS
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 2
+
+    # Queue redeliveries (about an hour apart) show up only at the wide window.
+    redelivered = truth.loc[truth["scenario"] == "queue_redelivery", "to"].unique()
+    assert len(redelivered) > 0
+    compare = _text(_cell(nb, "compare"))
+    for to in redelivered:
+        assert to in compare
+    assert "queue redelivery" in compare
+
+    # The drill-down takes a recipient of one of the biggest planted groups.
+    picked = re.search(r"records to (\+\d+)", _text(_cell(nb, "timeline-pick")))
+    assert picked is not None
+    sizes = truth.dropna(subset=["group_id"]).groupby("group_id").agg(
+        to=("to", "first"), n=("sid", "size")
+    )
+    assert picked.group(1) in set(sizes.loc[sizes["n"] == sizes["n"].max(), "to"])
+
+
+def test_support_notebook_runs(
+    executed: dict[str, tuple[nbformat.NotebookNode, float]], truth: pd.DataFrame
+) -> None:
+    nb, seconds = executed["support"]
+    assert seconds < MAX_SECONDS
+    assert "carrier_side" in _text(_cell(nb, "investigate"))
+    assert "+12328128904" in _text(_cell(nb, "number"))
+
+    final = _text(nb.cells[-1])
+    assert "carrier_side" in final
+    twilio_sids = truth.loc[truth["expected_verdict"] == "twilio_side", "sid"]
+    assert len(twilio_sids) > 0
+    for sid in twilio_sids:
+        assert sid in final
+    assert "# Duplicate messages: one API request, several Message records" in final
