@@ -101,14 +101,14 @@ def cross_reference(
             by_verdict={UNVERIFIED: n} if n else {},
         )
 
-    records = _records(messages)
+    api = _api_records(messages)
     sends = requests.filter(pc.fill_null(requests["is_send"], False))
     sends = sends.filter(pc.is_valid(sends["time"]))
     has_sid = bool(sends.num_rows) and pc.any(pc.is_valid(sends["message_sid"])).as_py()
     has_to = bool(sends.num_rows) and pc.any(pc.is_valid(sends["to"])).as_py()
     mode = "sid" if has_sid else "recipient_time" if has_to else "time_only"
 
-    estimate = estimate_skew(sends, records, mode)
+    estimate = estimate_skew(sends, api, mode)
     used = float(skew) if skew is not None else estimate.seconds
     skew_info = SkewEstimate(
         seconds=used,
@@ -124,6 +124,17 @@ def cross_reference(
             "POSTs may fall outside their clusters' windows"
         )
     coverage = _coverage(requests, used, coverage_gap)
+    if mode != "time_only":
+        # Only the requests and records of the clusters' recipients (or SIDs) matter.
+        recipients = pc.unique(clusters["to"].cast(pa.string()))
+        sids = pc.list_flatten(clusters["sids"])
+        near = pc.or_(
+            pc.fill_null(pc.is_in(sends["to"], value_set=recipients), False),
+            pc.fill_null(pc.is_in(sends["message_sid"], value_set=sids), False),
+        )
+        sends = sends.filter(near)
+        api = api.filter(pc.fill_null(pc.is_in(api["to"], value_set=recipients), False))
+    records = _records_frame(api, strings=mode != "time_only")
     evidence = _judge(clusters, sends, records, mode, used, tolerance, coverage)
     cluster_of, send_row = evidence.pop("matched_rows")
     evidence.update(_matched_lists(n, sends, cluster_of, send_row))
@@ -142,17 +153,30 @@ def cross_reference(
     )
 
 
-def _records(messages: pa.Table) -> pd.DataFrame:
+def _api_records(messages: pa.Table) -> pa.Table:
     """Records that stand for a POST by the application: outbound-api, with a creation time."""
     direction = pc.fill_null(
         pc.equal(messages["direction"].cast(pa.string()), "outbound-api"), False
     )
     subset = messages.filter(pc.and_(direction, pc.is_valid(messages["date_created"])))
+    return pa.table(
+        {
+            "sid": subset["sid"].cast(pa.string()),
+            "to": subset["to"].cast(pa.string()),
+            "us": pc.cast(subset["date_created"], pa.int64()),
+        }
+    )
+
+
+def _records_frame(api: pa.Table, *, strings: bool) -> pd.DataFrame:
+    us = api["us"].to_numpy(zero_copy_only=False)
+    if not strings:
+        return pd.DataFrame({"us": us, "to": np.full(len(us), None), "sid": np.full(len(us), None)})
     return pd.DataFrame(
         {
-            "sid": subset["sid"].to_numpy(zero_copy_only=False),
-            "to": subset["to"].cast(pa.string()).to_numpy(zero_copy_only=False),
-            "us": pc.cast(subset["date_created"], pa.int64()).to_numpy(zero_copy_only=False),
+            "sid": api["sid"].to_numpy(zero_copy_only=False),
+            "to": api["to"].to_numpy(zero_copy_only=False),
+            "us": us,
         }
     )
 
@@ -168,29 +192,44 @@ def _send_frame(sends: pa.Table, skew: float) -> pd.DataFrame:
     )
 
 
-def estimate_skew(sends: pa.Table, records: pd.DataFrame, mode: str) -> SkewEstimate:
+_SKEW_SAMPLE = 200_000
+
+
+def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate:
     """Estimate log clock minus Twilio clock from the data.
 
-    Uses SID-matched pairs where the log has SIDs, the nearest record to the same
-    recipient where it has recipients, and otherwise lines up per-second POST
-    counts with per-second record counts.
+    ``records`` are the outbound-api records (sid, to, us). Uses SID-matched pairs
+    where the log has SIDs, the nearest record to the same recipient where it has
+    recipients, and otherwise lines up per-second POST counts with per-second
+    record counts. Pairs come from a sample of at most 200,000 requests.
     """
-    if sends.num_rows == 0 or records.empty:
+    if sends.num_rows == 0 or records.num_rows == 0:
         return SkewEstimate(seconds=0.0, method="none")
-    frame = _send_frame(sends, 0.0)
+    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+    record_us = records["us"].to_numpy(zero_copy_only=False)
     # Twilio truncates date_created to the second: its mid-point is half a second on.
     if mode == "sid":
-        joined = frame.dropna(subset=["sid"]).merge(records, on="sid", suffixes=("_log", "_tw"))
-        if len(joined):
-            sid_diffs = (joined["us_log"] - joined["us_tw"]).to_numpy() / _US - 0.5
+        with_sid = sends.filter(pc.is_valid(sends["message_sid"])).slice(0, _SKEW_SAMPLE)
+        position = pc.index_in(records["sid"], value_set=with_sid["message_sid"])
+        matched = pc.is_valid(position)
+        if pc.any(matched).as_py():
+            picked = position.filter(matched).to_numpy(zero_copy_only=False)
+            sample_us = pc.cast(with_sid["time"], pa.int64()).to_numpy(zero_copy_only=False)
+            twilio_us = records["us"].filter(matched).to_numpy(zero_copy_only=False)
+            sid_diffs = (sample_us[picked] - twilio_us) / _US - 0.5
             sid_diffs = sid_diffs[np.abs(sid_diffs) <= _MAX_SKEW]
             if len(sid_diffs):
                 return SkewEstimate(float(np.median(sid_diffs)), "sid_pairs", len(sid_diffs))
     if mode in ("sid", "recipient_time"):
-        diffs = _nearest_recipient_diffs(frame.dropna(subset=["to"]), records)
+        with_to = sends.filter(pc.is_valid(sends["to"])).slice(0, _SKEW_SAMPLE)
+        recipients = pc.unique(with_to["to"])
+        near = records.filter(pc.fill_null(pc.is_in(records["to"], value_set=recipients), False))
+        diffs = _nearest_recipient_diffs(
+            _send_frame(with_to, 0.0), _records_frame(near, strings=True)
+        )
         if len(diffs):
             return SkewEstimate(float(np.median(diffs)) - 0.5, "recipient_pairs", len(diffs))
-    return _skew_by_counts(frame["us"].to_numpy(), records["us"].to_numpy())
+    return _skew_by_counts(send_us, record_us)
 
 
 def _nearest_recipient_diffs(frame: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
@@ -328,16 +367,16 @@ def _judge(
         return (np.asarray(us, dtype=np.int64) - base) // 1000
 
     by_recipient = mode != "time_only"
-    to_values = pd.concat(
-        [records["to"], frame["to"], pd.Series(clusters["to"].to_numpy(zero_copy_only=False))],
-        ignore_index=True,
-    )
-    codes = (
-        pd.factorize(to_values, use_na_sentinel=True)[0]
-        if by_recipient
-        else np.zeros(len(to_values), dtype=np.int64)
-    )
-    codes = codes.astype(np.int64) + 1  # -1 (missing recipient) becomes its own scope, 0
+    total = len(records) + len(frame) + n
+    if by_recipient:
+        to_values = pd.concat(
+            [records["to"], frame["to"], pd.Series(clusters["to"].to_numpy(zero_copy_only=False))],
+            ignore_index=True,
+        )
+        codes = pd.factorize(to_values, use_na_sentinel=True)[0].astype(np.int64)
+    else:
+        codes = np.zeros(total, dtype=np.int64)
+    codes = codes + 1  # -1 (missing recipient) becomes its own scope, 0
     rec_scope = codes[: len(records)]
     send_scope = codes[len(records) : len(records) + len(frame)]
     cl_scope = codes[len(records) + len(frame) :]
