@@ -135,15 +135,31 @@ def _upsert_day(root: Path, day: str, incoming: pa.Table, result: WriteResult) -
 
 def _dedupe(table: pa.Table) -> pa.Table:
     """Keep one row per sid: the newest date_updated, the later row on a tie."""
-    frame = pa.table(
+    n = table.num_rows
+    if n == 0:
+        return table
+    keyed = pa.table(
         {
             "sid": table["sid"],
             "updated": table["date_updated"],
-            "row": pa.array(range(table.num_rows), pa.int64()),
+            "row": pa.array(np.arange(n, dtype=np.int64)),
         }
-    ).to_pandas()
-    frame = frame.sort_values(["sid", "updated", "row"], na_position="first", kind="stable")
-    keep = np.sort(frame.drop_duplicates("sid", keep="last")["row"].to_numpy())
+    )
+    order = pc.sort_indices(
+        keyed,
+        # A missing date_updated is older than any known one.
+        sort_keys=[
+            ("sid", "ascending"),
+            ("updated", "ascending", "at_start"),
+            ("row", "ascending"),
+        ],
+    )
+    sids = table["sid"].take(order).combine_chunks()
+    last = np.ones(n, dtype=bool)
+    if n > 1:
+        differs = pc.not_equal(sids.slice(0, n - 1), sids.slice(1))
+        last[:-1] = np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool)
+    keep = np.sort(order.to_numpy()[last])
     return table.take(pa.array(keep))
 
 
