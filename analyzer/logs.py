@@ -804,6 +804,29 @@ class _JsonlParser(_Parser):
         return self._finish_rows(*prepared)
 
     def _parse(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
+        # Lines that cannot be a JSON object (mostly truncated ones) go straight to the
+        # line-by-line path, so one of them does not make a whole chunk fall back.
+        trimmed = pc.utf8_trim_whitespace(body)
+        plausible = _np_bool(
+            pc.fill_null(pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")), False)
+        )
+        if plausible.all():
+            return self._parse_split(body)
+        good, bad = np.flatnonzero(plausible), np.flatnonzero(~plausible)
+        parts = [self._parse_slow(body.take(pa.array(bad)))]
+        if len(good):
+            parts.insert(0, self._parse_split(body.take(pa.array(good))))
+        order = np.argsort(np.concatenate([good, bad]) if len(good) else bad, kind="stable")
+        cols = {}
+        for name in parts[0][0]:
+            arrays = [p[0][name] for p in parts]
+            if len({a.type for a in arrays}) > 1:
+                arrays = [a.cast(pa.string()) for a in arrays]
+            cols[name] = pa.concat_arrays(arrays).take(pa.array(order))
+        invalid = np.concatenate([p[1] for p in parts])[order]
+        return cols, invalid
+
+    def _parse_split(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
         try:
             return self._parse_fast(body), np.zeros(len(body), dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -811,8 +834,8 @@ class _JsonlParser(_Parser):
         if len(body) <= self._SLOW_BELOW:
             return self._parse_slow(body)
         half = len(body) // 2
-        a_cols, a_bad = self._parse(body.slice(0, half))
-        b_cols, b_bad = self._parse(body.slice(half))
+        a_cols, a_bad = self._parse_split(body.slice(0, half))
+        b_cols, b_bad = self._parse_split(body.slice(half))
         cols = {}
         for k in a_cols:
             a, b = a_cols[k], b_cols[k]
