@@ -102,8 +102,10 @@ def cross_reference(
         )
 
     api = _api_records(messages)
-    sends = requests.filter(pc.fill_null(requests["is_send"], False))
-    sends = sends.filter(pc.is_valid(sends["time"]))
+    # Filtering copies: take only the columns the evidence uses, then the sends.
+    needed = ["time", "to", "message_sid", "status", "source_file", "line"]
+    usable = pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
+    sends = requests.select(needed).filter(usable)
     has_sid = bool(sends.num_rows) and pc.any(pc.is_valid(sends["message_sid"])).as_py()
     has_to = bool(sends.num_rows) and pc.any(pc.is_valid(sends["to"])).as_py()
     mode = "sid" if has_sid else "recipient_time" if has_to else "time_only"
@@ -232,6 +234,10 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
     return _skew_by_counts(send_us, record_us)
 
 
+def _bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _nearest_recipient_diffs(frame: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
     if frame.empty:
         return np.zeros(0)
@@ -270,7 +276,8 @@ def _skew_by_counts(log_us: np.ndarray, twilio_us: np.ndarray) -> SkewEstimate:
 
 def _coverage(requests: pa.Table, skew: float, gap: float) -> pd.DataFrame:
     """Periods (Twilio clock) in which the log has lines no more than ``gap`` seconds apart."""
-    times = pc.cast(requests.filter(pc.is_valid(requests["time"]))["time"], pa.int64())
+    times = requests["time"]
+    times = pc.cast(times.filter(pc.is_valid(times)), pa.int64())
     us = np.sort(times.to_numpy(zero_copy_only=False)) - int(round(skew * _US))
     if len(us) == 0:
         return pd.DataFrame(
@@ -414,7 +421,9 @@ def _judge(
         pair_cluster.append(c)
         pair_send.append(loose[loose_index.order[pos]])
 
-        has_post = records["sid"].isin(set(sid_sends["sid"])).to_numpy()
+        logged = pa.array(sid_sends["sid"].to_numpy(dtype=object), type=pa.string())
+        record_sids = pa.array(records["sid"].to_numpy(dtype=object), type=pa.string())
+        has_post = _bool(pc.is_in(record_sids, value_set=logged))
         orphan = np.flatnonzero(~has_post)
         orphan_index = _Index(rec_scope[orphan], ms(records["us"].to_numpy()[orphan]))
         own_orphans = sizes - sid_records
