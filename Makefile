@@ -33,8 +33,10 @@ test: $(DEVSTAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/bench_detect.py
+	$(BIN)/python benchmarks/bench_crossref.py
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_logs.py
 
 sample: $(STAMP)
 	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet \
