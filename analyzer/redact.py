@@ -134,8 +134,11 @@ def _as_string_array(numbers: Any) -> pa.Array:
         raise TypeError("mask_phones takes an array of numbers; use mask_phone for one")
     if hasattr(numbers, "to_numpy") and not isinstance(numbers, np.ndarray):
         numbers = numbers.to_numpy(dtype=object, na_value=None)
-    return pa.array(list(numbers) if not isinstance(numbers, np.ndarray) else numbers,
-                    type=pa.string(), from_pandas=True)
+    return pa.array(
+        list(numbers) if not isinstance(numbers, np.ndarray) else numbers,
+        type=pa.string(),
+        from_pandas=True,
+    )
 
 
 def _int(array: pa.Array) -> np.ndarray:
@@ -166,8 +169,10 @@ _SECRET_PATTERNS = (
     # user:password@ in URLs
     (re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@"), "•••@"),
     # HTTP Authorization headers
-    (re.compile(r"(?i)\b(authorization\s*[:=]\s*)(basic|bearer)\s+[A-Za-z0-9+/=._~-]+"),
-     r"\1\2 •••"),
+    (
+        re.compile(r"(?i)\b(authorization\s*[:=]\s*)(basic|bearer)\s+[A-Za-z0-9+/=._~-]+"),
+        r"\1\2 •••",
+    ),
     # a bare 32-hex string is an auth token or API secret (SIDs carry a 2-letter prefix)
     (re.compile(r"(?<![A-Za-z0-9])[0-9a-fA-F]{32}(?![0-9a-zA-Z])"), "•••"),
 )

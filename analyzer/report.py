@@ -57,30 +57,81 @@ VERDICTS = ("app_side", "twilio_side", "inconclusive", "unverified")
 NO_LOGS_REASON = "no server logs given"
 
 _LIST_COLUMNS = (
-    "sids", "created", "gaps_seconds", "from_numbers", "messaging_service_sids",
-    "account_sids", "statuses", "error_codes", "matched_lines", "matched_times",
+    "sids",
+    "created",
+    "gaps_seconds",
+    "from_numbers",
+    "messaging_service_sids",
+    "account_sids",
+    "statuses",
+    "error_codes",
+    "matched_lines",
+    "matched_times",
     "matched_statuses",
 )
 _KNOWN_SCALARS = (
-    "cluster_id", "to", "body", "n_records", "first_created", "last_created", "span_seconds",
-    "verdict", "verdict_reason", "match_mode", "posts", "records_in_window", "covered",
-    "skew_seconds", "log_kind", "hint",
+    "cluster_id",
+    "to",
+    "body",
+    "n_records",
+    "first_created",
+    "last_created",
+    "span_seconds",
+    "verdict",
+    "verdict_reason",
+    "match_mode",
+    "posts",
+    "records_in_window",
+    "covered",
+    "skew_seconds",
+    "log_kind",
+    "hint",
 )
 
 # Gap patterns: (name, low, high, what the gaps look like, what that usually means).
 _PATTERNS: tuple[tuple[str, float, float, str, str], ...] = (
-    ("double_submit", 0.0, 2.0, "the records came at most 2 s apart",
-     "the signature of a double submit or two workers taking one job"),
-    ("timeout_10s", 10.0, 13.0, "the second send came 10 s after the first",
-     "the signature of a retry after a 10 s client timeout"),
-    ("timeout_15s", 15.0, 18.0, "the second send came 15 s after the first",
-     "the signature of a retry after a 15 s client timeout"),
-    ("timeout_30s", 30.0, 33.0, "the second send came 30 s after the first",
-     "the signature of a retry after a 30 s client timeout"),
-    ("timeout_60s", 60.0, 63.0, "the second send came 60 s after the first",
-     "the signature of a retry after a 60 s client timeout"),
-    ("redelivery_1h", 3300.0, 3900.0, "the second send came about an hour after the first",
-     "the signature of a queue redelivering a job after a 1 h visibility timeout"),
+    (
+        "double_submit",
+        0.0,
+        2.0,
+        "the records came at most 2 s apart",
+        "the signature of a double submit or two workers taking one job",
+    ),
+    (
+        "timeout_10s",
+        10.0,
+        13.0,
+        "the second send came 10 s after the first",
+        "the signature of a retry after a 10 s client timeout",
+    ),
+    (
+        "timeout_15s",
+        15.0,
+        18.0,
+        "the second send came 15 s after the first",
+        "the signature of a retry after a 15 s client timeout",
+    ),
+    (
+        "timeout_30s",
+        30.0,
+        33.0,
+        "the second send came 30 s after the first",
+        "the signature of a retry after a 30 s client timeout",
+    ),
+    (
+        "timeout_60s",
+        60.0,
+        63.0,
+        "the second send came 60 s after the first",
+        "the signature of a retry after a 60 s client timeout",
+    ),
+    (
+        "redelivery_1h",
+        3300.0,
+        3900.0,
+        "the second send came about an hour after the first",
+        "the signature of a queue redelivering a job after a 1 h visibility timeout",
+    ),
 )
 _OTHER, _MIXED = "other", "mixed"
 
@@ -99,8 +150,8 @@ class ReportResult:
 @dataclass
 class _Data:
     results: Path
-    table: pa.Table          # clusters, worst first
-    frame: pd.DataFrame      # scalar columns of ``table``, same order
+    table: pa.Table  # clusters, worst first
+    frame: pd.DataFrame  # scalar columns of ``table``, same order
     summary: dict[str, Any]
     sensitivity: pd.DataFrame
     carrier: pd.DataFrame | None
@@ -134,8 +185,13 @@ def _load(results: Path) -> _Data:
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{summary_path} is not valid JSON: {exc}") from None
     sensitivity = pd.DataFrame(
-        columns=["window_seconds", "duplicate_clusters", "extra_messages",
-                 "records_in_clusters", "selected"]
+        columns=[
+            "window_seconds",
+            "duplicate_clusters",
+            "extra_messages",
+            "records_in_clusters",
+            "selected",
+        ]
     )
     if (results / SENSITIVITY_FILE).is_file():
         sensitivity = pd.read_csv(results / SENSITIVITY_FILE)
@@ -153,12 +209,19 @@ def _load(results: Path) -> _Data:
         table = table.append_column("verdict_reason", pa.array([NO_LOGS_REASON] * n, pa.string()))
     extra = pc.subtract(table["n_records"], 1).to_numpy()
     first = table["first_created"].cast(pa.int64()).to_numpy(zero_copy_only=False)
-    order = np.lexsort((np.asarray(table["cluster_id"].to_pylist(), dtype=object).astype(str),
-                        first, -extra)) if n else np.arange(0)
+    order = (
+        np.lexsort(
+            (np.asarray(table["cluster_id"].to_pylist(), dtype=object).astype(str), first, -extra)
+        )
+        if n
+        else np.arange(0)
+    )
     table = table.take(pa.array(order, pa.int64()))
     key_columns = [
-        c for c in table.column_names
-        if c not in _KNOWN_SCALARS and c not in _LIST_COLUMNS
+        c
+        for c in table.column_names
+        if c not in _KNOWN_SCALARS
+        and c not in _LIST_COLUMNS
         and not pa.types.is_list(table.schema.field(c).type)
     ]
     scalars = [c for c in table.column_names if c in _KNOWN_SCALARS or c in key_columns]
@@ -209,10 +272,6 @@ def _iso(value: Any) -> str | None:
     return text + "Z"
 
 
-def _num(value: float | int) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
-
-
 def _pct(part: float, whole: float) -> str:
     if whole <= 0:
         return "0%"
@@ -230,8 +289,9 @@ def _window_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def _join_lists(column: pa.ChunkedArray | pa.Array, sep: str = ";",
-                times: str | None = None) -> pa.Array:
+def _join_lists(
+    column: pa.ChunkedArray | pa.Array, sep: str = ";", times: str | None = None
+) -> pa.Array:
     """Join each list into one string (null items become empty strings)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if isinstance(array, pa.ChunkedArray):
@@ -240,8 +300,9 @@ def _join_lists(column: pa.ChunkedArray | pa.Array, sep: str = ";",
     if times:
         # whole seconds for Twilio's records, milliseconds for log times
         unit = "s" if times == "s" else "ms"
-        strings = pc.strftime(values.cast(pa.timestamp(unit, tz="UTC"), safe=False),
-                              format="%Y-%m-%dT%H:%M:%SZ")
+        strings = pc.strftime(
+            values.cast(pa.timestamp(unit, tz="UTC"), safe=False), format="%Y-%m-%dT%H:%M:%SZ"
+        )
     else:
         strings = pc.cast(values, pa.string())
     strings = strings.fill_null("")
@@ -253,8 +314,10 @@ def _join_lists(column: pa.ChunkedArray | pa.Array, sep: str = ";",
 
 def _masked(values: pd.Series | pa.Array, redact: bool) -> list[str | None]:
     if not redact:
-        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                for v in (values.to_pylist() if isinstance(values, pa.Array) else values)]
+        return [
+            None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in (values.to_pylist() if isinstance(values, pa.Array) else values)
+        ]
     return mask_phones(values).to_pylist()
 
 
@@ -354,12 +417,16 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
     window = out["window_seconds"]
     key = " + ".join(out["key"]) if isinstance(out["key"], list) else str(out["key"])
     if len(f) == 0:
-        return (f"No duplicate clusters among {outbound:,} outbound messages "
-                f"(window {_window_text(float(window or 0))}, key {key}).")
+        return (
+            f"No duplicate clusters among {outbound:,} outbound messages "
+            f"(window {_window_text(float(window or 0))}, key {key})."
+        )
     n, extra = len(f), out["extra_messages"]
-    head = (f"{n:,} duplicate cluster{'s' if n != 1 else ''} with {extra:,} extra "
-            f"message{'s' if extra != 1 else ''} ({_pct(extra, outbound)} of {outbound:,} "
-            "outbound messages)")
+    head = (
+        f"{n:,} duplicate cluster{'s' if n != 1 else ''} with {extra:,} extra "
+        f"message{'s' if extra != 1 else ''} ({_pct(extra, outbound)} of {outbound:,} "
+        "outbound messages)"
+    )
     parts: list[str] = []
     bv = out["by_verdict"]
     if bv["app_side"]:
@@ -369,11 +436,15 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
         if sizes.min() == sizes.max() and sizes.max() > 2:
             times = f"{sizes.max()} times"
         pattern = _pattern_text(app["pattern"])
-        parts.append(f"{bv['app_side']:,} sent {times} by the application"
-                     + (f" ({pattern})" if pattern else ""))
+        parts.append(
+            f"{bv['app_side']:,} sent {times} by the application"
+            + (f" ({pattern})" if pattern else "")
+        )
     if bv["twilio_side"]:
-        parts.append(f"{bv['twilio_side']:,} need{'s' if bv['twilio_side'] == 1 else ''} "
-                     "Twilio support (one request, several records)")
+        parts.append(
+            f"{bv['twilio_side']:,} need{'s' if bv['twilio_side'] == 1 else ''} "
+            "Twilio support (one request, several records)"
+        )
     if bv["inconclusive"]:
         parts.append(f"{bv['inconclusive']:,} inconclusive (the logs cannot tell who sent them)")
     if bv["unverified"]:
@@ -401,8 +472,12 @@ def _pattern_text(patterns: pd.Series) -> str:
         shape, why = meaning[top]
     elif timeout_share >= 0.5:
         share = timeout_share
-        listed = " or ".join(sorted((str(i).removeprefix("timeout_").replace("s", " s")
-                                     for i in timeouts.index), key=lambda x: float(x[:-2])))
+        listed = " or ".join(
+            sorted(
+                (str(i).removeprefix("timeout_").replace("s", " s") for i in timeouts.index),
+                key=lambda x: float(x[:-2]),
+            )
+        )
         shape = f"the second send came just after a common client timeout of {listed}"
         why = "the signature of retries after a client timeout"
     elif top in meaning and share >= 0.25:
@@ -446,19 +521,25 @@ def _build_charts(data: _Data, redact: bool) -> list[charts.Chart]:
         made.append(charts.gap_distribution(gaps, data.summary.get("window_seconds")))
         made.append(charts.cluster_sizes(f["n_records"].to_numpy()))
         recipients = pd.Series(_masked(t["to"].combine_chunks(), redact), dtype=object)
-        made.append(charts.top_counts(
-            recipients, f["extra"].to_numpy(), name="top_recipients",
-            title="Recipients with the most extra messages"
-            + (" (numbers masked)" if redact else ""), what="extra messages"))
+        made.append(
+            charts.top_counts(
+                recipients,
+                f["extra"].to_numpy(),
+                name="top_recipients",
+                title="Recipients with the most extra messages"
+                + (" (numbers masked)" if redact else ""),
+                what="extra messages",
+            )
+        )
         for column, name, title in (
             ("from_numbers", "top_senders", "Sender numbers of the extra messages"),
-            ("messaging_service_sids", "top_services",
-             "Messaging Services of the extra messages"),
+            ("messaging_service_sids", "top_services", "Messaging Services of the extra messages"),
         ):
             if column in t.column_names:
                 labels = _extra_record_values(t[column])
-                made.append(charts.top_counts(labels, None, name=name, title=title,
-                                              what="extra messages"))
+                made.append(
+                    charts.top_counts(labels, None, name=name, title=title, what="extra messages")
+                )
     if not data.sensitivity.empty:
         made.append(charts.window_sensitivity(data.sensitivity))
     return made
@@ -511,32 +592,47 @@ def _table_rows(data: _Data, redact: bool, limit: int) -> list[_Row]:
         body = t["body"].combine_chunks()
         bodies = (mask_numbers_in_text(body) if redact else body).to_pylist()
     rows = []
-    cols = {c: t[c].to_pylist() for c in ("sids", "gaps_seconds", "from_numbers",
-                                            "messaging_service_sids", "statuses")
-            if c in t.column_names}
+    cols = {
+        c: t[c].to_pylist()
+        for c in ("sids", "gaps_seconds", "from_numbers", "messaging_service_sids", "statuses")
+        if c in t.column_names
+    }
     for i in range(t.num_rows):
         posts = f["posts"].iloc[i] if "posts" in f else None
         reason = str(f["verdict_reason"].iloc[i] or "")
         if posts is not None and data.logs_given and not pd.isna(posts):
             reason = f"{reason} ({int(posts)} POST{'s' if posts != 1 else ''} logged)"
-        rows.append(_Row(
-            rank=i + 1,
-            first=_iso(f["first_created"].iloc[i]) or "",
-            to=to[i] or "",
-            n=int(f["n_records"].iloc[i]),
-            gaps=", ".join(f"{g:g}" for g in (cols.get("gaps_seconds", [[]] * (i + 1))[i] or [])
-                           if g is not None),
-            verdict=str(f["verdict"].iloc[i]),
-            evidence=reason,
-            hint=str(f["hint"].iloc[i] or "") if "hint" in f else "",
-            sids=[s for s in (cols.get("sids", [[]] * (i + 1))[i] or []) if s],
-            senders=", ".join(dict.fromkeys(str(x) for x in cols.get(
-                "from_numbers", [[]] * (i + 1))[i] or [] if x)),
-            services=", ".join(dict.fromkeys(str(x) for x in cols.get(
-                "messaging_service_sids", [[]] * (i + 1))[i] or [] if x)),
-            statuses=", ".join(str(x) for x in cols.get("statuses", [[]] * (i + 1))[i] or []),
-            body=charts.truncate(str(bodies[i] or ""), 80),
-        ))
+        rows.append(
+            _Row(
+                rank=i + 1,
+                first=_iso(f["first_created"].iloc[i]) or "",
+                to=to[i] or "",
+                n=int(f["n_records"].iloc[i]),
+                gaps=", ".join(
+                    f"{g:g}"
+                    for g in (cols.get("gaps_seconds", [[]] * (i + 1))[i] or [])
+                    if g is not None
+                ),
+                verdict=str(f["verdict"].iloc[i]),
+                evidence=reason,
+                hint=str(f["hint"].iloc[i] or "") if "hint" in f else "",
+                sids=[s for s in (cols.get("sids", [[]] * (i + 1))[i] or []) if s],
+                senders=", ".join(
+                    dict.fromkeys(
+                        str(x) for x in cols.get("from_numbers", [[]] * (i + 1))[i] or [] if x
+                    )
+                ),
+                services=", ".join(
+                    dict.fromkeys(
+                        str(x)
+                        for x in cols.get("messaging_service_sids", [[]] * (i + 1))[i] or []
+                        if x
+                    )
+                ),
+                statuses=", ".join(str(x) for x in cols.get("statuses", [[]] * (i + 1))[i] or []),
+                body=charts.truncate(str(bodies[i] or ""), 80),
+            )
+        )
     return rows
 
 
@@ -562,8 +658,9 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
-                numeric: Sequence[int] = ()) -> str:
+def _html_table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()
+) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
@@ -580,21 +677,29 @@ def _sensitivity_rows(data: _Data) -> list[list[Any]]:
     r: Any
     for r in data.sensitivity.itertuples(index=False):
         selected = str(getattr(r, "selected", "")).lower() in ("true", "1")
-        rows.append([
-            _window_text(float(r.window_seconds)),
-            f"{int(r.duplicate_clusters):,}",
-            f"{int(r.extra_messages):,}",
-            f"{int(r.records_in_clusters):,}" if hasattr(r, "records_in_clusters") else "",
-            "← selected" if selected else "",
-        ])
+        rows.append(
+            [
+                _window_text(float(r.window_seconds)),
+                f"{int(r.duplicate_clusters):,}",
+                f"{int(r.extra_messages):,}",
+                f"{int(r.records_in_clusters):,}" if hasattr(r, "records_in_clusters") else "",
+                "← selected" if selected else "",
+            ]
+        )
     return rows
 
 
 def _log_rows(summary: dict[str, Any]) -> list[list[Any]]:
     return [
-        [lg.get("path"), lg.get("format"), f"{lg.get('lines', 0):,}",
-         f"{lg.get('sends', 0):,}", f"{lg.get('malformed', 0):,}",
-         lg.get("first_time") or "", lg.get("last_time") or ""]
+        [
+            lg.get("path"),
+            lg.get("format"),
+            f"{lg.get('lines', 0):,}",
+            f"{lg.get('sends', 0):,}",
+            f"{lg.get('malformed', 0):,}",
+            lg.get("first_time") or "",
+            lg.get("last_time") or "",
+        ]
         for lg in summary.get("logs") or []
     ]
 
@@ -623,11 +728,15 @@ def _method_items(data: _Data, out: dict[str, Any]) -> list[str]:
             "not cover that time."
         )
     else:
-        items.append("No server logs were given: every cluster is unverified. Run "
-                     "`analyzer detect --server-log ...` to learn who sent each duplicate.")
+        items.append(
+            "No server logs were given: every cluster is unverified. Run "
+            "`analyzer detect --server-log ...` to learn who sent each duplicate."
+        )
     if out["redacted"]:
-        items.append("Recipient numbers are masked (country code and last 4 digits); "
-                     "numbers inside message bodies are replaced by •••.")
+        items.append(
+            "Recipient numbers are masked (country code and last 4 digits); "
+            "numbers inside message bodies are replaced by •••."
+        )
     return items
 
 
@@ -642,7 +751,8 @@ def _carrier_rows(carrier: pd.DataFrame, redact: bool) -> tuple[list[str], list[
     for i in range(len(c)):
         sids = c["sids"].iloc[i] if "sids" in c else None
         row = [
-            to[i] or "", _iso(c["reported_at"].iloc[i]) if "reported_at" in c else "",
+            to[i] or "",
+            _iso(c["reported_at"].iloc[i]) if "reported_at" in c else "",
             c["verdict"].iloc[i] if "verdict" in c else "",
             " ".join(map(str, list(sids))) if sids is not None else "",
             _iso(c["first_created"].iloc[i]) if "first_created" in c else "",
@@ -653,8 +763,9 @@ def _carrier_rows(carrier: pd.DataFrame, redact: bool) -> tuple[list[str], list[
     return header, rows
 
 
-def _render_html(data: _Data, out: dict[str, Any], made: list[charts.Chart],
-                 rows: list[_Row]) -> str:
+def _render_html(
+    data: _Data, out: dict[str, Any], made: list[charts.Chart], rows: list[_Row]
+) -> str:
     s = data.summary
     parts = [
         "<!DOCTYPE html>",
@@ -664,7 +775,8 @@ def _render_html(data: _Data, out: dict[str, Any], made: list[charts.Chart],
         f"<style>{_CSS}</style></head><body>",
         "<h1>Duplicate SMS report</h1>",
         f'<p class="muted">Period {_e(out["period_start"])} – {_e(out["period_end"])} (UTC)'
-        + (f" · source <code>{_e(out['source'])}</code>" if out.get("source") else "") + "</p>",
+        + (f" · source <code>{_e(out['source'])}</code>" if out.get("source") else "")
+        + "</p>",
         f'<p class="lead">{_e(out["headline"])}</p>',
     ]
     figures = [
@@ -682,48 +794,75 @@ def _render_html(data: _Data, out: dict[str, Any], made: list[charts.Chart],
     if not len(data.frame):
         parts.append("<p>No duplicate clusters: nothing to chart.</p>")
     for chart in made:
-        parts.append(f'<figure><img src="{chart.data_uri}" alt="{_e(chart.title)}">'
-                     "</figure>")
+        parts.append(f'<figure><img src="{chart.data_uri}" alt="{_e(chart.title)}"></figure>')
 
     parts.append("<h2>Duplicate clusters</h2>")
     n = len(data.frame)
     if n == 0:
         parts.append("<p>No duplicate clusters.</p>")
     else:
-        note = (f"Worst first (most extra records, then earliest). Showing {len(rows):,} of "
-                f"{n:,}; <code>clusters.csv</code> has them all." if n > len(rows)
-                else "Worst first (most extra records, then earliest).")
+        note = (
+            f"Worst first (most extra records, then earliest). Showing {len(rows):,} of "
+            f"{n:,}; <code>clusters.csv</code> has them all."
+            if n > len(rows)
+            else "Worst first (most extra records, then earliest)."
+        )
         parts.append(f"<p>{note}</p>")
-        header = ["#", "first record (UTC)", "to", "records", "gaps (s)", "verdict",
-                  "evidence", "hint", "SIDs", "from", "Messaging Service", "statuses", "body"]
+        header = [
+            "#",
+            "first record (UTC)",
+            "to",
+            "records",
+            "gaps (s)",
+            "verdict",
+            "evidence",
+            "hint",
+            "SIDs",
+            "from",
+            "Messaging Service",
+            "statuses",
+            "body",
+        ]
         body = []
         for r in rows:
             cells = [
-                f'<td class="n">{r.rank}</td>', f"<td>{_e(r.first)}</td>",
-                f"<td>{_e(r.to)}</td>", f'<td class="n">{r.n}</td>',
+                f'<td class="n">{r.rank}</td>',
+                f"<td>{_e(r.first)}</td>",
+                f"<td>{_e(r.to)}</td>",
+                f'<td class="n">{r.n}</td>',
                 f"<td>{_e(r.gaps)}</td>",
                 f'<td class="v-{_e(r.verdict)}">{_e(r.verdict)}</td>',
-                f"<td>{_e(r.evidence)}</td>", f"<td>{_e(r.hint)}</td>",
+                f"<td>{_e(r.evidence)}</td>",
+                f"<td>{_e(r.hint)}</td>",
                 '<td class="sid">' + "<br>".join(_e(x) for x in r.sids) + "</td>",
-                f"<td>{_e(r.senders)}</td>", f'<td class="sid">{_e(r.services)}</td>',
-                f"<td>{_e(r.statuses)}</td>", f"<td>{_e(r.body)}</td>",
+                f"<td>{_e(r.senders)}</td>",
+                f'<td class="sid">{_e(r.services)}</td>',
+                f"<td>{_e(r.statuses)}</td>",
+                f"<td>{_e(r.body)}</td>",
             ]
             body.append("<tr>" + "".join(cells) + "</tr>")
         head = "".join(f"<th>{_e(h)}</th>" for h in header)
-        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
-                     "</tbody></table>")
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     parts.append("<h2>Window sensitivity</h2>")
     parts.append("<p>Clusters and extra messages a shorter or longer window would find.</p>")
-    parts.append(_html_table(["window", "clusters", "extra messages", "records in clusters",
-                              ""], _sensitivity_rows(data), numeric=(1, 2, 3)))
+    parts.append(
+        _html_table(
+            ["window", "clusters", "extra messages", "records in clusters", ""],
+            _sensitivity_rows(data),
+            numeric=(1, 2, 3),
+        )
+    )
 
     if data.carrier is not None:
         parts.append("<h2>Carrier investigation</h2>")
         cs = out["carrier"] or {}
         counts = ", ".join(f"{n:,} {v}" for v, n in cs.get("by_verdict", {}).items())
-        parts.append(f"<p>{cs.get('reports', 0):,} reports of a message received twice"
-                     + (f": {_e(counts)}" if counts else "") + ".</p>")
+        parts.append(
+            f"<p>{cs.get('reports', 0):,} reports of a message received twice"
+            + (f": {_e(counts)}" if counts else "")
+            + ".</p>"
+        )
         header_c, rows_c = _carrier_rows(data.carrier, out["redacted"])
         parts.append(_html_table(header_c, rows_c))
 
@@ -736,18 +875,31 @@ def _render_html(data: _Data, out: dict[str, Any], made: list[charts.Chart],
         parts.append(_html_table(["from", "to"], coverage))
         if out["uncovered_periods"]:
             parts.append("<p>Not covered (clusters here are unverified):</p>")
-            parts.append(_html_table(["from", "to"], [[u["start"], u["end"]]
-                                                      for u in out["uncovered_periods"]]))
-        parts.append(_html_table(["file", "format", "lines", "message POSTs", "malformed",
-                                  "first", "last"], _log_rows(s), numeric=(2, 3, 4)))
+            parts.append(
+                _html_table(
+                    ["from", "to"], [[u["start"], u["end"]] for u in out["uncovered_periods"]]
+                )
+            )
+        parts.append(
+            _html_table(
+                ["file", "format", "lines", "message POSTs", "malformed", "first", "last"],
+                _log_rows(s),
+                numeric=(2, 3, 4),
+            )
+        )
         for lg in s.get("logs") or []:
             samples = lg.get("samples") or []
             if samples:
-                parts.append(f"<p>Malformed lines in <code>{_e(lg.get('path'))}</code> "
-                             f"({lg.get('malformed', 0):,}; samples):</p>")
-                parts.append(_html_table(["line", "reason", "text"], [
-                    [x.get("line"), x.get("reason"), x.get("text")] for x in samples
-                ]))
+                parts.append(
+                    f"<p>Malformed lines in <code>{_e(lg.get('path'))}</code> "
+                    f"({lg.get('malformed', 0):,}; samples):</p>"
+                )
+                parts.append(
+                    _html_table(
+                        ["line", "reason", "text"],
+                        [[x.get("line"), x.get("reason"), x.get("text")] for x in samples],
+                    )
+                )
 
     parts.append("<h2>Method</h2><ul>")
     parts.extend(f"<li>{_e(item)}</li>" for item in _method_items(data, out))
@@ -764,20 +916,24 @@ def _md(value: Any) -> str:
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(_md(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(_md(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def _render_md(data: _Data, out: dict[str, Any], made: list[charts.Chart],
-               rows: list[_Row]) -> str:
+def _render_md(data: _Data, out: dict[str, Any], made: list[charts.Chart], rows: list[_Row]) -> str:
     s = data.summary
     parts = [
-        "# Duplicate SMS report", "",
+        "# Duplicate SMS report",
+        "",
         f"Period {out['period_start']} – {out['period_end']} (UTC)"
-        + (f" · source `{out['source']}`" if out.get("source") else ""), "",
-        f"**{_md(out['headline'])}**", "",
+        + (f" · source `{out['source']}`" if out.get("source") else ""),
+        "",
+        f"**{_md(out['headline'])}**",
+        "",
     ]
     for warning in out["warnings"]:
         parts += [f"> ⚠ {_md(warning)}", ""]
@@ -792,17 +948,53 @@ def _render_md(data: _Data, out: dict[str, Any], made: list[charts.Chart],
         parts += ["No duplicate clusters.", ""]
     else:
         if n > len(rows):
-            parts += [f"Worst first. Showing {len(rows):,} of {n:,}; `clusters.csv` has them "
-                      "all.", ""]
-        parts.append(_md_table(
-            ["#", "first record (UTC)", "to", "records", "gaps (s)", "verdict", "evidence",
-             "hint", "SIDs", "from", "body"],
-            [[r.rank, r.first, r.to, r.n, r.gaps, r.verdict, r.evidence, r.hint,
-              " ".join(r.sids), r.senders, r.body] for r in rows]))
+            parts += [
+                f"Worst first. Showing {len(rows):,} of {n:,}; `clusters.csv` has them all.",
+                "",
+            ]
+        parts.append(
+            _md_table(
+                [
+                    "#",
+                    "first record (UTC)",
+                    "to",
+                    "records",
+                    "gaps (s)",
+                    "verdict",
+                    "evidence",
+                    "hint",
+                    "SIDs",
+                    "from",
+                    "body",
+                ],
+                [
+                    [
+                        r.rank,
+                        r.first,
+                        r.to,
+                        r.n,
+                        r.gaps,
+                        r.verdict,
+                        r.evidence,
+                        r.hint,
+                        " ".join(r.sids),
+                        r.senders,
+                        r.body,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
         parts.append("")
-    parts += ["## Window sensitivity", "",
-              _md_table(["window", "clusters", "extra messages", "records in clusters", ""],
-                        _sensitivity_rows(data)), ""]
+    parts += [
+        "## Window sensitivity",
+        "",
+        _md_table(
+            ["window", "clusters", "extra messages", "records in clusters", ""],
+            _sensitivity_rows(data),
+        ),
+        "",
+    ]
     if data.carrier is not None:
         header_c, rows_c = _carrier_rows(data.carrier, out["redacted"])
         parts += ["## Carrier investigation", "", _md_table(header_c, rows_c), ""]
@@ -810,19 +1002,38 @@ def _render_md(data: _Data, out: dict[str, Any], made: list[charts.Chart],
     if not data.logs_given:
         parts += ["No server logs given.", ""]
     else:
-        parts += ["Covered (UTC): " + "; ".join(
-            f"{c.get('start')} – {c.get('end')}" for c in out["log_coverage"]), ""]
+        parts += [
+            "Covered (UTC): "
+            + "; ".join(f"{c.get('start')} – {c.get('end')}" for c in out["log_coverage"]),
+            "",
+        ]
         if out["uncovered_periods"]:
-            parts += ["Not covered: " + "; ".join(
-                f"{u['start']} – {u['end']}" for u in out["uncovered_periods"]), ""]
-        parts += [_md_table(["file", "format", "lines", "message POSTs", "malformed", "first",
-                             "last"], _log_rows(s)), ""]
+            parts += [
+                "Not covered: "
+                + "; ".join(f"{u['start']} – {u['end']}" for u in out["uncovered_periods"]),
+                "",
+            ]
+        parts += [
+            _md_table(
+                ["file", "format", "lines", "message POSTs", "malformed", "first", "last"],
+                _log_rows(s),
+            ),
+            "",
+        ]
         for lg in s.get("logs") or []:
             if lg.get("samples"):
-                parts += [f"Malformed lines in `{_md(lg.get('path'))}`:", "",
-                          _md_table(["line", "reason", "text"],
-                                    [[x.get("line"), x.get("reason"), f"`{x.get('text')}`"]
-                                     for x in lg["samples"]]), ""]
+                parts += [
+                    f"Malformed lines in `{_md(lg.get('path'))}`:",
+                    "",
+                    _md_table(
+                        ["line", "reason", "text"],
+                        [
+                            [x.get("line"), x.get("reason"), f"`{x.get('text')}`"]
+                            for x in lg["samples"]
+                        ],
+                    ),
+                    "",
+                ]
     parts += ["## Method", ""] + [f"- {_md(item)}" for item in _method_items(data, out)]
     return "\n".join(parts) + "\n"
 
@@ -847,16 +1058,22 @@ def _clusters_csv(data: _Data, redact: bool, secrets: list[str]) -> bytes:
     to = t["to"].combine_chunks()
     add("to", mask_phones(to) if redact else to)
     for c in data.key_columns:
-        add(c, t[c].cast(pa.string()) if not pa.types.is_string(t.schema.field(c).type)
-            else t[c])
+        add(c, t[c].cast(pa.string()) if not pa.types.is_string(t.schema.field(c).type) else t[c])
     add("n_records", t["n_records"])
     add("extra_messages", pa.array(data.frame["extra"].to_numpy()))
     for c in ("first_created", "last_created"):
         if c in t.column_names:
             seconds = t[c].cast(pa.timestamp("s", tz="UTC"), safe=False)
             add(c, pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ"))
-    for c in ("span_seconds", "posts", "records_in_window", "covered", "skew_seconds",
-              "match_mode", "log_kind"):
+    for c in (
+        "span_seconds",
+        "posts",
+        "records_in_window",
+        "covered",
+        "skew_seconds",
+        "match_mode",
+        "log_kind",
+    ):
         if c in t.column_names:
             add(c, t[c])
     add("gap_pattern", pa.array(data.frame["pattern"].astype(str).to_numpy(), pa.string()))
@@ -884,16 +1101,31 @@ def _clusters_csv(data: _Data, redact: bool, secrets: list[str]) -> bytes:
 def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str:
     f, t = data.frame, data.table
     twilio = np.flatnonzero(f["verdict"].to_numpy() == "twilio_side")
-    accounts = sorted({a for lst in (t["account_sids"].take(pa.array(twilio)).to_pylist()
-                                     if "account_sids" in t.column_names else [])
-                       for a in (lst or []) if a})
+    accounts = sorted(
+        {
+            a
+            for lst in (
+                t["account_sids"].take(pa.array(twilio)).to_pylist()
+                if "account_sids" in t.column_names
+                else []
+            )
+            for a in (lst or [])
+            if a
+        }
+    )
     carrier = data.carrier
-    carrier_side = (carrier[carrier["verdict"].astype(str) == "carrier_side"]
-                    if carrier is not None and "verdict" in carrier else None)
+    carrier_side = (
+        carrier[carrier["verdict"].astype(str) == "carrier_side"]
+        if carrier is not None and "verdict" in carrier
+        else None
+    )
     lines = ["# Duplicate messages: one API request, several Message records", ""]
     if len(twilio) == 0 and (carrier_side is None or carrier_side.empty):
-        lines += ["No twilio_side clusters and no carrier-side reports in these results: "
-                  "nothing to report to Twilio support.", ""]
+        lines += [
+            "No twilio_side clusters and no carrier-side reports in these results: "
+            "nothing to report to Twilio support.",
+            "",
+        ]
         return "\n".join(lines)
     records = int(f["n_records"].to_numpy()[twilio].sum()) if len(twilio) else 0
     skew = out.get("skew_seconds")
@@ -916,15 +1148,19 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
     ]
     if len(twilio):
         sub = t.take(pa.array(twilio))
-        cols = {c: sub[c].to_pylist() for c in sub.column_names
-                if c in _LIST_COLUMNS or c in ("to", "body", "posts", "n_records",
-                                               "records_in_window", "verdict_reason")}
+        cols = {
+            c: sub[c].to_pylist()
+            for c in sub.column_names
+            if c in _LIST_COLUMNS
+            or c in ("to", "body", "posts", "n_records", "records_in_window", "verdict_reason")
+        }
         to = _masked(sub["to"].combine_chunks(), redact_ticket)
         for i in range(sub.num_rows):
             sids = cols["sids"][i] or []
             created = [_iso(x) for x in cols.get("created", [[]] * sub.num_rows)[i] or []]
-            lines.append(f"## {i + 1}. {len(sids)} records for one request, "
-                         f"{created[0] if created else ''}")
+            lines.append(
+                f"## {i + 1}. {len(sids)} records for one request, {created[0] if created else ''}"
+            )
             lines.append("")
             lines.append(f"- To: {to[i]}")
             if not redact_ticket and cols.get("body") is not None:
@@ -933,35 +1169,45 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
             statuses = cols.get("statuses", [[]] * sub.num_rows)[i] or []
             senders = cols.get("from_numbers", [[]] * sub.num_rows)[i] or []
             errors = cols.get("error_codes", [[]] * sub.num_rows)[i] or []
-            services = {s for s in cols.get("messaging_service_sids",
-                                            [[]] * sub.num_rows)[i] or [] if s}
+            services = {
+                s for s in cols.get("messaging_service_sids", [[]] * sub.num_rows)[i] or [] if s
+            }
             for j, sid in enumerate(sids):
-                detail = [created[j] if j < len(created) else None,
-                          statuses[j] if j < len(statuses) else None,
-                          senders[j] if j < len(senders) else None,
-                          errors[j] if j < len(errors) else None]
+                detail = [
+                    created[j] if j < len(created) else None,
+                    statuses[j] if j < len(statuses) else None,
+                    senders[j] if j < len(senders) else None,
+                    errors[j] if j < len(errors) else None,
+                ]
                 lines.append(f"  - {sid} ({', '.join(str(d) for d in detail if d is not None)})")
             if services:
                 lines.append(f"- Messaging Service: {', '.join(sorted(services))}")
             posts = cols.get("posts", [None] * sub.num_rows)[i]
-            lines.append(f"- POST requests in our log: {posts if posts is not None else '?'}; "
-                         f"records in your log: {cols['n_records'][i]}"
-                         + (f" ({cols['verdict_reason'][i]})"
-                            if cols.get("verdict_reason") else ""))
+            lines.append(
+                f"- POST requests in our log: {posts if posts is not None else '?'}; "
+                f"records in your log: {cols['n_records'][i]}"
+                + (f" ({cols['verdict_reason'][i]})" if cols.get("verdict_reason") else "")
+            )
             matched = cols.get("matched_lines", [[]] * sub.num_rows)[i] or []
             times = cols.get("matched_times", [[]] * sub.num_rows)[i] or []
             codes = cols.get("matched_statuses", [[]] * sub.num_rows)[i] or []
             for j, where in enumerate(matched):
                 when = _iso(times[j]) if j < len(times) else None
                 code = codes[j] if j < len(codes) else None
-                lines.append(f"  - request log {where}: POST at {when or '?'} (our clock), "
-                             f"HTTP {code if code is not None else 'no response'}")
+                lines.append(
+                    f"  - request log {where}: POST at {when or '?'} (our clock), "
+                    f"HTTP {code if code is not None else 'no response'}"
+                )
             lines.append("")
     if carrier_side is not None and not carrier_side.empty:
-        lines += ["# Recipients who received a message twice (one record, one request)", "",
-                  "For each of these our application made one request and your Message log "
-                  "shows one record, yet the recipient reported receiving it twice: please "
-                  "ask the carrier whether their SMSC delivered it again.", ""]
+        lines += [
+            "# Recipients who received a message twice (one record, one request)",
+            "",
+            "For each of these our application made one request and your Message log "
+            "shows one record, yet the recipient reported receiving it twice: please "
+            "ask the carrier whether their SMSC delivered it again.",
+            "",
+        ]
         header, rows = _carrier_rows(carrier_side, redact_ticket)
         lines += [_md_table(header, rows), ""]
     return "\n".join(lines)
@@ -1020,8 +1266,7 @@ def build_report(
         target = chart_dir / f"{chart.name}.png"
         write_with(_bytes_writer(chart.png), target)
         written.append(target)
-    summary_text = json.dumps(json.loads(clean(json.dumps(summary))), indent=2,
-                              ensure_ascii=False)
+    summary_text = json.dumps(json.loads(clean(json.dumps(summary))), indent=2, ensure_ascii=False)
     put(summary_text + "\n", "summary.json", lambda x: x)
     # scrubbed column by column (RE2), far faster than a regex over the whole text
     csv_path = out / "clusters.csv"
@@ -1030,13 +1275,15 @@ def build_report(
     ticket_path = None
     if ticket:
         ticket_path = put(_render_ticket(data, summary, redact_ticket), "ticket.md")
-    return ReportResult(out_dir=out, index_html=index, files=written, summary=summary,
-                        ticket=ticket_path)
+    return ReportResult(
+        out_dir=out, index_html=index, files=written, summary=summary, ticket=ticket_path
+    )
 
 
 def _bytes_writer(data: bytes) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_bytes(data)
+
     return write
 
 
@@ -1045,7 +1292,9 @@ _DATA_URI = re.compile(r"(data:image/png;base64,[A-Za-z0-9+/=]+)")
 
 def _scrub_html(secrets: list[str]) -> Callable[[str], str]:
     """Scrub a page's text but not its inlined images (base64 is not text)."""
+
     def scrub(text: str) -> str:
         pieces = _DATA_URI.split(text)
         return "".join(p if i % 2 else scrub_secrets(p, secrets) for i, p in enumerate(pieces))
+
     return scrub

@@ -45,11 +45,6 @@ KEY_COLUMNS: tuple[str, ...] = ("sid", "date_created")
 _RFC2822 = "%a, %d %b %Y %H:%M:%S %z"
 
 
-def empty_messages() -> pa.Table:
-    """Return an empty table with the message schema."""
-    return MESSAGE_SCHEMA.empty_table()
-
-
 def coerce_messages(data: pd.DataFrame | pa.Table, *, fill_missing: bool = False) -> pa.Table:
     """Coerce a DataFrame or Arrow table into MESSAGE_SCHEMA.
 

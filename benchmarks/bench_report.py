@@ -51,16 +51,25 @@ def main() -> None:
     sim = args.data / f"report-sim-{args.messages}"
     results = args.data / f"report-results-{args.messages}"
     if not (results / "clusters.parquet").exists():
-        print(f"preparing: simulate {args.messages:,} messages and detect (cached) ...",
-              flush=True)
-        subprocess.run([sys.executable, "-c", PREPARE, str(sim), str(results),
-                        str(args.messages)], check=True, cwd=ROOT)
+        print(f"preparing: simulate {args.messages:,} messages and detect (cached) ...", flush=True)
+        subprocess.run(
+            [sys.executable, "-c", PREPARE, str(sim), str(results), str(args.messages)],
+            check=True,
+            cwd=ROOT,
+        )
     out = args.data / f"report-out-{args.messages}"
-    run = subprocess.run([sys.executable, "-c", REPORT, str(results), str(out)],
-                         check=True, capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-c", REPORT, str(results), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     figures = json.loads(run.stdout.strip().splitlines()[-1])
-    print(f"report on {figures['clusters']:,} clusters ({args.messages:,} messages): "
-          f"{figures['seconds']:.1f} s, peak RSS {figures['peak_mb']:.0f} MB")
+    print(
+        f"report on {figures['clusters']:,} clusters ({args.messages:,} messages): "
+        f"{figures['seconds']:.1f} s, peak RSS {figures['peak_mb']:.0f} MB"
+    )
     for name, size in sorted(figures["sizes"].items()):
         print(f"  {name:<14} {size / 1e6:8.2f} MB")
     print(f"output: {out / 'index.html'}")

@@ -110,7 +110,7 @@ def test_never_reveals_more_than_it_may(value: str) -> None:
     match = re.match(r"[a-z][a-z0-9-]*:", compact)
     channel = match.group(0) if match else ""  # a channel prefix (whatsapp:) is kept as is
     assert masked.startswith(channel)
-    rest_in, rest_out = compact[len(channel):], masked[len(channel):]
+    rest_in, rest_out = compact[len(channel) :], masked[len(channel) :]
     digits_in = [c for c in rest_in if c in DIGITS]
     digits_out = [c for c in rest_out if c in DIGITS]
     # never more than code (<= 3) + 4 digits, and only digits the input had

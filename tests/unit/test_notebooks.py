@@ -155,8 +155,10 @@ def test_analyst_notebook_runs(
     # The drill-down takes a recipient of one of the biggest planted groups.
     picked = re.search(r"records to (\+\d+)", _text(_cell(nb, "timeline-pick")))
     assert picked is not None
-    sizes = truth.dropna(subset=["group_id"]).groupby("group_id").agg(
-        to=("to", "first"), n=("sid", "size")
+    sizes = (
+        truth.dropna(subset=["group_id"])
+        .groupby("group_id")
+        .agg(to=("to", "first"), n=("sid", "size"))
     )
     assert picked.group(1) in set(sizes.loc[sizes["n"] == sizes["n"].max(), "to"])
 

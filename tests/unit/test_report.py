@@ -138,8 +138,15 @@ def test_summary_json_is_consistent_with_clusters(with_logs: Path, report_logs: 
     counts = frame["verdict"].value_counts().to_dict()
     assert {k: v for k, v in summary["by_verdict"].items() if v} == counts
     assert sum(summary["by_verdict"].values()) == len(frame)
-    for key in ("messages", "outbound_messages", "window_seconds", "period_start",
-                "period_end", "skew_seconds", "match_mode"):
+    for key in (
+        "messages",
+        "outbound_messages",
+        "window_seconds",
+        "period_start",
+        "period_end",
+        "skew_seconds",
+        "match_mode",
+    ):
         assert summary[key] == source[key], key
     assert summary["logs_given"] is True
     assert summary["uncovered_periods"], "the simulated log has a gap"
@@ -261,8 +268,11 @@ def test_no_secret_or_markup_from_inputs_reaches_any_output(
     summary = json.loads((results / "summary.json").read_text())
     summary["source"] = f"https://ACx:{TOKEN}@api.twilio.com/s3cr3t-Api-Secret-Value"
     summary["logs"][0]["samples"] = [
-        {"line": 7, "reason": "bad <b>line</b>",
-         "text": f"<script>alert(1)</script> Authorization: Basic {TOKEN}"}
+        {
+            "line": 7,
+            "reason": "bad <b>line</b>",
+            "text": f"<script>alert(1)</script> Authorization: Basic {TOKEN}",
+        }
     ]
     summary["logs"][0]["malformed"] = 1
     (results / "summary.json").write_text(json.dumps(summary))
@@ -291,20 +301,25 @@ def test_no_secret_or_markup_from_inputs_reaches_any_output(
 def test_carrier_results_are_reported_and_ticketed(with_logs: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     shutil.copytree(with_logs, results)
-    carrier = pa.table({
-        "to": ["+447700900123", "+14155550123"],
-        "reported_at": pa.array(pd.to_datetime(["2026-11-29T15:10:00Z",
-                                                "2026-11-29T16:00:00Z"])),
-        "verdict": ["carrier_side", "not_found"],
-        "sids": [["SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], []],
-        "first_created": pa.array(pd.to_datetime(["2026-11-29T15:00:00Z", None])),
-        "hint": ["roaming", None],
-    })
+    carrier = pa.table(
+        {
+            "to": ["+447700900123", "+14155550123"],
+            "reported_at": pa.array(
+                pd.to_datetime(["2026-11-29T15:10:00Z", "2026-11-29T16:00:00Z"])
+            ),
+            "verdict": ["carrier_side", "not_found"],
+            "sids": [["SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], []],
+            "first_created": pa.array(pd.to_datetime(["2026-11-29T15:00:00Z", None])),
+            "hint": ["roaming", None],
+        }
+    )
     pq.write_table(carrier, results / "carrier.parquet")
     out = tmp_path / "out"
     result = build_report(results, out, ticket=True)
-    assert result.summary["carrier"] == {"reports": 2,
-                                         "by_verdict": {"carrier_side": 1, "not_found": 1}}
+    assert result.summary["carrier"] == {
+        "reports": 2,
+        "by_verdict": {"carrier_side": 1, "not_found": 1},
+    }
     assert "Carrier investigation" in html_of(out)
     ticket = (out / "ticket.md").read_text(encoding="utf-8")
     assert "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" in ticket
@@ -351,16 +366,23 @@ def test_rcparams_restored_after_an_error() -> None:
 @pytest.mark.parametrize("n", [0, 1, 5000])
 def test_each_chart_renders_empty_and_large_inputs(n: int) -> None:
     rng = np.random.default_rng(n)
-    times = pd.Series(pd.Timestamp("2026-11-29", tz="UTC")
-                      + pd.to_timedelta(rng.integers(0, 5 * 86400, n), unit="s"))
+    times = pd.Series(
+        pd.Timestamp("2026-11-29", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 5 * 86400, n), unit="s")
+    )
     verdict = pd.Series(rng.choice(["app_side", "twilio_side", "unverified"], n))
     sizes = rng.integers(2, 14, n)
     made = [
         charts.clusters_over_time(times, verdict),
         charts.gap_distribution(rng.exponential(30, n)),
         charts.cluster_sizes(sizes),
-        charts.top_counts(pd.Series([f"MG{'x' * 40}{i % 13}" for i in range(n)], dtype=object),
-                          sizes - 1, name="top", title="t", what="extra messages"),
+        charts.top_counts(
+            pd.Series([f"MG{'x' * 40}{i % 13}" for i in range(n)], dtype=object),
+            sizes - 1,
+            name="top",
+            title="t",
+            what="extra messages",
+        ),
         charts.verdict_breakdown(verdict, sizes - 1),
     ]
     for chart in made:
@@ -386,8 +408,27 @@ def reference_pattern(gaps: list[float]) -> str:
     return names.pop() if len(names) == 1 else "mixed"
 
 
-gap_values = st.sampled_from([0.0, 1.0, 2.0, 2.5, 10.0, 12.0, 13.5, 15.0, 16.0, 18.0, 30.0,
-                              33.0, 45.0, 60.0, 3300.0, 3600.0, 4000.0])
+gap_values = st.sampled_from(
+    [
+        0.0,
+        1.0,
+        2.0,
+        2.5,
+        10.0,
+        12.0,
+        13.5,
+        15.0,
+        16.0,
+        18.0,
+        30.0,
+        33.0,
+        45.0,
+        60.0,
+        3300.0,
+        3600.0,
+        4000.0,
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)
