@@ -23,6 +23,7 @@ from analyzer.detect import (
     DEFAULT_WINDOW,
     Detection,
     _hashed_key,
+    combine_detections,
     detect_columns,
     find_duplicates,
 )
@@ -113,7 +114,7 @@ def detect_dask(
         for part in shuffled.to_delayed()
     ]
     results = client.compute(parts, sync=True)
-    return combine(results, window=window, key=key)
+    return combine_detections(results, window=window, key=key)
 
 
 def _meta(frame: Any, columns: Sequence[str]) -> pd.DataFrame:
@@ -137,33 +138,3 @@ def _detect_part(
     table = pa.Table.from_pandas(part[list(columns)], preserve_index=False)
     schema = pa.schema([MESSAGE_SCHEMA.field(c) for c in columns])
     return find_duplicates(table.cast(schema), window=window, key=key)
-
-
-def combine(parts: Sequence[Detection], *, window: float, key: Sequence[str]) -> Detection:
-    """Combine detections over disjoint sets of keys into one."""
-    if not parts:
-        raise UserError("no partitions to combine")
-    clusters = pa.concat_tables([p.clusters for p in parts]).sort_by(
-        [("first_created", "ascending"), ("cluster_id", "ascending")]
-    )
-    counts = [
-        "duplicate_clusters",
-        "extra_messages",
-        "records_in_clusters",
-    ]
-    sensitivity = parts[0].sensitivity.copy()
-    for name in counts:
-        sensitivity[name] = sum(p.sensitivity[name] for p in parts)
-    summary: dict[str, Any] = dict(parts[0].summary)
-    for name in ("messages", "outbound_messages", "skipped_no_body", "candidate_messages", *counts):
-        summary[name] = sum(int(p.summary[name]) for p in parts)
-    starts = [p.summary["period_start"] for p in parts if "period_start" in p.summary]
-    ends = [p.summary["period_end"] for p in parts if "period_end" in p.summary]
-    summary.pop("period_start", None)
-    summary.pop("period_end", None)
-    if starts:
-        summary["period_start"] = min(starts)
-        summary["period_end"] = max(ends)
-    summary["window_seconds"] = float(window)
-    summary["key"] = list(key)
-    return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)

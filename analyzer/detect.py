@@ -60,6 +60,9 @@ class Detection:
     clusters: pa.Table
     sensitivity: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Latest date_created (µs) of any run, at the widest window, that starts in the
+    #: focus: a caller that read a limited period checks it against the period's end.
+    reach: int | None = None
 
     def clusters_frame(self) -> pd.DataFrame:
         """Return the clusters as a pandas DataFrame (lists as Python lists)."""
@@ -272,8 +275,8 @@ def _detect(
         gaps = np.zeros(n, dtype=np.float64)
         gaps[1:] = np.diff(created_s) / _US
         in_focus = _within(created_s, focus)
-        del created_s
     else:
+        created_s = np.zeros(0, dtype=np.int64)
         in_focus = np.zeros(0, dtype=bool)
         order = np.zeros(0, dtype=np.int64)
         same = np.zeros(0, dtype=bool)
@@ -282,7 +285,10 @@ def _detect(
     # Clusters nest as the window grows: the records of every duplicate cluster at
     # any window of interest are among those at the widest one.
     widest = max(float(window), *SENSITIVITY_WINDOWS)
-    wide_pos, wide_cluster = _dup_positions(_starts(same, gaps, widest))
+    wide_starts = _starts(same, gaps, widest)
+    reach = _reach(wide_starts, created_s, in_focus)
+    del created_s
+    wide_pos, wide_cluster = _dup_positions(wide_starts)
     source_rows = keys.rows[order[wide_pos]]
     by_row = np.argsort(source_rows, kind="stable")
     fetched = fetch(source_rows[by_row]) if len(source_rows) else None
@@ -319,7 +325,17 @@ def _detect(
     if keys.period[0] is not None and keys.period[1] is not None:
         summary["period_start"] = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
         summary["period_end"] = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
-    return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)
+    return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary, reach=reach)
+
+
+def _reach(starts: np.ndarray, created: np.ndarray, counted: np.ndarray) -> int | None:
+    """The latest record of any run whose first record is counted."""
+    first = np.flatnonzero(starts)
+    if not len(first):
+        return None
+    last = np.append(first[1:], len(starts)) - 1
+    kept = counted[first]
+    return int(created[last[kept]].max()) if kept.any() else None
 
 
 def _dup_positions(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -546,3 +562,35 @@ def _sensitivity(
             }
         )
     return pd.DataFrame(rows)
+
+
+def combine_detections(
+    parts: Sequence[Detection], *, window: float, key: Sequence[str]
+) -> Detection:
+    """Combine detections over disjoint sets of records (keys, or days of focus) into one."""
+    if not parts:
+        raise InputError("no partitions to combine")
+    clusters = pa.concat_tables([p.clusters for p in parts]).sort_by(
+        [("first_created", "ascending"), ("cluster_id", "ascending")]
+    )
+    counts = [
+        "duplicate_clusters",
+        "extra_messages",
+        "records_in_clusters",
+    ]
+    sensitivity = parts[0].sensitivity.copy()
+    for name in counts:
+        sensitivity[name] = sum(p.sensitivity[name] for p in parts)
+    summary: dict[str, Any] = dict(parts[0].summary)
+    for name in ("messages", "outbound_messages", "skipped_no_body", "candidate_messages", *counts):
+        summary[name] = sum(int(p.summary[name]) for p in parts)
+    starts = [p.summary["period_start"] for p in parts if "period_start" in p.summary]
+    ends = [p.summary["period_end"] for p in parts if "period_end" in p.summary]
+    summary.pop("period_start", None)
+    summary.pop("period_end", None)
+    if starts:
+        summary["period_start"] = min(starts)
+        summary["period_end"] = max(ends)
+    summary["window_seconds"] = float(window)
+    summary["key"] = list(key)
+    return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)

@@ -813,18 +813,18 @@ class _JsonlParser(_Parser):
         if plausible.all():
             return self._parse_split(body)
         good, bad = np.flatnonzero(plausible), np.flatnonzero(~plausible)
-        parts = [self._parse_slow(body.take(pa.array(bad)))]
-        if len(good):
-            parts.insert(0, self._parse_split(body.take(pa.array(good))))
-        order = np.argsort(np.concatenate([good, bad]) if len(good) else bad, kind="stable")
-        cols = {}
-        for name in parts[0][0]:
-            arrays = [p[0][name] for p in parts]
-            if len({a.type for a in arrays}) > 1:
-                arrays = [a.cast(pa.string()) for a in arrays]
-            cols[name] = pa.concat_arrays(arrays).take(pa.array(order))
-        invalid = np.concatenate([p[1] for p in parts])[order]
-        return cols, invalid
+        if not len(good):
+            return self._parse_slow(body)
+        # A line that does not start with "{" and end with "}" is no JSON object: it is
+        # malformed and carries no values.
+        good_cols, good_invalid = self._parse_split(body.take(pa.array(good)))
+        order = pa.array(np.argsort(np.concatenate([good, bad]), kind="stable"))
+        cols = {
+            name: pa.concat_arrays([array, pa.nulls(len(bad), array.type)]).take(order)
+            for name, array in good_cols.items()
+        }
+        invalid = np.concatenate([good_invalid, np.ones(len(bad), dtype=bool)])
+        return cols, invalid[order.to_numpy()]
 
     def _parse_split(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
         try:

@@ -18,7 +18,9 @@ from analyzer.detect import (
     DEFAULT_KEY,
     DEFAULT_WINDOW,
     LOW_CARDINALITY,
+    SENSITIVITY_WINDOWS,
     Detection,
+    combine_detections,
     detect_batches,
     detect_columns,
     find_duplicates,
@@ -32,7 +34,7 @@ from analyzer.investigate import (
     report_rows,
 )
 from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.store import read_messages, scan_messages
+from analyzer.store import list_days, read_messages, scan_messages
 
 CLUSTERS_FILE = "clusters.parquet"
 CARRIER_FILE = "carrier.parquet"
@@ -151,14 +153,77 @@ def detect_path(
     """Find duplicates in a Parquet file or dataset, reading it batch by batch.
 
     Memory holds compact per-record keys, not the records; only the records of
-    duplicate clusters are read in full. With ``day``, the days around it are
-    read too and only the clusters that start on that UTC day are kept.
+    duplicate clusters are read in full. On a dataset, the days are analysed one
+    at a time, each with the days around it, and the results added up: memory
+    stays that of a few days however long the range. With ``day``, only the
+    clusters that start on that UTC day are kept.
     """
-    focus: tuple[int | None, int | None] = (None, None)
     if day is not None:
-        start, end = day - timedelta(days=1), day + timedelta(days=1)
-        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        focus = (_us(midnight), _us(midnight + timedelta(days=1)))
+        return _detect_day(source, day, window=window, key=key)
+    days = list_days(source) if Path(source).is_dir() else []
+    first, last = _as_day(start), _as_day(end)
+    selected = [
+        date.fromisoformat(d)
+        for d in days
+        if (first is None or d >= first.isoformat()) and (last is None or d <= last.isoformat())
+    ]
+    if len(selected) > 1:
+        parts = [_detect_day(source, d, window=window, key=key) for d in selected]
+        return combine_detections(parts, window=window, key=key)
+    return _detect_range(source, window=window, key=key, start=start, end=end)
+
+
+def _detect_day(source: str | Path, day: date, *, window: float, key: Sequence[str]) -> Detection:
+    """Clusters that start on ``day``, read with enough of the days around to see them whole."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    focus = (_us(midnight), _us(midnight + timedelta(days=1)))
+    widest = max(float(window), *SENSITIVITY_WINDOWS)
+    after = 1
+    while True:
+        last = day + timedelta(days=after)
+        detection = _detect_range(
+            source,
+            window=window,
+            key=key,
+            start=day - timedelta(days=1),
+            end=last,
+            focus=focus,
+        )
+        read_end = _us(midnight + timedelta(days=after + 1))
+        # A run that starts on the day and comes within a window of the end of what
+        # was read may go on beyond it: read one more day.
+        reaches_end = detection.reach is not None and detection.reach + widest * 1e6 >= read_end
+        if not reaches_end or not any(d > last.isoformat() for d in _days_of(source)):
+            return detection
+        after += 1
+
+
+def _days_of(source: str | Path) -> list[str]:
+    return list_days(source) if Path(source).is_dir() else []
+
+
+def _as_day(value: date | datetime | str | None) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InputError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
+
+
+def _detect_range(
+    source: str | Path,
+    *,
+    window: float,
+    key: Sequence[str],
+    start: date | datetime | str | None,
+    end: date | datetime | str | None,
+    focus: tuple[int | None, int | None] = (None, None),
+) -> Detection:
     scan = scan_messages(
         source, start, end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
     )

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.detect import SENSITIVITY_WINDOWS, detect_batches, find_duplicates
+from analyzer.pipeline import detect_path
 from analyzer.schema import MESSAGE_SCHEMA
 from analyzer.store import scan_messages, write_messages
 from tests.reference import brute_force_clusters
@@ -186,3 +187,38 @@ def test_focus_keeps_clusters_starting_inside_and_sees_them_whole(
     row = detection.sensitivity.loc[detection.sensitivity["selected"]].iloc[0]
     assert row["duplicate_clusters"] == len(expected)
     assert row["records_in_clusters"] == sum(len(c) for c in expected)
+
+
+MIDNIGHTS = [BASE + timedelta(days=d) for d in range(1, 4)]
+moments = st.one_of(
+    st.integers(0, 4 * 86_400).map(lambda s: BASE + timedelta(seconds=s)),
+    st.tuples(st.sampled_from(MIDNIGHTS), st.integers(-90, 90)).map(
+        lambda p: p[0] + timedelta(seconds=p[1])
+    ),
+)
+
+
+@st.composite
+def multi_day_records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    records = draw(message_records())
+    return [{**r, "date_created": draw(moments)} for r in records]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    records=multi_day_records(),
+    window=st.sampled_from([5, 60, 3600, 2 * 86_400]),
+)
+def test_day_by_day_detection_over_a_range_equals_one_pass(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]], window: float
+) -> None:
+    folder = tmp_path_factory.mktemp("days")
+    write_messages(folder, to_table(records))
+    if not records:
+        return
+    by_day = detect_path(folder, window=window)
+    whole = find_duplicates(to_table(records), window=window)
+    assert by_day.clusters["sids"].to_pylist() == brute_force_clusters(records, window)
+    assert by_day.clusters.equals(whole.clusters)
+    assert by_day.summary == whole.summary
+    assert by_day.sensitivity.equals(whole.sensitivity)
