@@ -623,33 +623,28 @@ def _iso_to_utc(s: pa.Array, log_tz: str | None) -> np.ndarray:
     return np.asarray(vals)
 
 
+def _numbers(values: pa.Array, valid_text: str) -> pa.Array:
+    """Values as float64; text that does not match ``valid_text`` becomes null."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return pc.cast(values, pa.float64())
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        ok = pc.match_substring_regex(text, valid_text)
+        return pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+
+
 def _to_int_status(values: pa.Array) -> pa.Array:
     """HTTP status codes as int32; anything outside 100..599 → null."""
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        num = pc.cast(values, pa.float64())
-    else:
-        s = pc.utf8_trim_whitespace(values.cast(pa.string()))
-        try:
-            num = pc.cast(s, pa.float64())
-        except pa.ArrowInvalid:
-            ok = pc.match_substring_regex(s, r"^[0-9]+(?:\.0*)?$")
-            num = pc.cast(pc.if_else(ok, s, pa.scalar(None, pa.string())), pa.float64())
+    num = _numbers(values, r"^[0-9]+(?:\.0*)?$")
     whole = pc.equal(pc.floor(num), num)
     ok = pc.and_(pc.and_(pc.greater_equal(num, 100), pc.less(num, 600)), whole)
     return pc.cast(pc.if_else(ok, num, pa.scalar(None, pa.float64())), pa.int32())
 
 
 def _to_float(values: pa.Array) -> pa.Array:
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        num = pc.cast(values, pa.float64())
-    else:
-        s = pc.utf8_trim_whitespace(values.cast(pa.string()))
-        try:
-            num = pc.cast(s, pa.float64())
-        except pa.ArrowInvalid:
-            num_re = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-            ok = pc.match_substring_regex(s, num_re)
-            num = pc.cast(pc.if_else(ok, s, pa.scalar(None, pa.string())), pa.float64())
+    num = _numbers(values, r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
     finite = pc.is_finite(num)
     return pc.if_else(finite, num, pa.scalar(None, pa.float64()))
 
