@@ -17,8 +17,8 @@ Modules, one job each: ``schema`` (the canonical message schema), ``store`` (the
 Parquet message store), ``sources`` (Twilio export, file imports), ``logs``
 (server log parsers), ``detect`` (duplicate clusters), ``crossref`` (verdicts),
 ``investigate`` (reported duplicates), ``report`` (HTML/Markdown/ticket),
-``pipeline`` and ``nightly`` (jobs), ``simulate`` (data with known answers) and
-``cli`` (the command line).
+``pipeline`` and ``nightly`` (jobs), ``dask_engine`` (detection on a Dask cluster),
+``simulate`` (data with known answers) and ``cli`` (the command line).
 """
 
 from analyzer.api import (
