@@ -26,6 +26,7 @@ from rich.progress import (
 from analyzer.crossref import DEFAULT_TOLERANCE
 from analyzer.detect import DEFAULT_WINDOW
 from analyzer.errors import UserError
+from analyzer.redact import scrub_secrets
 
 app = typer.Typer(
     name="analyzer",
@@ -47,7 +48,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except UserError as exc:
-        typer.echo(f"analyzer: error: {exc}", err=True)
+        typer.echo(f"analyzer: error: {scrub_secrets(str(exc))}", err=True)
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("analyzer: interrupted", err=True)
@@ -57,7 +58,8 @@ def user_errors() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("ANALYZER_DEBUG"):
             raise
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        # Third-party exceptions may quote a request; never echo a credential.
+        first_line = scrub_secrets(str(exc).splitlines()[0]) if str(exc) else ""
         typer.echo(
             f"analyzer: unexpected error: {type(exc).__name__}: {first_line} "
             "(set ANALYZER_DEBUG=1 for a traceback)",

@@ -164,3 +164,21 @@ def test_import_console_csv(tmp_path: Path) -> None:
         app, ["import", str(csv_file), "--out", str(tmp_path / "ds2"), "--strict"]
     )
     assert strict.exit_code == 2
+
+
+def test_unexpected_errors_are_one_line_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from analyzer.cli import user_errors
+
+    secret = "tok-3f9a1c2e7b5d4a6f8e0c"
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", secret)
+    with pytest.raises(typer.Exit) as exit_info, user_errors():
+        raise RuntimeError(f"request to https://AC1:{secret}@api.twilio.com failed\nmore")
+    assert exit_info.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "unexpected error: RuntimeError" in err
+    assert secret not in err
