@@ -68,6 +68,20 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
+class BarFeedback:
+    """Shows a job's steps as rich progress bars (records read per step)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("Starting", total=None)
+
+    def step(self, name: str, total: int | None = None) -> None:
+        self.progress.reset(self.task, total=total, description=name)
+
+    def advance(self, amount: int) -> None:
+        self.progress.advance(self.task, amount)
+
+
 def _progress(quiet: bool) -> Progress:
     console = Console(stderr=True)
     return Progress(
@@ -209,7 +223,6 @@ def detect(
     full_key = ("to", "body", *(key or []))
     with user_errors(), _progress(quiet) as progress:
         fields = parse_field_map(log_field or [])
-        task = progress.add_task("Starting", total=None)
         run = run_detect(
             input,
             out,
@@ -226,7 +239,7 @@ def detect(
             engine=engine,
             scheduler=scheduler,
             partitions=partitions,
-            step=lambda name: progress.update(task, description=name),
+            feedback=BarFeedback(progress),
         )
     for warning in run.detection.summary.get("warnings", []):
         typer.echo(f"analyzer: warning: {warning}", err=True)

@@ -110,6 +110,7 @@ def detect_batches(
     key: Sequence[str] = DEFAULT_KEY,
     bounds: tuple[int | None, int | None] = (None, None),
     focus: tuple[int | None, int | None] = (None, None),
+    progress: Callable[[int], None] | None = None,
 ) -> Detection | None:
     """Find duplicate clusters in data read batch by batch, holding only compact keys.
 
@@ -118,6 +119,7 @@ def detect_batches(
     exclusive). ``focus`` (same units) keeps only the clusters that start inside
     it and counts only its records, while records around it still join clusters:
     a cluster crossing midnight is seen whole and counted on the day it starts.
+    ``progress(n)`` is called as each batch of n records has been read.
     Returns None when the fast path met a hash collision: the caller then runs
     ``find_duplicates`` on the data in memory.
     """
@@ -125,7 +127,7 @@ def detect_batches(
     _check_window(window)
     members = member_columns(key)
     columns = [*dict.fromkeys(["direction", "date_created", *key])]
-    keys = _scan_keys(scan(columns), key, bounds, focus)
+    keys = _scan_keys(scan(columns), key, bounds, focus, progress)
 
     def fetch(rows: np.ndarray) -> pa.Table:
         return _fetch_rows(scan(members), rows)
@@ -199,6 +201,7 @@ def _scan_keys(
     key: Sequence[str],
     bounds: tuple[int | None, int | None],
     focus: tuple[int | None, int | None],
+    progress: Callable[[int], None] | None = None,
 ) -> _Keys:
     rows: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
@@ -218,6 +221,8 @@ def _scan_keys(
         outbound_count += int((outbound & counted).sum())
         candidate_count += int((candidate & counted).sum())
         offset += batch.num_rows
+        if progress is not None:
+            progress(batch.num_rows)
     all_created = np.concatenate(created) if created else np.zeros(0, dtype=np.int64)
     return _Keys(
         rows=np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),

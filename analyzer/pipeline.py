@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -42,7 +43,25 @@ INVESTIGATION_FILE = "investigation.json"
 SENSITIVITY_FILE = "sensitivity.csv"
 SUMMARY_FILE = "summary.json"
 
-Step = Callable[[str], None]
+
+class Feedback(Protocol):
+    """Where a long job reports what it is doing (a progress bar, a log)."""
+
+    def step(self, name: str, total: int | None = None) -> None:
+        """A new step begins; ``total`` is its amount of work in records, if known."""
+
+    def advance(self, amount: int) -> None:
+        """``amount`` more records of the current step are done."""
+
+
+class _Silent:
+    def step(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, amount: int) -> None:
+        pass
+
+
 #: Message columns the cross-reference needs.
 CROSSREF_COLUMNS = ["sid", "to", "direction", "date_created"]
 
@@ -80,7 +99,7 @@ def run_detect(
     engine: str = "pandas",
     scheduler: str | None = None,
     partitions: int | None = None,
-    step: Step | None = None,
+    feedback: Feedback | None = None,
 ) -> DetectRun:
     """Read messages, find duplicate clusters and write the results to ``out_dir``.
 
@@ -90,8 +109,7 @@ def run_detect(
     when there is nothing to analyse. With ``day``, only the clusters that start
     on that UTC day are kept (the days around it are read to see them whole).
     """
-    announce = step or (lambda _name: None)
-    announce("Finding duplicates")
+    report = feedback or _Silent()
     if engine == "dask":
         if day is not None:
             raise InputError("the dask engine analyses date ranges; use --start/--end")
@@ -108,7 +126,9 @@ def run_detect(
                 partitions=partitions,
             )
     elif engine == "pandas":
-        detection = detect_path(source, window=window, key=key, start=start, end=end, day=day)
+        detection = detect_path(
+            source, window=window, key=key, start=start, end=end, day=day, feedback=report
+        )
     else:
         raise InputError(f"unknown engine {engine!r}: expected pandas or dask")
     if day is not None:
@@ -118,9 +138,9 @@ def run_detect(
     logs: LogParseResult | None = None
     crossref: CrossReference | None = None
     if server_logs:
-        announce("Reading server logs")
+        report.step("Reading server logs")
         logs = read_server_logs(server_logs, format=log_format, log_tz=log_tz, fields=log_fields)
-        announce("Cross-referencing")
+        report.step("Cross-referencing")
         messages = read_messages(
             source, start=start, end=end, columns=CROSSREF_COLUMNS, dictionary=["direction"]
         )
@@ -135,7 +155,7 @@ def run_detect(
         detection.clusters = crossref.clusters
         detection.summary.update(crossref_summary(crossref, logs))
         del messages
-    announce("Writing results")
+    report.step("Writing results")
     out = Path(out_dir)
     write_detection(detection, out, source=source)
     return DetectRun(detection=detection, out_dir=out, crossref=crossref, logs=logs)
@@ -149,6 +169,7 @@ def detect_path(
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
     day: date | None = None,
+    feedback: Feedback | None = None,
 ) -> Detection:
     """Find duplicates in a Parquet file or dataset, reading it batch by batch.
 
@@ -158,8 +179,9 @@ def detect_path(
     stays that of a few days however long the range. With ``day``, only the
     clusters that start on that UTC day are kept.
     """
+    report = feedback or _Silent()
     if day is not None:
-        return _detect_day(source, day, window=window, key=key)
+        return _detect_day(source, day, window=window, key=key, feedback=report)
     days = list_days(source) if Path(source).is_dir() else []
     first, last = _as_day(start), _as_day(end)
     selected = [
@@ -168,16 +190,21 @@ def detect_path(
         if (first is None or d >= first.isoformat()) and (last is None or d <= last.isoformat())
     ]
     if len(selected) > 1:
-        parts = [_detect_day(source, d, window=window, key=key) for d in selected]
+        parts = [_detect_day(source, d, window=window, key=key, feedback=report) for d in selected]
         return combine_detections(parts, window=window, key=key)
-    return _detect_range(source, window=window, key=key, start=start, end=end)
+    return _detect_range(source, window=window, key=key, start=start, end=end, feedback=report)
 
 
-def _detect_day(source: str | Path, day: date, *, window: float, key: Sequence[str]) -> Detection:
+def _detect_day(
+    source: str | Path, day: date, *, window: float, key: Sequence[str], feedback: Feedback
+) -> Detection:
     """Clusters that start on ``day``, read with enough of the days around to see them whole."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     focus = (_us(midnight), _us(midnight + timedelta(days=1)))
     widest = max(float(window), *SENSITIVITY_WINDOWS)
+    # Every record a window or less before the day is read, so a run that seems to
+    # start on the day really does.
+    before = max(1, math.ceil(widest / 86_400))
     after = 1
     while True:
         last = day + timedelta(days=after)
@@ -185,9 +212,11 @@ def _detect_day(source: str | Path, day: date, *, window: float, key: Sequence[s
             source,
             window=window,
             key=key,
-            start=day - timedelta(days=1),
+            start=day - timedelta(days=before),
             end=last,
             focus=focus,
+            feedback=feedback,
+            label=f"Finding duplicates on {day.isoformat()}",
         )
         read_end = _us(midnight + timedelta(days=after + 1))
         # A run that starts on the day and comes within a window of the end of what
@@ -223,12 +252,21 @@ def _detect_range(
     start: date | datetime | str | None,
     end: date | datetime | str | None,
     focus: tuple[int | None, int | None] = (None, None),
+    feedback: Feedback | None = None,
+    label: str = "Finding duplicates",
 ) -> Detection:
     scan = scan_messages(
         source, start, end, columns=detect_columns(key), dictionary=LOW_CARDINALITY
     )
+    report = feedback or _Silent()
+    report.step(label, scan.rows)
     detection = detect_batches(
-        scan.batches, window=window, key=key, bounds=scan.bounds, focus=focus
+        scan.batches,
+        window=window,
+        key=key,
+        bounds=scan.bounds,
+        focus=focus,
+        progress=report.advance,
     )
     if detection is None:  # a hash collision: compare the keys themselves, in memory
         messages = read_messages(

@@ -285,6 +285,11 @@ class MessageScan:
     dictionary: tuple[str, ...] = ()
     batch_size: int = 1_000_000
 
+    @property
+    def rows(self) -> int:
+        """Records in the files (from their metadata; bounds not applied)."""
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in self.files)
+
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """Yield the records' ``columns`` in the same order on every call."""
         fields = [_read_field(c, self.dictionary) for c in columns]
