@@ -118,12 +118,8 @@ def cross_reference(
         judged["verdict"].value_counts()
     """
     cluster_table = pa.Table.from_pandas(clusters, preserve_index=False)
-    request_table = (
-        None
-        if requests is None
-        else pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
-    )
-    message_table = messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages)
+    request_table = _request_table(requests)
+    message_table = _message_table(messages)
     result = _crossref.cross_reference(
         cluster_table, request_table, message_table, skew=skew, tolerance=tolerance
     )
@@ -149,12 +145,8 @@ def investigate(
         investigate(messages, "+447700900123", "2026-11-29T14:00:00Z", requests=requests)
     """
     reports = _investigate.complaints_frame(pd.DataFrame({"to": [to], "reported_at": [around]}))
-    message_table = messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages)
-    request_table = (
-        None
-        if requests is None
-        else pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
-    )
+    message_table = _message_table(messages)
+    request_table = _request_table(requests)
     found = _investigate.investigate(
         message_table, reports, requests=request_table, before=before, after=after
     )
@@ -220,3 +212,13 @@ def run_detect(
     frame = run.detection.clusters_frame()
     frame.attrs["summary"] = json.loads(json.dumps(run.detection.summary, default=str))
     return frame
+
+
+def _message_table(messages: pd.DataFrame | pa.Table) -> pa.Table:
+    return messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages)
+
+
+def _request_table(requests: pd.DataFrame | None) -> pa.Table | None:
+    if requests is None:
+        return None
+    return pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from analyzer.crossref import cross_reference
 from analyzer.detect import find_duplicates
 from analyzer.errors import InputError
-from analyzer.redact import CALLING_CODES
+from analyzer.redact import country_codes
 
 CARRIER_SIDE = "carrier_side"
 NOT_FOUND = "not_found"
@@ -174,7 +174,7 @@ def investigate(
     reports["reason"] = reason
     reports["cluster_id"] = cluster_ids
     reports["sids"] = reports["sids"].map(lambda v: v if isinstance(v, list) else [])
-    reports["country"] = reports["to"].map(_country)
+    reports["country"] = country_codes(reports["to"].astype(str)).fill_null("").to_pylist()
     reports = reports.drop(columns=["report", "cluster"])
 
     escalate, escalation = _escalation(reports)
@@ -185,17 +185,6 @@ def investigate(
         escalation=escalation,
         by_verdict={str(k): int(v) for k, v in counts.items()},
     )
-
-
-def _country(number: str) -> str:
-    """The E.164 country calling code of a number, '' when it has none."""
-    digits = number.rpartition(":")[2]
-    if not digits.startswith("+"):
-        return ""
-    for length in (1, 2, 3):
-        if digits[1 : 1 + length] in CALLING_CODES:
-            return "+" + digits[1 : 1 + length]
-    return ""
 
 
 def _escalation(reports: pd.DataFrame) -> tuple[bool, str]:

@@ -35,7 +35,7 @@ from analyzer.investigate import (
     report_rows,
 )
 from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.store import list_days, read_messages, scan_messages
+from analyzer.store import as_day, list_days, read_messages, scan_messages
 
 CLUSTERS_FILE = "clusters.parquet"
 CARRIER_FILE = "carrier.parquet"
@@ -182,8 +182,8 @@ def detect_path(
     report = feedback or _Silent()
     if day is not None:
         return _detect_day(source, day, window=window, key=key, feedback=report)
-    days = list_days(source) if Path(source).is_dir() else []
-    first, last = _as_day(start), _as_day(end)
+    days = _days_of(source)
+    first, last = as_day(start), as_day(end)
     selected = [
         date.fromisoformat(d)
         for d in days
@@ -229,19 +229,6 @@ def _detect_day(
 
 def _days_of(source: str | Path) -> list[str]:
     return list_days(source) if Path(source).is_dir() else []
-
-
-def _as_day(value: date | datetime | str | None) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise InputError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
 
 
 def _detect_range(

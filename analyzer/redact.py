@@ -80,6 +80,54 @@ def mask_phones(numbers: Any) -> pa.Array:
     values = _as_string_array(numbers)
     if len(values) == 0:
         return values
+    channel, positions, n, code_len, e164 = _parse_numbers(values)
+    keep = np.where(e164 | (n >= 8), KEEP_LAST, 0)
+    code = np.where(e164, code_len, 0)
+    hidden = np.maximum(n - code - keep, 0)
+    # Values without any digit (e.g. an alphanumeric sender) still show that a value was there.
+    hidden = np.where(n == 0, 3, hidden)
+    last = pc.if_else(pa.array(keep > 0), pc.utf8_slice_codeunits(positions, start=-KEEP_LAST), "")
+    head = pa.nulls(len(values), pa.string()).fill_null("")
+    for length in (1, 2, 3):
+        cut = pc.binary_join_element_wise(
+            "+", pc.utf8_slice_codeunits(positions, start=0, stop=length), " ", ""
+        )
+        head = pc.if_else(pa.array(code == length), cut, head)
+    bullets = pc.binary_repeat(pa.scalar(MASK), pa.array(hidden))
+    joined = pc.binary_join_element_wise(channel, head, bullets, last, "")
+    empty = pc.equal(values, "")
+    out = pc.if_else(empty, "", joined)
+    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), out)
+
+
+def country_codes(numbers: Any) -> pa.Array:
+    """The E.164 country calling code of each number (``+44``), null when it has none.
+
+    >>> country_codes(["+447700900123", "whatsapp:+1 415 555 0100", "07700 900123"]).to_pylist()
+    ['+44', '+1', None]
+    """
+    values = _as_string_array(numbers)
+    if len(values) == 0:
+        return values
+    _, positions, _, code_len, e164 = _parse_numbers(values)
+    codes = pa.nulls(len(values), pa.string())
+    for length in (1, 2, 3):
+        head = pc.binary_join_element_wise(
+            "+", pc.utf8_slice_codeunits(positions, start=0, stop=length), ""
+        )
+        codes = pc.if_else(pa.array(e164 & (code_len == length)), head, codes)
+    return codes
+
+
+def _parse_numbers(
+    values: pa.Array,
+) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Split numbers into channel prefix and digits; find each one's calling code.
+
+    Returns the channel (``whatsapp:`` or ""), the digits (and mask characters), how
+    many there are, the length of the calling code (0: none) and whether the number
+    is E.164.
+    """
     compact = pc.replace_substring_regex(values, _SEPARATORS, "")
     channel = pc.if_else(
         pc.match_substring_regex(compact, r"^[a-z][a-z0-9-]*:"),
@@ -102,23 +150,7 @@ def mask_phones(numbers: Any) -> pa.Array:
         & (n >= E164_MIN_DIGITS)
         & (n <= E164_MAX_DIGITS)
     )
-    keep = np.where(e164 | (n >= 8), KEEP_LAST, 0)
-    code = np.where(e164, code_len, 0)
-    hidden = np.maximum(n - code - keep, 0)
-    # Values without any digit (e.g. an alphanumeric sender) still show that a value was there.
-    hidden = np.where(n == 0, 3, hidden)
-    last = pc.if_else(pa.array(keep > 0), pc.utf8_slice_codeunits(positions, start=-KEEP_LAST), "")
-    head = pa.nulls(len(values), pa.string()).fill_null("")
-    for length in (1, 2, 3):
-        cut = pc.binary_join_element_wise(
-            "+", pc.utf8_slice_codeunits(positions, start=0, stop=length), " ", ""
-        )
-        head = pc.if_else(pa.array(code == length), cut, head)
-    bullets = pc.binary_repeat(pa.scalar(MASK), pa.array(hidden))
-    joined = pc.binary_join_element_wise(channel, head, bullets, last, "")
-    empty = pc.equal(values, "")
-    out = pc.if_else(empty, "", joined)
-    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), out)
+    return channel, positions, n, code_len, e164
 
 
 def _as_string_array(numbers: Any) -> pa.Array:

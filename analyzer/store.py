@@ -201,17 +201,23 @@ def list_days(dataset: str | Path) -> list[str]:
     )
 
 
-def _day(value: date | datetime | str | None) -> str | None:
+def as_day(value: date | datetime | str | None) -> date | None:
+    """The UTC day of a date, datetime or ``YYYY-MM-DD…`` text; InputError otherwise."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        return value.date()
     if isinstance(value, date):
-        return value.isoformat()
+        return value
     try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
+        return date.fromisoformat(str(value)[:10])
     except ValueError:
         raise InputError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
+
+
+def _day(value: date | datetime | str | None) -> str | None:
+    day = as_day(value)
+    return None if day is None else day.isoformat()
 
 
 def read_messages(

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.redact import CALLING_CODES, MASK, mask_phone, mask_phones, scrub_secrets
+from analyzer.redact import (
+    CALLING_CODES,
+    MASK,
+    country_codes,
+    mask_phone,
+    mask_phones,
+    scrub_secrets,
+)
 
 DIGITS = "0123456789"
 SEPARATORS = " \t-.()/"
@@ -177,3 +184,15 @@ def test_scrub_secrets_removes_tokens() -> None:
     assert "QUM6eHl6" not in out
     assert "custom-secret-value" not in out
     assert f"SM{token}" in out  # SIDs are identifiers, not secrets
+
+
+@given(st.lists(st.one_of(st.none(), anything), max_size=20))
+def test_country_codes_are_what_the_mask_keeps(values: list[str | None]) -> None:
+    codes = country_codes(values).to_pylist()
+    for value, code in zip(values, codes, strict=True):
+        if value is None:
+            assert code is None
+            continue
+        masked = mask_phone(value)
+        kept = re.match(r"^(?:[a-z][a-z0-9-]*:)?(\+\d{1,3}) ", masked)
+        assert code == (kept.group(1) if kept else None)
