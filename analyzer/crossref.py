@@ -1,15 +1,24 @@
 """Cross-reference duplicate clusters with the application's HTTP request logs.
 
-For each duplicate cluster, count the POSTs the application made for its records
-and compare with the records Twilio holds, using the best evidence the log carries:
+Each POST to Messages.json in the logs is one of: *accepted* (2xx: it created a
+record), *possible* (a 5xx, or no answer: a timeout or a dropped connection; it may
+have created one) or *refused* (any other 4xx: it created nothing). A 400 may also
+stand for a ``failed`` record (Twilio records some rejected sends since 2024).
 
-- ``sid``: requests that logged the returned Message SID match records exactly;
-  attempts without a SID (timeouts, 5xx) are matched by recipient and time;
-- ``recipient_time``: requests to the cluster's recipient within a tolerance,
-  reconciled against every record to that recipient in the same window;
-- ``time_only``: every POST in the window against every record created in it.
+The POSTs and Twilio's outbound-api records are then reconciled one to one
+(analyzer.reconcile): a record was created by a POST made shortly before it, within
+a delay band learned from the data, and a cluster is decided only when every way of
+explaining its records by the logged POSTs gives the same answer. The evidence a
+POST can be matched by, best first:
 
-Verdicts are stable labels: ``app_side``, ``twilio_side``, ``unverified`` and
+- ``sid``: the returned Message SID is logged (or derived from twilio-python's
+  ``Twilio-Request-Id`` header once the records confirm it); that POST is then the
+  record's only candidate;
+- ``recipient_time``: POSTs to the same recipient within the band;
+- ``time_only``: every POST within the band.
+
+Verdicts are stable labels: ``app_side``, ``twilio_side``, ``webhook_side`` (replies
+to an incoming message, sent from a TwiML answer, not a POST), ``unverified`` and
 ``inconclusive``. Time is compared in Twilio's clock: log times minus the skew.
 """
 
@@ -24,13 +33,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer import reconcile as rc
 from analyzer.errors import InputError
 
 APP_SIDE = "app_side"
 TWILIO_SIDE = "twilio_side"
+WEBHOOK_SIDE = "webhook_side"
 UNVERIFIED = "unverified"
 INCONCLUSIVE = "inconclusive"
-VERDICTS: tuple[str, ...] = (APP_SIDE, TWILIO_SIDE, UNVERIFIED, INCONCLUSIVE)
+VERDICTS: tuple[str, ...] = (APP_SIDE, TWILIO_SIDE, WEBHOOK_SIDE, UNVERIFIED, INCONCLUSIVE)
 
 #: What a log format sees: the application's own calls, or the wire.
 LOG_KINDS: dict[str, str] = {
@@ -44,16 +55,44 @@ DEFAULT_TOLERANCE = 3.0
 DEFAULT_COVERAGE_GAP = 900.0
 _US = 1_000_000
 _MAX_SKEW = 300
+#: Fewer requests than this cannot place a log on Twilio's clock by counts alone.
+MIN_SKEW_REQUESTS = 10
+#: Fewer pairs than this give no skew (or delay band) of their own.
+MIN_PAIRS = 3
+MIN_BAND_PAIRS = 5
+#: Request ids are used as SIDs only when this share of them names a record.
+REQUEST_ID_CONFIRMATION = 0.95
+MIN_REQUEST_IDS = 3
+#: A clock this far off Twilio's is likely a time zone, not drift.
+ZONE_SUSPECT_SECONDS = 120.0
+_ISOLATION_MS = (5_000, 3_000, 2_500)
+_BAND_MARGIN_MS = 499  # not 500: whole-second delays stay off the edges
+_MIN_BAND_MS = 2_000
+
+#: Send outcomes from the HTTP status.
+ACCEPTED = "accepted"
+POSSIBLE = "possible"
+REFUSED = "refused"
+#: Statuses that may hide a created message: a proxy's client-closed (499), request
+#: timeout (408) and Twilio's own 400 (since 2024 some refused sends are failed records).
+_UNSURE_4XX = (400, 408, 499)
+
+_REPLY_DIRECTIONS = ("outbound-reply", "outbound-call")
 
 
 @dataclass
 class SkewEstimate:
-    """Clock skew: log time minus Twilio time, in seconds."""
+    """Clock skew: log time minus Twilio time, in seconds, and how sure it is."""
 
     seconds: float
     method: str
     pairs: int = 0
     estimated: float | None = None
+    #: Interquartile range of the pairs' differences, seconds (None: not from pairs).
+    spread: float | None = None
+    #: "high", "low" or "none", with why in ``note``.
+    confidence: str = "none"
+    note: str = ""
 
 
 @dataclass
@@ -66,6 +105,13 @@ class CrossReference:
     coverage: pd.DataFrame
     by_verdict: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Record time minus POST time (Twilio clock) a POST may have created a record in, s.
+    delay_band: tuple[float, float] | None = None
+    delay_band_method: str = "none"
+    #: POSTs by outcome: accepted, possible, refused.
+    sends: dict[str, int] = field(default_factory=dict)
+    #: The Twilio-Request-Id → SID hypothesis: candidates, found, used.
+    request_ids: dict[str, Any] = field(default_factory=dict)
 
 
 def cross_reference(
@@ -81,44 +127,56 @@ def cross_reference(
     """Give every duplicate cluster a verdict backed by the request log.
 
     ``requests`` is the canonical request table (None: no logs given); ``messages``
-    holds at least sid, to, direction and date_created of every record around the
-    clusters. ``formats`` maps each log file to its format, for the log kind.
-    ``skew`` overrides the estimate (log clock minus Twilio clock, seconds).
+    holds at least sid, to, direction and date_created (and, if it can, status) of
+    every record around the clusters. ``formats`` maps each log file to its format,
+    for the log kind. ``skew`` overrides the estimate (log clock minus Twilio clock,
+    seconds). ``tolerance`` is the half-width of the delay band used when the data
+    has too few clean pairs to learn it.
     """
     for name in ("sid", "to", "direction", "date_created"):
         if name not in messages.column_names:
             raise InputError(f"cross-reference needs the messages' {name} column")
-    if tolerance < 0 or coverage_gap <= 0:
+    if not (tolerance >= 0 and coverage_gap > 0):
         raise InputError("tolerance must be >= 0 and the coverage gap > 0")
+    if skew is not None and not np.isfinite(skew):
+        raise InputError("skew must be a finite number of seconds")
     n = clusters.num_rows
+    not_api = _not_api_records(clusters, messages)
     if requests is None or requests.num_rows == 0:
         columns = _empty_evidence(n, "no server logs given")
+        _not_api_verdicts(columns, not_api, clusters)
+        table = _attach(clusters, columns)
         return CrossReference(
-            clusters=_attach(clusters, columns),
+            clusters=table,
             skew=SkewEstimate(seconds=float(skew or 0.0), method="none"),
             mode="none",
             coverage=pd.DataFrame({"start": [], "end": []}),
-            by_verdict={UNVERIFIED: n} if n else {},
+            by_verdict=_count_verdicts(table),
         )
 
-    api = _api_records(messages)
-    # Filtering copies: take only the columns the evidence uses, then the sends.
-    needed = ["time", "to", "message_sid", "status", "source_file", "line"]
-    usable = pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
-    sends = requests.select(needed).filter(usable)
+    records = _api_records(messages)
+    sends = _send_table(requests)
+    sends, request_ids = _sids_from_request_ids(sends, messages)
+    outcome = _outcomes(sends["status"])
     has_sid = bool(sends.num_rows) and pc.any(pc.is_valid(sends["message_sid"])).as_py()
     has_to = bool(sends.num_rows) and pc.any(pc.is_valid(sends["to"])).as_py()
     mode = "sid" if has_sid else "recipient_time" if has_to else "time_only"
 
-    estimate = estimate_skew(sends, api, mode)
+    warnings: list[str] = []
+    if request_ids.get("candidates") and not request_ids.get("used"):
+        warnings.append(request_ids["note"])
+    live = outcome != REFUSED
+    estimate = estimate_skew(sends.filter(pa.array(live)), records, mode)
     used = float(skew) if skew is not None else estimate.seconds
     skew_info = SkewEstimate(
         seconds=used,
         method="given" if skew is not None else estimate.method,
         pairs=estimate.pairs,
         estimated=estimate.seconds,
+        spread=estimate.spread,
+        confidence="given" if skew is not None else estimate.confidence,
+        note=estimate.note,
     )
-    warnings = []
     if skew is not None and estimate.method != "none" and abs(skew - estimate.seconds) > tolerance:
         warnings.append(
             f"the given skew ({skew:+.1f} s) differs from the one the data shows "
@@ -126,32 +184,89 @@ def cross_reference(
             "POSTs may fall outside their clusters' windows"
         )
     coverage = _coverage(requests, used, coverage_gap)
-    if mode != "time_only":
-        # Only the requests and records of the clusters' recipients (or SIDs) matter.
-        recipients = pc.unique(clusters["to"].cast(pa.string()))
-        sids = pc.list_flatten(clusters["sids"])
-        near = pc.or_(
-            pc.fill_null(pc.is_in(sends["to"], value_set=recipients), False),
-            pc.fill_null(pc.is_in(sends["message_sid"], value_set=sids), False),
-        )
-        sends = sends.filter(near)
-        api = api.filter(pc.fill_null(pc.is_in(api["to"], value_set=recipients), False))
-    records = _records_frame(api, strings=mode != "time_only")
-    evidence = _judge(clusters, sends, records, mode, used, tolerance, coverage)
-    cluster_of, send_row = evidence.pop("matched_rows")
+    warnings.extend(_clock_warnings(coverage, records, skew_info))
+
+    model = _build_model(clusters, sends, outcome, records, mode, used)
+    band, band_method = _delay_band(model, tolerance)
+    graph = model.graph(band, _widened(band, tolerance))
+    result = rc.reconcile(graph, model.rec_cluster, n)
+
+    first_us = pc.cast(clusters["first_created"], pa.int64()).to_numpy(zero_copy_only=False)
+    last_us = pc.cast(clusters["last_created"], pa.int64()).to_numpy(zero_copy_only=False)
+    tol_us = int(tolerance * _US)
+    # The log is alive around the cluster: from within the tolerance after its
+    # first record to within the tolerance before its last one.
+    covered = _covered(first_us + tol_us, last_us - tol_us, coverage)
+    evidence = _verdicts(result, model, covered, n)
+    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+    cluster_of, send_row = _evidence_rows(result, model, band, send_us, n)
+    evidence["match_mode"] = np.full(n, mode, dtype=object)
     evidence.update(_matched_lists(n, sends, cluster_of, send_row))
+    evidence["covered"] = covered
     evidence["skew_seconds"] = np.full(n, used)
     evidence["log_kind"] = _log_kinds(n, sends, cluster_of, send_row, formats)
+    _not_api_verdicts(evidence, not_api, clusters)
     table = _attach(clusters, evidence)
-    counts = pd.Series(table["verdict"].to_numpy(zero_copy_only=False)).value_counts()
-    by_verdict = {v: int(counts[v]) for v in VERDICTS if v in counts}
+    kinds = pd.Series(outcome).value_counts()
     return CrossReference(
         clusters=table,
         skew=skew_info,
         mode=mode,
         coverage=coverage,
-        by_verdict=by_verdict,
+        by_verdict=_count_verdicts(table),
         warnings=warnings,
+        delay_band=(band[0] / 1000, band[1] / 1000),
+        delay_band_method=band_method,
+        sends={k: int(kinds.get(k, 0)) for k in (ACCEPTED, POSSIBLE, REFUSED)},
+        request_ids=request_ids,
+    )
+
+
+def _count_verdicts(table: pa.Table) -> dict[str, int]:
+    counts = pd.Series(table["verdict"].to_numpy(zero_copy_only=False)).value_counts()
+    return {v: int(counts[v]) for v in VERDICTS if v in counts}
+
+
+def _not_api_records(clusters: pa.Table, messages: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster: records sent as replies (TwiML, no POST), and all its records."""
+    n = clusters.num_rows
+    sizes = clusters["n_records"].to_numpy(zero_copy_only=False).astype(np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), sizes
+    flat = pc.list_flatten(clusters["sids"])
+    parent = pc.list_parent_indices(clusters["sids"]).to_numpy(zero_copy_only=False)
+    reply = pc.fill_null(
+        pc.is_in(
+            messages["direction"].cast(pa.string()), value_set=pa.array(list(_REPLY_DIRECTIONS))
+        ),
+        False,
+    )
+    reply_sids = messages["sid"].filter(reply)
+    hit = np.asarray(
+        pc.fill_null(pc.is_in(flat, value_set=reply_sids.combine_chunks()), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    return np.bincount(parent, weights=hit, minlength=n).astype(np.int64), sizes
+
+
+def _not_api_verdicts(
+    evidence: dict[str, Any], not_api: tuple[np.ndarray, np.ndarray], clusters: pa.Table
+) -> None:
+    """Clusters of replies get webhook_side; clusters mixing replies and API sends, inconclusive."""
+    replies, sizes = not_api
+    if not len(replies):
+        return
+    every = replies >= sizes
+    some = (replies > 0) & ~every
+    evidence["verdict"][every] = WEBHOOK_SIDE
+    evidence["verdict_reason"][every] = (
+        "replies to an incoming message (TwiML), not API sends: the webhook was answered twice"
+    )
+    evidence["verdict"][some] = INCONCLUSIVE
+    evidence["verdict_reason"][some] = (
+        "the cluster mixes replies to an incoming message with API sends"
     )
 
 
@@ -161,54 +276,130 @@ def _api_records(messages: pa.Table) -> pa.Table:
         pc.equal(messages["direction"].cast(pa.string()), "outbound-api"), False
     )
     subset = messages.filter(pc.and_(direction, pc.is_valid(messages["date_created"])))
+    if "status" in subset.column_names:
+        failed = pc.fill_null(pc.equal(subset["status"].cast(pa.string()), "failed"), False)
+    else:
+        failed = pa.array(np.zeros(subset.num_rows, dtype=bool))
     return pa.table(
         {
             "sid": subset["sid"].cast(pa.string()),
             "to": subset["to"].cast(pa.string()),
             "us": pc.cast(subset["date_created"], pa.int64()),
+            "failed": failed,
         }
     )
 
 
-def _records_frame(api: pa.Table, *, strings: bool) -> pd.DataFrame:
-    us = api["us"].to_numpy(zero_copy_only=False)
-    if not strings:
-        return pd.DataFrame({"us": us, "to": np.full(len(us), None), "sid": np.full(len(us), None)})
-    return pd.DataFrame(
-        {
-            "sid": api["sid"].to_numpy(zero_copy_only=False),
-            "to": api["to"].to_numpy(zero_copy_only=False),
-            "us": us,
-        }
-    )
+_SEND_COLUMNS = ["time", "to", "message_sid", "request_id", "status", "source_file", "line"]
 
 
-def _send_frame(sends: pa.Table, skew: float) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "us": pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
-            - int(round(skew * _US)),
-            "to": sends["to"].to_numpy(zero_copy_only=False),
-            "sid": sends["message_sid"].to_numpy(zero_copy_only=False),
-        }
+def _send_table(requests: pa.Table) -> pa.Table:
+    """The logged POSTs to Messages.json that have a time, with the columns used here."""
+    usable = pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
+    names = _SEND_COLUMNS + (["twilio_time"] if "twilio_time" in requests.column_names else [])
+    return requests.select(names).filter(usable)
+
+
+_REQUEST_ID_RE = r"^(?:RQ|rq)(?P<h>[0-9a-fA-F]{32})$"
+
+
+def _sids_from_request_ids(sends: pa.Table, messages: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
+    """Fill missing SIDs of accepted POSTs from Twilio-Request-Id, where the records confirm it.
+
+    twilio-python's log holds no SID, but in public logs the request id of a successful
+    create carries the created SID's 32 hex digits. The hypothesis is used only when
+    nearly every candidate within the records' period names an exported record.
+    """
+    info: dict[str, Any] = {"candidates": 0, "found": 0, "used": False, "note": ""}
+    if not sends.num_rows:
+        return sends, info
+    status = sends["status"]
+    ok = pc.and_(
+        pc.and_(pc.greater_equal(status, 200), pc.less(status, 300)),
+        pc.is_null(sends["message_sid"]),
     )
+    hexes = pc.struct_field(
+        pc.extract_regex(
+            pc.fill_null(sends["request_id"], ""), r"^(?:RQ|rq)(?P<h>[0-9a-fA-F]{32})$"
+        ),
+        "h",
+    )
+    hexes = pc.utf8_lower(hexes)
+    candidate = _np(pc.and_(pc.fill_null(ok, False), pc.is_valid(hexes)))
+    if not candidate.any():
+        return sends, info
+    created = messages["date_created"]
+    lo, hi = pc.min_max(created).values()
+    if not lo.is_valid:
+        return sends, info
+    times = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+    margin = _MAX_SKEW * _US
+    in_period = (times >= lo.value - margin) & (times <= hi.value + margin)
+    sm = pc.binary_join_element_wise("SM", hexes, "")
+    mm = pc.binary_join_element_wise("MM", hexes, "")
+    known = messages["sid"].cast(pa.string()).combine_chunks()
+    sm_found = _np(pc.is_in(sm, value_set=known))
+    mm_found = _np(pc.is_in(mm, value_set=known))
+    found = (sm_found | mm_found) & candidate
+    considered = candidate & in_period
+    n_cand, n_found = int(considered.sum()), int((found & in_period).sum())
+    rate = n_found / n_cand if n_cand else 0.0
+    info.update(candidates=n_cand, found=n_found, rate=round(rate, 4))
+    if n_cand < MIN_REQUEST_IDS or rate < REQUEST_ID_CONFIRMATION:
+        info["note"] = (
+            f"Twilio-Request-Id values were not used as SIDs: {n_found} of {n_cand} "
+            "successful creates in the records' period name an exported record"
+            + (" (too few to confirm)" if n_cand < MIN_REQUEST_IDS else "")
+        )
+        return sends, info
+    info["used"] = True
+    info["note"] = (
+        f"Twilio-Request-Id values used as SIDs: {n_found} of {n_cand} successful creates "
+        f"({rate:.1%}) name an exported record"
+    )
+    sid = pc.if_else(pa.array(sm_found), sm, mm)
+    sid = pc.if_else(pa.array(found), sid, pa.scalar(None, pa.string()))
+    filled = pc.coalesce(sends["message_sid"], sid)
+    return sends.set_column(
+        sends.schema.get_field_index("message_sid"), "message_sid", filled
+    ), info
+
+
+def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _outcomes(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """ACCEPTED, POSSIBLE or REFUSED for each POST, from its HTTP status."""
+    code = np.asarray(pc.fill_null(status, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = np.full(len(code), REFUSED, dtype=object)
+    out[(code >= 200) & (code < 300)] = ACCEPTED
+    out[(code < 100) | (code >= 500) | np.isin(code, _UNSURE_4XX)] = POSSIBLE
+    return out
 
 
 _SKEW_SAMPLE = 200_000
 
 
 def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate:
-    """Estimate log clock minus Twilio clock from the data.
+    """Estimate log clock minus Twilio clock from the data, and how sure it is.
 
-    ``records`` are the outbound-api records (sid, to, us). Uses SID-matched pairs
-    where the log has SIDs, the nearest record to the same recipient where it has
-    recipients, and otherwise lines up per-second POST counts with per-second
-    record counts. Pairs come from a sample of at most 200,000 requests.
+    ``records`` are the outbound-api records (sid, to, us). Uses, best first: Twilio's
+    own Date header where the log has it; SID-matched pairs; the nearest record to the
+    same recipient; and otherwise lines up per-second POST counts with per-second
+    record counts (refused with fewer than MIN_SKEW_REQUESTS requests). Pairs come from
+    a sample of at most 200,000 requests.
     """
     if sends.num_rows == 0 or records.num_rows == 0:
-        return SkewEstimate(seconds=0.0, method="none")
+        return SkewEstimate(0.0, "none", note="no requests or no records to compare")
     send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
-    record_us = records["us"].to_numpy(zero_copy_only=False)
+    if "twilio_time" in sends.column_names:
+        dated = sends.filter(pc.is_valid(sends["twilio_time"])).slice(0, _SKEW_SAMPLE)
+        if dated.num_rows >= MIN_PAIRS:
+            line = pc.cast(dated["time"], pa.int64()).to_numpy(zero_copy_only=False)
+            twilio = pc.cast(dated["twilio_time"], pa.int64()).to_numpy(zero_copy_only=False)
+            # The Date header is truncated to the second: its mid-point is half a second on.
+            return _from_diffs((line - twilio) / _US - 0.5, "date_header")
     # Twilio truncates date_created to the second: its mid-point is half a second on.
     if mode == "sid":
         with_sid = sends.filter(pc.is_valid(sends["message_sid"])).slice(0, _SKEW_SAMPLE)
@@ -220,29 +411,55 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
             twilio_us = records["us"].filter(matched).to_numpy(zero_copy_only=False)
             sid_diffs = (sample_us[picked] - twilio_us) / _US - 0.5
             sid_diffs = sid_diffs[np.abs(sid_diffs) <= _MAX_SKEW]
-            if len(sid_diffs):
-                return SkewEstimate(float(np.median(sid_diffs)), "sid_pairs", len(sid_diffs))
+            if len(sid_diffs) >= MIN_PAIRS:
+                return _from_diffs(sid_diffs, "sid_pairs")
     if mode in ("sid", "recipient_time"):
         with_to = sends.filter(pc.is_valid(sends["to"])).slice(0, _SKEW_SAMPLE)
         recipients = pc.unique(with_to["to"])
         near = records.filter(pc.fill_null(pc.is_in(records["to"], value_set=recipients), False))
-        diffs = _nearest_recipient_diffs(
-            _send_frame(with_to, 0.0), _records_frame(near, strings=True)
+        diffs = _nearest_recipient_diffs(with_to, near)
+        if len(diffs) >= MIN_PAIRS:
+            return _from_diffs(diffs - 0.5, "recipient_pairs")
+    if len(send_us) < MIN_SKEW_REQUESTS:
+        return SkewEstimate(
+            0.0,
+            "none",
+            note=f"{len(send_us)} requests are too few to place the log on Twilio's clock "
+            "by counts; assumed 0 s",
         )
-        if len(diffs):
-            return SkewEstimate(float(np.median(diffs)) - 0.5, "recipient_pairs", len(diffs))
+    record_us = records["us"].to_numpy(zero_copy_only=False)
     return _skew_by_counts(send_us, record_us)
 
 
-def _bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+def _from_diffs(diffs: np.ndarray, method: str) -> SkewEstimate:
+    q1, median, q3 = np.quantile(diffs, [0.25, 0.5, 0.75])
+    spread = float(q3 - q1)
+    sure = len(diffs) >= MIN_BAND_PAIRS and spread <= 2.0
+    return SkewEstimate(
+        float(median),
+        method,
+        len(diffs),
+        spread=spread,
+        confidence="high" if sure else "low",
+        note=f"median of {len(diffs):,} pairs, interquartile range {spread:.2f} s",
+    )
 
 
-def _nearest_recipient_diffs(frame: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
-    if frame.empty:
+def _nearest_recipient_diffs(sends: pa.Table, records: pa.Table) -> np.ndarray:
+    if sends.num_rows == 0 or records.num_rows == 0:
         return np.zeros(0)
-    left = frame[["to", "us"]].sort_values("us")
-    right = records[["to", "us"]].rename(columns={"us": "us_tw"}).sort_values("us_tw")
+    left = pd.DataFrame(
+        {
+            "to": sends["to"].to_numpy(zero_copy_only=False),
+            "us": pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False),
+        }
+    ).sort_values("us")
+    right = pd.DataFrame(
+        {
+            "to": records["to"].to_numpy(zero_copy_only=False),
+            "us_tw": records["us"].to_numpy(zero_copy_only=False),
+        }
+    ).sort_values("us_tw")
     merged = pd.merge_asof(
         left,
         right,
@@ -256,7 +473,11 @@ def _nearest_recipient_diffs(frame: pd.DataFrame, records: pd.DataFrame) -> np.n
 
 
 def _skew_by_counts(log_us: np.ndarray, twilio_us: np.ndarray) -> SkewEstimate:
-    """Line up per-second POST counts with per-second record counts."""
+    """Line up per-second POST counts with per-second record counts.
+
+    Of equally good lags the smallest one wins; the estimate is sure when the best
+    lag scores clearly above every lag more than a second away from it.
+    """
     start = min(int(log_us.min()), int(twilio_us.min())) // _US - _MAX_SKEW
     end = max(int(log_us.max()), int(twilio_us.max())) // _US + _MAX_SKEW
     size = end - start + 1
@@ -270,8 +491,228 @@ def _skew_by_counts(log_us: np.ndarray, twilio_us: np.ndarray) -> SkewEstimate:
         ]
     )
     if not scores.any():
-        return SkewEstimate(seconds=0.0, method="none")
-    return SkewEstimate(float(lags[int(np.argmax(scores))]), "count_alignment", len(log_us))
+        return SkewEstimate(0.0, "none", note="no lag lines the requests up with the records")
+    best = scores.max()
+    tied = lags[scores == best]
+    lag = int(tied[np.lexsort((-tied, np.abs(tied)))[0]])  # smallest, the positive one first
+    far = np.abs(lags - lag) > 1
+    runner_up = scores[far].max() if far.any() else 0.0
+    ratio = best / runner_up if runner_up > 0 else float("inf")
+    sure = ratio >= 1.5 and len(log_us) >= 3 * MIN_SKEW_REQUESTS
+    return SkewEstimate(
+        float(lag),
+        "count_alignment",
+        len(log_us),
+        confidence="high" if sure else "low",
+        note=(
+            f"per-second counts of {len(log_us):,} requests; the best lag scores "
+            + ("above every other" if ratio == float("inf") else f"{ratio:.2f}x the next best")
+        ),
+    )
+
+
+def _clock_warnings(coverage: pd.DataFrame, records: pa.Table, skew: SkewEstimate) -> list[str]:
+    """Warnings for logs whose clock looks like another time zone's."""
+    out = []
+    if records.num_rows and not coverage.empty:
+        us = records["us"].to_numpy(zero_copy_only=False)
+        lo, hi = int(us.min()), int(us.max())
+        starts, ends = coverage["start"].to_numpy(), coverage["end"].to_numpy()
+        if not ((starts <= hi) & (ends >= lo)).any():
+            out.append(
+                f"the server logs ({_iso(int(starts.min()))} – {_iso(int(ends.max()))}) do not "
+                f"overlap the messages ({_iso(lo)} – {_iso(hi)}): if the logs are written in "
+                "local time, pass --log-tz with their zone"
+            )
+    paired = skew.method in ("date_header", "sid_pairs", "recipient_pairs")
+    if paired and abs(skew.seconds) > ZONE_SUSPECT_SECONDS:
+        out.append(
+            f"matched requests put the log clock {skew.seconds:+.0f} s off Twilio's: if the "
+            "log is written in local time, pass --log-tz with its zone (or --skew)"
+        )
+    return out
+
+
+def _iso(us: int) -> str:
+    return pd.Timestamp(us, unit="us", tz="UTC").isoformat()
+
+
+@dataclass
+class _Model:
+    """The records and the POSTs that may have created them, as the reconciliation sees them."""
+
+    rec_us: np.ndarray
+    rec_scope: np.ndarray
+    rec_fixed: np.ndarray
+    rec_failed: np.ndarray
+    rec_cluster: np.ndarray
+    post_row: np.ndarray  # row in the send table of each POST
+    post_us: np.ndarray  # Twilio clock
+    post_scope: np.ndarray
+    post_kind: np.ndarray
+    post_failed_only: np.ndarray
+    refused_row: np.ndarray
+    refused_us: np.ndarray
+    refused_scope: np.ndarray
+
+    def graph(self, band: tuple[int, int], scoped_band: tuple[int, int] | None = None) -> rc.Graph:
+        return rc.Graph(
+            rec_ms=self.rec_us // 1000,
+            rec_scope=self.rec_scope,
+            rec_fixed=self.rec_fixed,
+            rec_failed=self.rec_failed,
+            post_ms=self.post_us // 1000,
+            post_scope=self.post_scope,
+            post_kind=self.post_kind,
+            post_failed_only=self.post_failed_only,
+            lo_ms=band[0],
+            hi_ms=band[1],
+            scoped_lo_ms=None if scoped_band is None else scoped_band[0],
+            scoped_hi_ms=None if scoped_band is None else scoped_band[1],
+        )
+
+
+def _widened(band: tuple[int, int], tolerance: float) -> tuple[int, int]:
+    """The band for POSTs to the record's own recipient: at least the tolerance either way.
+
+    Another POST to the same recipient within seconds is rare, so looking farther costs
+    little, and a second record Twilio made of one request may come a little later.
+    """
+    reach = int(round((tolerance + 1.0) * 1000))
+    return min(band[0], -reach), max(band[1], reach)
+
+
+def _build_model(
+    clusters: pa.Table,
+    sends: pa.Table,
+    outcome: np.ndarray,
+    records: pa.Table,
+    mode: str,
+    skew: float,
+) -> _Model:
+    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False) - int(
+        round(skew * _US)
+    )
+    status = np.asarray(
+        pc.fill_null(sends["status"], -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    rec_sid = records["sid"].combine_chunks()
+    position = pc.index_in(sends["message_sid"], value_set=rec_sid)
+    found = np.asarray(pc.fill_null(position, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    live = outcome != REFUSED
+    scoped_log = mode != "time_only"
+    has_to = _np(pc.is_valid(sends["to"]))
+    # A POST that names neither its recipient nor a known SID could have made any record.
+    loose = live & ~has_to & (found < 0)
+    keep_rec = np.ones(records.num_rows, dtype=bool)
+    keep_send = np.ones(sends.num_rows, dtype=bool)
+    if scoped_log and not loose.any():
+        # Only the clusters' recipients (and the POSTs to them) can matter.
+        recipients = pc.unique(clusters["to"].cast(pa.string()))
+        keep_rec = _np(pc.is_in(records["to"], value_set=recipients))
+        rec_of = np.where(found >= 0, found, 0)
+        keep_send = (_np(pc.is_in(sends["to"], value_set=recipients)) & (found < 0)) | (
+            (found >= 0) & keep_rec[rec_of]
+        )
+    rec_index = np.flatnonzero(keep_rec)
+    new_of_old = np.full(records.num_rows, -1, dtype=np.int64)
+    new_of_old[rec_index] = np.arange(len(rec_index))
+    sub = records.take(pa.array(rec_index, pa.int64()))
+    n_rec = sub.num_rows
+    if scoped_log:
+        codes, _ = pd.factorize(
+            pd.Series(
+                np.concatenate(
+                    [
+                        sub["to"].to_numpy(zero_copy_only=False),
+                        sends["to"].to_numpy(zero_copy_only=False),
+                    ]
+                ),
+                dtype=object,
+            ),
+            use_na_sentinel=True,
+        )
+        codes = codes.astype(np.int64)
+        rec_scope = np.maximum(codes[:n_rec], 0)
+        send_scope = codes[n_rec:]
+    else:
+        rec_scope = np.zeros(n_rec, dtype=np.int64)
+        send_scope = np.full(sends.num_rows, -1, dtype=np.int64)
+
+    post_mask = live & keep_send
+    post_row = np.flatnonzero(post_mask)
+    fixed_rec = np.where(found[post_row] >= 0, new_of_old[np.maximum(found[post_row], 0)], -1)
+    # One POST per logged SID: a second line with the same SID is the same call logged again.
+    order = np.lexsort((send_us[post_row], fixed_rec))
+    repeat = np.zeros(len(post_row), dtype=bool)
+    ordered = fixed_rec[order]
+    repeat[order[1:]] = (ordered[1:] == ordered[:-1]) & (ordered[1:] >= 0)
+    post_row, fixed_rec = post_row[~repeat], fixed_rec[~repeat]
+    post_scope = send_scope[post_row].copy()
+    with_rec = fixed_rec >= 0
+    post_scope[with_rec] = rec_scope[fixed_rec[with_rec]]
+    rec_fixed = np.full(n_rec, -1, dtype=np.int64)
+    rec_fixed[fixed_rec[with_rec]] = np.flatnonzero(with_rec)
+
+    rec_cluster = np.full(n_rec, -1, dtype=np.int64)
+    if clusters.num_rows:
+        flat = pc.list_flatten(clusters["sids"]).cast(pa.string())
+        parent = pc.list_parent_indices(clusters["sids"]).to_numpy(zero_copy_only=False)
+        pos = pc.index_in(sub["sid"], value_set=flat.combine_chunks())
+        pos_np = np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        hit = pos_np >= 0
+        rec_cluster[hit] = parent[pos_np[hit]]
+
+    refused_row = np.flatnonzero(~live & keep_send)
+    return _Model(
+        rec_us=sub["us"].to_numpy(zero_copy_only=False).astype(np.int64),
+        rec_scope=rec_scope,
+        rec_fixed=rec_fixed,
+        rec_failed=np.asarray(sub["failed"].to_numpy(zero_copy_only=False), dtype=bool),
+        rec_cluster=rec_cluster,
+        post_row=post_row,
+        post_us=send_us[post_row],
+        post_scope=post_scope,
+        post_kind=np.where(outcome[post_row] == ACCEPTED, rc.ACCEPTED, rc.POSSIBLE).astype(np.int8),
+        post_failed_only=status[post_row] == 400,
+        refused_row=refused_row,
+        refused_us=send_us[refused_row],
+        refused_scope=send_scope[refused_row],
+    )
+
+
+def _delay_band(model: _Model, tolerance: float) -> tuple[tuple[int, int], str]:
+    """The delays (record minus POST, ms) in which a POST may have created a record.
+
+    Learned from the pairs the data vouches for: logged SIDs, else POSTs and records
+    that are each other's only neighbour within 5 s (or less in a busy log). Without
+    enough of them, the tolerance on either side of the skew.
+    """
+    fixed = np.flatnonzero(model.rec_fixed >= 0)
+    method = "sid_pairs"
+    if len(fixed) >= MIN_BAND_PAIRS:
+        delays = model.rec_us[fixed] // 1000 - model.post_us[model.rec_fixed[fixed]] // 1000
+        delays = delays[np.abs(delays) <= _MAX_SKEW * 1000]
+    else:
+        method = "isolated_pairs"
+        delays = np.zeros(0, dtype=np.int64)
+        # A busy log has few POSTs alone within 5 s: look closer, as long as the
+        # delays found stay well inside the distance looked at.
+        for reach in _ISOLATION_MS:
+            wide = model.graph((-reach, reach))
+            rec, post = rc.isolated_pairs(wide)
+            found = wide.rec_ms[rec] - wide.post_ms[post]
+            if len(found) >= MIN_BAND_PAIRS and np.abs(found).max() <= reach - 500:
+                delays = found
+                break
+    if len(delays) < MIN_BAND_PAIRS:
+        width = int(round((tolerance + 1.0) * 1000))
+        return (-width, width), "tolerance"
+    lo, hi = np.quantile(delays, [0.005, 0.995])
+    lo, hi = int(lo) - _BAND_MARGIN_MS, int(hi) + _BAND_MARGIN_MS
+    # Twilio's times are whole seconds: a band narrower than that cannot be right.
+    short = max(0, _MIN_BAND_MS - (hi - lo))
+    return (lo - (short + 1) // 2, hi + short // 2), method
 
 
 def _coverage(requests: pa.Table, skew: float, gap: float) -> pd.DataFrame:
@@ -301,206 +742,88 @@ def _covered(lo: np.ndarray, hi: np.ndarray, coverage: pd.DataFrame) -> np.ndarr
     return result
 
 
-class _Index:
-    """Rows sorted by (scope code, time) for counting and listing the rows inside windows."""
-
-    def __init__(self, scope: np.ndarray, ms: np.ndarray) -> None:
-        keys = _composite(scope, ms)
-        self.order = np.argsort(keys, kind="stable")
-        self.keys = keys[self.order]
-
-    def bounds(
-        self, scope: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Positions [first, last) of the rows of each scope with lo <= time <= hi."""
-        first = np.searchsorted(self.keys, _composite(scope, lo_ms), side="left")
-        last = np.searchsorted(self.keys, _composite(scope, hi_ms), side="right")
-        return first, np.maximum(last, first)
-
-    def count(self, scope: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> np.ndarray:
-        """Rows of each scope with lo <= time <= hi."""
-        first, last = self.bounds(scope, lo_ms, hi_ms)
-        return last - first
+_UNDECIDED_REASONS = {
+    rc.REASON_EITHER: "the POSTs near the cluster explain its records either way "
+    "(one POST each, or one request making several)",
+    rc.REASON_NO_POST: "a record of the cluster has no POST in the log shortly before it",
+    rc.REASON_INFEASIBLE: "the logged POSTs and the records near the cluster do not reconcile",
+    rc.REASON_CROWDED: "too many POSTs and messages within seconds of each other "
+    "for this log to tell them apart",
+}
 
 
-_TIME_BITS = 38  # milliseconds: about 8 years of range per scope
-
-
-def _composite(scope: np.ndarray, ms: np.ndarray) -> np.ndarray:
-    return (scope.astype(np.int64) << _TIME_BITS) + ms.astype(np.int64)
-
-
-def _pairs(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expand per-cluster position ranges into (cluster, position) pairs."""
-    counts = last - first
-    clusters = np.repeat(np.arange(len(first)), counts)
-    starts = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return clusters, starts + np.arange(int(counts.sum()))
-
-
-def _judge(
-    clusters: pa.Table,
-    sends: pa.Table,
-    records: pd.DataFrame,
-    mode: str,
-    skew: float,
-    tolerance: float,
-    coverage: pd.DataFrame,
-) -> dict[str, Any]:
-    n = clusters.num_rows
-    sizes = clusters["n_records"].to_numpy(zero_copy_only=False).astype(np.int64)
-    first_us = pc.cast(clusters["first_created"], pa.int64()).to_numpy(zero_copy_only=False)
-    last_us = pc.cast(clusters["last_created"], pa.int64()).to_numpy(zero_copy_only=False)
-    frame = _send_frame(sends, skew)
-    tol_us = int(tolerance * _US)
-    # Twilio's date_created is truncated to the second: the record was made within it.
-    lo_us, hi_us = first_us - tol_us, last_us + _US + tol_us
-    margin = tol_us + _US
-    wide_lo_us, wide_hi_us = lo_us - margin, hi_us + margin
-    # The log is alive around the cluster: from within the tolerance after its
-    # first record to within the tolerance before its last one.
-    covered = _covered(first_us + tol_us, last_us - tol_us, coverage)
-
-    base = min(
-        [
-            int(x.min())
-            for x in (records["us"].to_numpy(), frame["us"].to_numpy(), wide_lo_us)
-            if len(x)
-        ]
-        or [0]
-    )
-
-    def ms(us: np.ndarray) -> np.ndarray:
-        return (np.asarray(us, dtype=np.int64) - base) // 1000
-
-    by_recipient = mode != "time_only"
-    total = len(records) + len(frame) + n
-    if by_recipient:
-        to_values = pd.concat(
-            [records["to"], frame["to"], pd.Series(clusters["to"].to_numpy(zero_copy_only=False))],
-            ignore_index=True,
-        )
-        codes = pd.factorize(to_values, use_na_sentinel=True)[0].astype(np.int64)
-    else:
-        codes = np.zeros(total, dtype=np.int64)
-    codes = codes + 1  # -1 (missing recipient) becomes its own scope, 0
-    rec_scope = codes[: len(records)]
-    send_scope = codes[len(records) : len(records) + len(frame)]
-    cl_scope = codes[len(records) + len(frame) :]
-
+def _verdicts(result: rc.Reconciled, model: _Model, covered: np.ndarray, n: int) -> dict[str, Any]:
     verdict = np.full(n, INCONCLUSIVE, dtype=object)
     reason = np.full(n, "", dtype=object)
-    posts = np.zeros(n, dtype=np.int64)
-    in_window = sizes.copy()
-    pair_cluster: list[np.ndarray] = []
-    pair_send: list[np.ndarray] = []
-
-    if mode == "sid":
-        flat = pd.DataFrame(
-            {
-                "sid": pc.list_flatten(clusters["sids"]).to_numpy(zero_copy_only=False),
-                "cluster": pc.list_parent_indices(clusters["sids"]).to_numpy(zero_copy_only=False),
-            }
-        )
-        with_sid = frame["sid"].notna().to_numpy()
-        sid_sends = pd.DataFrame({"sid": frame["sid"][with_sid], "row": np.flatnonzero(with_sid)})
-        matched = sid_sends.merge(flat, on="sid")
-        sid_posts = np.bincount(matched["cluster"], minlength=n)
-        sid_records = np.bincount(
-            matched.drop_duplicates(["cluster", "sid"])["cluster"], minlength=n
-        )
-        pair_cluster.append(matched["cluster"].to_numpy())
-        pair_send.append(matched["row"].to_numpy())
-
-        loose = np.flatnonzero(~with_sid)
-        loose_index = _Index(send_scope[loose], ms(frame["us"].to_numpy()[loose]))
-        avail = loose_index.count(cl_scope, ms(lo_us), ms(hi_us))
-        avail_wide = loose_index.count(cl_scope, ms(wide_lo_us), ms(wide_hi_us))
-        f, l_ = loose_index.bounds(cl_scope, ms(lo_us), ms(hi_us))
-        c, pos = _pairs(f, l_)
-        pair_cluster.append(c)
-        pair_send.append(loose[loose_index.order[pos]])
-
-        logged = pa.array(sid_sends["sid"].to_numpy(dtype=object), type=pa.string())
-        record_sids = pa.array(records["sid"].to_numpy(dtype=object), type=pa.string())
-        has_post = _bool(pc.is_in(record_sids, value_set=logged))
-        orphan = np.flatnonzero(~has_post)
-        orphan_index = _Index(rec_scope[orphan], ms(records["us"].to_numpy()[orphan]))
-        own_orphans = sizes - sid_records
-        other = orphan_index.count(cl_scope, ms(lo_us), ms(hi_us)) - own_orphans
-        other_wide = orphan_index.count(cl_scope, ms(wide_lo_us), ms(wide_hi_us)) - own_orphans
-        need = sizes - sid_records
-        posts = sid_posts + avail
-        in_window = sizes + np.maximum(other, 0)
-        clean = (avail == avail_wide) & (other == other_wide)
-
-        verdict[:] = INCONCLUSIVE
-        reason[:] = "requests near the cluster could belong to other messages"
-        alone = clean & (other <= 0)
-        verdict[alone & (sid_records + avail >= sizes)] = APP_SIDE
-        reason[alone & (sid_records + avail >= sizes)] = "a POST for every record"
-        short = alone & (sid_records + avail < sizes) & (sid_records + avail >= 1)
-        verdict[short] = TWILIO_SIDE
-        reason[short] = "fewer POSTs than records"
-        none = alone & (sid_records + avail == 0)
-        reason[none] = "no POST found for these records in a period the log covers"
-        shared = clean & (other > 0) & (avail >= need + other)
-        verdict[shared] = APP_SIDE
-        reason[shared] = "a POST for every record"
-        exact = sid_records >= sizes
-        verdict[exact] = APP_SIDE
-        reason[exact] = "every record's SID was logged with its POST"
-        undecided = ~exact & ~covered
-    else:
-        send_index = _Index(send_scope, ms(frame["us"].to_numpy()))
-        rec_index = _Index(rec_scope, ms(records["us"].to_numpy()))
-        window = (cl_scope, ms(lo_us), ms(hi_us))
-        wide = (cl_scope, ms(wide_lo_us), ms(wide_hi_us))
-        posts = send_index.count(*window)
-        in_window = rec_index.count(*window)
-        posts_wide, in_wide = send_index.count(*wide), rec_index.count(*wide)
-        clean = (posts == posts_wide) & (in_window == in_wide)
-        # Balanced in the window and in the wider one: every record had its POST,
-        # whichever way the requests near the edges are assigned.
-        balanced = (posts >= 1) & (posts >= in_window) & (posts_wide >= in_wide)
-        f, l_ = send_index.bounds(*window)
-        c, pos = _pairs(f, l_)
-        pair_cluster.append(c)
-        pair_send.append(send_index.order[pos])
-
-        reason[:] = "requests near the window's edges make the count ambiguous"
-        decided = clean & (posts >= 1)
-        app = balanced | (decided & (posts >= in_window))
-        verdict[app] = APP_SIDE
-        reason[app] = "a POST for every record in the window"
-        alone = in_window <= sizes if mode == "time_only" else np.ones(n, dtype=bool)
-        tw = decided & (posts < in_window) & alone
-        verdict[tw] = TWILIO_SIDE
-        reason[tw] = "fewer POSTs than records"
-        crowded = decided & (posts < in_window) & ~alone
-        reason[crowded] = "other messages in the same seconds: a time-only log cannot tell"
-        reason[clean & (posts == 0)] = "no POST found for these records in a period the log covers"
-        undecided = ~covered
-
+    for code, text in _UNDECIDED_REASONS.items():
+        reason[result.reason == code] = text
+    own = model.rec_cluster >= 0
+    mine = np.bincount(model.rec_cluster[own], minlength=n)
+    mine_fixed = np.bincount(
+        model.rec_cluster[own], weights=model.rec_fixed[own] >= 0, minlength=n
+    ).astype(np.int64)
+    exact = (mine > 0) & (mine_fixed == mine)
+    app = result.outcome == rc.APP
+    verdict[app] = APP_SIDE
+    reason[app] = "a POST for every record"
+    unsure = app & (result.possible > 0)
+    reason[unsure] = [
+        f"a POST for every record; {k} of them got no answer or a 5xx, yet only it can "
+        "have created its record"
+        for k in result.possible[unsure]
+    ]
+    reason[app & exact] = "every record's SID was logged with its POST"
+    twilio = result.outcome == rc.TWILIO
+    verdict[twilio] = TWILIO_SIDE
+    reason[twilio] = "fewer POSTs than records: one request made several messages"
+    undecided = ~exact & ~covered
     verdict[undecided] = UNVERIFIED
     reason[undecided] = "the server log does not cover this time"
-
-    cluster_of = np.concatenate(pair_cluster) if pair_cluster else np.zeros(0, dtype=np.int64)
-    send_row = np.concatenate(pair_send) if pair_send else np.zeros(0, dtype=np.int64)
-    order = np.lexsort((frame["us"].to_numpy()[send_row], cluster_of))
-    cluster_of, send_row = cluster_of[order], send_row[order]
-    keep = np.ones(len(send_row), dtype=bool)
-    keep[1:] = (cluster_of[1:] != cluster_of[:-1]) | (send_row[1:] != send_row[:-1])
-    cluster_of, send_row = cluster_of[keep], send_row[keep]
     return {
         "verdict": verdict,
         "verdict_reason": reason,
-        "match_mode": np.full(n, mode, dtype=object),
-        "posts": posts,
-        "records_in_window": np.maximum(in_window, sizes),
-        "covered": covered,
-        "matched_rows": (cluster_of, send_row),
+        "match_mode": np.full(n, "", dtype=object),
+        "posts": result.posts,
+        "possible_posts": result.possible,
+        "records_in_window": np.maximum(result.records, mine),
     }
+
+
+def _evidence_rows(
+    result: rc.Reconciled,
+    model: _Model,
+    band: tuple[int, int],
+    send_us: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster, send row) of the POSTs near each cluster, refused ones included, in time order."""
+    cluster_of = [result.pair_cluster]
+    send_row = [model.post_row[result.pair_post]]
+    if len(model.refused_row):
+        # Refused POSTs near the cluster's records: evidence of a retry, never a send.
+        graph = rc.Graph(
+            rec_ms=model.rec_us // 1000,
+            rec_scope=model.rec_scope,
+            rec_fixed=np.full(len(model.rec_us), -1, dtype=np.int64),
+            rec_failed=np.zeros(len(model.rec_us), dtype=bool),
+            post_ms=model.refused_us // 1000,
+            post_scope=model.refused_scope,
+            post_kind=np.full(len(model.refused_row), rc.POSSIBLE, dtype=np.int8),
+            post_failed_only=np.zeros(len(model.refused_row), dtype=bool),
+            lo_ms=band[0],
+            hi_ms=band[1] + 60_000,
+        )
+        own = np.flatnonzero(model.rec_cluster >= 0)
+        owner, post = rc.candidate_pairs(graph, own)
+        cluster_of.append(model.rec_cluster[own][owner])
+        send_row.append(model.refused_row[post])
+    cl = np.concatenate(cluster_of).astype(np.int64)
+    rows = np.concatenate(send_row).astype(np.int64)
+    order = np.lexsort((rows, send_us[rows], cl))
+    cl, rows = cl[order], rows[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (cl[1:] != cl[:-1]) | (rows[1:] != rows[:-1])
+    return cl[keep], rows[keep]
 
 
 def _matched_lists(
@@ -551,6 +874,7 @@ def _empty_evidence(n: int, why: str) -> dict[str, Any]:
         "verdict_reason": np.full(n, why, dtype=object),
         "match_mode": np.full(n, "none", dtype=object),
         "posts": np.zeros(n, dtype=np.int64),
+        "possible_posts": np.zeros(n, dtype=np.int64),
         "records_in_window": np.zeros(n, dtype=np.int64),
         "covered": np.zeros(n, dtype=bool),
         "matched_lines": pa.ListArray.from_arrays(offsets, pa.array([], pa.string())),

@@ -63,7 +63,7 @@ class _Silent:
 
 
 #: Message columns the cross-reference needs.
-CROSSREF_COLUMNS = ["sid", "to", "direction", "date_created"]
+CROSSREF_COLUMNS = ["sid", "to", "direction", "date_created", "status"]
 
 
 @dataclass

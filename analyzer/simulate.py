@@ -103,6 +103,9 @@ class SimulationConfig:
     clock_skew_seconds: float = 0.8
     #: Request log formats (LOG_FORMATS); the jsonl log is always written.
     log_formats: tuple[str, ...] = ("jsonl",)
+    #: Spread the events evenly over this many seconds from the first day's midnight,
+    #: instead of over ``days`` days with a daily curve (for a chosen send rate).
+    span_seconds: int | None = None
 
 
 @dataclass
@@ -599,8 +602,12 @@ class _Gap:
         return (tod >= self.start_ms) | (tod < self.end_ms)
 
 
-def _draw_times(rng: np.random.Generator, n: int, window_start: int, days: int) -> np.ndarray:
-    """Event times (epoch seconds) following a diurnal volume curve."""
+def _draw_times(
+    rng: np.random.Generator, n: int, window_start: int, days: int, span: int | None = None
+) -> np.ndarray:
+    """Event times (epoch seconds) following a diurnal volume curve, or even over ``span``."""
+    if span is not None:
+        return window_start + rng.integers(0, span, size=n)
     day = rng.integers(0, days, size=n)
     hour = rng.choice(24, size=n, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
     second = rng.integers(0, 3600, size=n)
@@ -749,6 +756,8 @@ def _validate(config: SimulationConfig) -> tuple[int, _Gap]:
         raise UserError("messages must be at least 1")
     if config.days < 1:
         raise UserError("days must be at least 1")
+    if config.span_seconds is not None and not 60 <= config.span_seconds <= config.days * _DAY_S:
+        raise UserError("span_seconds must be between 60 and the days simulated")
     for name, value in _rates(config).items():
         if not 0 <= value <= 1:
             raise UserError(f"{name} must be between 0 and 1, got {value}")
@@ -787,7 +796,7 @@ def _rates(config: SimulationConfig) -> dict[str, float]:
 
 def _plan(config: SimulationConfig, rng: np.random.Generator) -> tuple[_Plan, _Numbers, list[str]]:
     window_start, gap = _validate(config)
-    window_end = window_start + config.days * _DAY_S
+    window_end = window_start + (config.span_seconds or config.days * _DAY_S)
     m = config.messages
     rates = list(_rates(config).values())
     n_groups = np.array([0] + [round(r * m) for r in rates], dtype=np.int64)
@@ -845,7 +854,7 @@ def _plan(config: SimulationConfig, rng: np.random.Generator) -> tuple[_Plan, _N
     cov_off_ms[twin] = cov_off_ms[starts[rec_ev[twin]]]
 
     # Place events in time: planted groups entirely inside or entirely outside the gap.
-    t0 = _draw_times(rng, n_events, window_start, config.days)
+    t0 = _draw_times(rng, n_events, window_start, config.days, config.span_seconds)
     planted_ev = _PLANTED_CODES[ev_scen]
     planted_idx = np.flatnonzero(planted_ev)
     planted_recs = special[planted_ev[rec_ev[special]]]
@@ -874,7 +883,7 @@ def _plan(config: SimulationConfig, rng: np.random.Generator) -> tuple[_Plan, _N
         if not bad.any():
             break
         check = np.flatnonzero(bad)
-        t0[check] = _draw_times(rng, check.size, window_start, config.days)
+        t0[check] = _draw_times(rng, check.size, window_start, config.days, config.span_seconds)
     else:
         raise RuntimeError("could not place the planted groups in time")
     created = np.repeat(t0, size) + offset

@@ -1,0 +1,424 @@
+"""Reconcile the application's logged POSTs with Twilio's records, one to one.
+
+The model: every POST that Twilio accepted (2xx) created a record; a POST that got
+no answer or a 5xx may have created one or none; a refused POST (4xx) created none
+and never enters. A record was created by a POST made shortly before it: the delay
+``record time - POST time`` (both in Twilio's clock) lies in a band learned from the
+data. Where the log names the record's SID, that POST is the only candidate. The log
+is taken to hold every POST in the periods it covers.
+
+An *assignment* gives every record one candidate POST, so that every accepted POST
+gets at least one record. Several records on one POST is Twilio's fault (one request,
+several messages). A duplicate cluster is
+
+- ``APP`` when every feasible assignment gives its records distinct POSTs;
+- ``TWILIO`` when every feasible assignment puts two of its records on one POST;
+- ``UNDECIDED`` otherwise, with a reason.
+
+Records on one POST must really be copies of one message (same recipient and body);
+the check here drops that constraint, which only adds assignments: a decision it makes
+also holds under the stricter model. Each cluster is decided on the part of the graph
+connected to its records (its component), found for all clusters at once with
+vectorized range searches; components larger than ``max_nodes`` are not decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+ACCEPTED = 0
+POSSIBLE = 1
+
+UNDECIDED = 0
+APP = 1
+TWILIO = 2
+
+#: Why a cluster is UNDECIDED (or how it was decided).
+REASON_DECIDED = 0
+REASON_EITHER = 1  # both answers are feasible
+REASON_NO_POST = 2  # a record of the component has no candidate POST
+REASON_INFEASIBLE = 3  # the accepted POSTs cannot all be given a record
+REASON_CROWDED = 4  # too many POSTs and records within the band of each other
+
+DEFAULT_MAX_NODES = 400
+
+
+@dataclass
+class Reconciled:
+    """Per cluster: the outcome, its reason and the evidence that decided it."""
+
+    outcome: np.ndarray  # int8: UNDECIDED, APP or TWILIO
+    reason: np.ndarray  # int8: REASON_*
+    posts: np.ndarray  # distinct candidate POSTs of the cluster's own records
+    possible: np.ndarray  # of those, POSTs that may or may not have created a record
+    records: np.ndarray  # records in the cluster's component
+    pair_cluster: np.ndarray  # (cluster, POST) pairs: the candidate POSTs of each cluster
+    pair_post: np.ndarray
+
+
+@dataclass
+class Graph:
+    """Records and POSTs on one millisecond clock (Twilio's), with the delay band."""
+
+    rec_ms: np.ndarray  # int64
+    rec_scope: np.ndarray  # int64 >= 0: the recipient (0 for every record when time-only)
+    rec_fixed: np.ndarray  # int64: the POST that logged this record's SID, or -1
+    rec_failed: np.ndarray  # bool: status failed (a 400 may have created such a record)
+    post_ms: np.ndarray  # int64
+    post_scope: np.ndarray  # int64: the recipient, or -1 when the log does not say
+    post_kind: np.ndarray  # int8: ACCEPTED or POSSIBLE
+    post_failed_only: np.ndarray  # bool: a 400, which can only have made a failed record
+    lo_ms: int  # record time - POST time, smallest
+    hi_ms: int  # and largest
+    #: The band for POSTs that name their recipient (None: the same): a POST to the
+    #: record's own recipient can be trusted a little farther away.
+    scoped_lo_ms: int | None = None
+    scoped_hi_ms: int | None = None
+
+    @property
+    def scoped_band(self) -> tuple[int, int]:
+        lo = self.lo_ms if self.scoped_lo_ms is None else self.scoped_lo_ms
+        hi = self.hi_ms if self.scoped_hi_ms is None else self.scoped_hi_ms
+        return lo, hi
+
+    @property
+    def n_records(self) -> int:
+        return len(self.rec_ms)
+
+    @property
+    def n_posts(self) -> int:
+        return len(self.post_ms)
+
+
+class _Candidates:
+    """Range searches: the candidate POSTs of records and the candidate records of POSTs."""
+
+    def __init__(self, g: Graph) -> None:
+        self.g = g
+        times = np.concatenate([g.rec_ms, g.post_ms, [0]])
+        reach = max(abs(g.lo_ms), abs(g.hi_ms), *map(abs, g.scoped_band))
+        self.base = int(times.min()) - 2 * reach - 1
+        span = int(times.max()) - self.base + 2 * reach + 2
+        self.bits = max(1, span.bit_length())
+        top = int(max(g.rec_scope.max(initial=0), g.post_scope.max(initial=0))) + 1
+        if top.bit_length() + self.bits > 62:
+            raise ValueError("too many recipients over too long a period to index")
+        scoped = np.flatnonzero(g.post_scope >= 0)
+        keys = self._key(g.post_scope[scoped], g.post_ms[scoped])
+        order = np.argsort(keys, kind="stable")
+        self.s_keys, self.s_posts = keys[order], scoped[order]
+        loose = np.flatnonzero(g.post_scope < 0)
+        order = np.argsort(g.post_ms[loose], kind="stable")
+        self.u_ms, self.u_posts = g.post_ms[loose][order], loose[order]
+        rkeys = self._key(g.rec_scope, g.rec_ms)
+        order = np.argsort(rkeys, kind="stable")
+        self.r_keys, self.r_recs = rkeys[order], order
+        order = np.argsort(g.rec_ms, kind="stable")
+        self.r_ms, self.r_by_ms = g.rec_ms[order], order
+        self.fixed_of_post = np.full(g.n_posts, -1, dtype=np.int64)
+        fixed = np.flatnonzero(g.rec_fixed >= 0)
+        self.fixed_of_post[g.rec_fixed[fixed]] = fixed
+
+    def _key(self, scope: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        return (scope.astype(np.int64) << self.bits) + (ms.astype(np.int64) - self.base)
+
+    def _post_ranges(self, recs: np.ndarray) -> tuple[np.ndarray, ...]:
+        g = self.g
+        scope, ms = g.rec_scope[recs], g.rec_ms[recs]
+        lo, hi = g.scoped_band
+        s_first = np.searchsorted(self.s_keys, self._key(scope, ms - hi), side="left")
+        s_last = np.searchsorted(self.s_keys, self._key(scope, ms - lo), side="right")
+        u_first = np.searchsorted(self.u_ms, ms - g.hi_ms, side="left")
+        u_last = np.searchsorted(self.u_ms, ms - g.lo_ms, side="right")
+        free = g.rec_fixed[recs] < 0
+        s_last = np.where(free, np.maximum(s_last, s_first), s_first)
+        u_last = np.where(free, np.maximum(u_last, u_first), u_first)
+        return s_first, s_last, u_first, u_last
+
+    def post_counts(self, recs: np.ndarray) -> np.ndarray:
+        """An upper bound of the candidate POSTs of each record."""
+        s_first, s_last, u_first, u_last = self._post_ranges(recs)
+        return (s_last - s_first) + (u_last - u_first) + (self.g.rec_fixed[recs] >= 0)
+
+    def posts_of(self, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in recs, POST) for every candidate POST of the records."""
+        g = self.g
+        s_first, s_last, u_first, u_last = self._post_ranges(recs)
+        o1, p1 = _expand(s_first, s_last)
+        o2, p2 = _expand(u_first, u_last)
+        fixed = np.flatnonzero(g.rec_fixed[recs] >= 0)
+        owner = np.concatenate([o1, o2, fixed])
+        post = np.concatenate([self.s_posts[p1], self.u_posts[p2], g.rec_fixed[recs[fixed]]])
+        ok = ~g.post_failed_only[post] | g.rec_failed[recs[owner]]
+        return owner[ok], post[ok]
+
+    def _record_ranges(self, posts: np.ndarray) -> tuple[np.ndarray, ...]:
+        g = self.g
+        scope, ms = g.post_scope[posts], g.post_ms[posts]
+        scoped = scope >= 0
+        lo, hi = g.scoped_band
+        k_first = np.searchsorted(self.r_keys, self._key(np.maximum(scope, 0), ms + lo), "left")
+        k_last = np.searchsorted(self.r_keys, self._key(np.maximum(scope, 0), ms + hi), "right")
+        m_first = np.searchsorted(self.r_ms, ms + g.lo_ms, side="left")
+        m_last = np.searchsorted(self.r_ms, ms + g.hi_ms, side="right")
+        k_last = np.where(scoped, np.maximum(k_last, k_first), k_first)
+        m_last = np.where(scoped, m_first, np.maximum(m_last, m_first))
+        return k_first, k_last, m_first, m_last
+
+    def record_counts(self, posts: np.ndarray) -> np.ndarray:
+        """An upper bound of the candidate records of each POST."""
+        k_first, k_last, m_first, m_last = self._record_ranges(posts)
+        return (k_last - k_first) + (m_last - m_first) + (self.fixed_of_post[posts] >= 0)
+
+    def records_of(self, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in posts, record) for every candidate record of the POSTs."""
+        g = self.g
+        k_first, k_last, m_first, m_last = self._record_ranges(posts)
+        o1, r1 = _expand(k_first, k_last)
+        o2, r2 = _expand(m_first, m_last)
+        owner = np.concatenate([o1, o2])
+        rec = np.concatenate([self.r_recs[r1], self.r_by_ms[r2]])
+        # A record whose SID was logged has that POST as its only candidate.
+        ok = (g.rec_fixed[rec] < 0) & (~g.post_failed_only[posts[owner]] | g.rec_failed[rec])
+        owner, rec = owner[ok], rec[ok]
+        fixed = np.flatnonzero(self.fixed_of_post[posts] >= 0)
+        return (
+            np.concatenate([owner, fixed]),
+            np.concatenate([rec, self.fixed_of_post[posts[fixed]]]),
+        )
+
+
+def _expand(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand position ranges [first, last) into (range number, position) pairs."""
+    counts = np.maximum(last - first, 0)
+    owner = np.repeat(np.arange(len(first)), counts)
+    if not len(owner):
+        return owner.astype(np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return owner, starts + np.arange(int(counts.sum()))
+
+
+def _new_pairs(
+    cluster: np.ndarray, node: np.ndarray, known: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs not in ``known`` (sorted codes cluster * width + node), and the new known."""
+    codes = np.unique(cluster.astype(np.int64) * width + node)
+    fresh = codes[~np.isin(codes, known, assume_unique=True)]
+    return fresh // width, fresh % width, np.union1d(known, fresh)
+
+
+def _components(
+    cand: _Candidates, rec_cluster: np.ndarray, n_clusters: int, max_nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every cluster's component as sorted (cluster * width + node) codes, and crowding.
+
+    Returns record codes, POST codes and a mask of clusters whose component grew
+    beyond ``max_nodes`` (their codes are incomplete).
+    """
+    g = cand.g
+    width = max(g.n_records, g.n_posts, 1)
+    start = np.flatnonzero(rec_cluster >= 0)
+    f_cl, f_rec = rec_cluster[start].astype(np.int64), start.astype(np.int64)
+    rec_known = np.unique(f_cl * width + f_rec)
+    post_known = np.zeros(0, dtype=np.int64)
+    size = np.bincount(f_cl, minlength=n_clusters)
+    crowded = np.zeros(n_clusters, dtype=bool)
+    while len(f_cl):
+        # Bound the next step before taking it: a busy log can join everything.
+        size += np.bincount(f_cl, weights=cand.post_counts(f_rec), minlength=n_clusters).astype(
+            np.int64
+        )
+        crowded |= size > max_nodes
+        keep = ~crowded[f_cl]
+        f_cl, f_rec = f_cl[keep], f_rec[keep]
+        owner, post = cand.posts_of(f_rec)
+        p_cl, p_post, post_known = _new_pairs(f_cl[owner], post, post_known, width)
+        size += np.bincount(p_cl, weights=cand.record_counts(p_post), minlength=n_clusters).astype(
+            np.int64
+        )
+        crowded |= size > max_nodes
+        keep = ~crowded[p_cl]
+        p_cl, p_post = p_cl[keep], p_post[keep]
+        owner, rec = cand.records_of(p_post)
+        f_cl, f_rec, rec_known = _new_pairs(p_cl[owner], rec, rec_known, width)
+    return rec_known, post_known, crowded
+
+
+def reconcile(
+    g: Graph,
+    rec_cluster: np.ndarray,
+    n_clusters: int,
+    *,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Reconciled:
+    """Decide every cluster (records with ``rec_cluster`` >= 0) from the POSTs around it."""
+    outcome = np.zeros(n_clusters, dtype=np.int8)
+    reason = np.full(n_clusters, REASON_EITHER, dtype=np.int8)
+    empty = np.zeros(0, dtype=np.int64)
+    if n_clusters == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return Reconciled(outcome, reason, z, z, z, empty, empty)
+    cand = _Candidates(g)
+    width = max(g.n_records, g.n_posts, 1)
+    rec_codes, post_codes, crowded = _components(cand, rec_cluster, n_clusters, max_nodes)
+    comp_cl, comp_rec = rec_codes // width, rec_codes % width
+    records = np.bincount(comp_cl, minlength=n_clusters)
+
+    # Candidate POSTs of the clusters' own records: the evidence.
+    own = np.flatnonzero(rec_cluster >= 0)
+    owner, post = cand.posts_of(own)
+    ev = np.unique(rec_cluster[own][owner].astype(np.int64) * width + post)
+    pair_cluster, pair_post = ev // width, ev % width
+    posts = np.bincount(pair_cluster, minlength=n_clusters)
+    possible = np.bincount(
+        pair_cluster, weights=g.post_kind[pair_post] == POSSIBLE, minlength=n_clusters
+    ).astype(np.int64)
+
+    # Every record of the component has its SID logged: nothing left to choose.
+    free_rec = g.rec_fixed[comp_rec] < 0
+    has_free = np.bincount(comp_cl, weights=free_rec, minlength=n_clusters) > 0
+    all_fixed = ~has_free & ~crowded
+    outcome[all_fixed] = APP
+    reason[all_fixed] = REASON_DECIDED
+    reason[crowded] = REASON_CROWDED
+
+    todo = np.flatnonzero(has_free & ~crowded)
+    if len(todo):
+        pick = np.isin(comp_cl, todo)
+        sel_cl, sel_rec = comp_cl[pick], comp_rec[pick]
+        e_owner, e_post = cand.posts_of(sel_rec)
+        e_cl, e_rec = sel_cl[e_owner], sel_rec[e_owner]
+        order = np.lexsort((e_post, e_rec, e_cl))
+        e_cl, e_rec, e_post = e_cl[order], e_rec[order], e_post[order]
+        # comp_cl is sorted (codes are cluster-major), so each cluster's rows are a slice.
+        rec_bounds = (
+            np.searchsorted(sel_cl, todo, side="left"),
+            np.searchsorted(sel_cl, todo, side="right"),
+        )
+        edge_bounds = (
+            np.searchsorted(e_cl, todo, side="left"),
+            np.searchsorted(e_cl, todo, side="right"),
+        )
+        for i, c in enumerate(todo):
+            recs = sel_rec[rec_bounds[0][i] : rec_bounds[1][i]]
+            a, b = edge_bounds[0][i], edge_bounds[1][i]
+            outcome[c], reason[c] = _solve(g, int(c), recs, e_rec[a:b], e_post[a:b], rec_cluster)
+    return Reconciled(outcome, reason, posts, possible, records, pair_cluster, pair_post)
+
+
+def _solve(
+    g: Graph,
+    cluster: int,
+    recs: np.ndarray,
+    edge_rec: np.ndarray,
+    edge_post: np.ndarray,
+    rec_cluster: np.ndarray,
+) -> tuple[int, int]:
+    """Decide one cluster on its component (records ``recs``, candidate edges)."""
+    cands: dict[int, list[int]] = {int(r): [] for r in recs}
+    for r, p in zip(edge_rec.tolist(), edge_post.tolist(), strict=True):
+        cands[r].append(p)
+    fixed = {r: int(g.rec_fixed[r]) for r in cands if g.rec_fixed[r] >= 0}
+    free = [r for r in cands if r not in fixed]
+    if any(not cands[r] for r in free):
+        return UNDECIDED, REASON_NO_POST
+    hit = set(fixed.values())
+    accepted = sorted(
+        {p for r in free for p in cands[r] if g.post_kind[p] == ACCEPTED and p not in hit}
+    )
+    mine = {r for r in cands if rec_cluster[r] == cluster}
+    if not _saturates(accepted, free, cands):
+        return UNDECIDED, REASON_INFEASIBLE
+    mine_free = [r for r in free if r in mine]
+    mine_posts = {fixed[r] for r in mine if r in fixed}
+    narrowed = {
+        r: ([p for p in ps if p not in mine_posts] if r in mine else ps) for r, ps in cands.items()
+    }
+    can_app = _records_match(mine_free, narrowed) and _saturates(accepted, free, narrowed)
+    can_twilio = False
+    for r in mine_free:
+        if any(p in mine_posts for p in cands[r]) and _saturates(
+            accepted, [x for x in free if x != r], cands
+        ):
+            can_twilio = True
+            break
+    if not can_twilio:
+        for i, r1 in enumerate(mine_free):
+            for r2 in mine_free[i + 1 :]:
+                rest = [x for x in free if x != r1 and x != r2]
+                for p in set(cands[r1]) & set(cands[r2]):
+                    if _saturates([q for q in accepted if q != p], rest, cands):
+                        can_twilio = True
+                        break
+                if can_twilio:
+                    break
+            if can_twilio:
+                break
+    if can_app and not can_twilio:
+        return APP, REASON_DECIDED
+    if can_twilio and not can_app:
+        return TWILIO, REASON_DECIDED
+    return UNDECIDED, REASON_EITHER
+
+
+def _saturates(posts: Sequence[int], recs: Sequence[int], cands: dict[int, list[int]]) -> bool:
+    """Whether every POST in ``posts`` can be given its own record among ``recs``."""
+    if not posts:
+        return True
+    if len(posts) > len(recs):
+        return False
+    wanted = set(posts)
+    by_post: dict[int, list[int]] = {p: [] for p in posts}
+    for r in recs:
+        for p in cands[r]:
+            if p in wanted:
+                by_post[p].append(r)
+    return _max_matching(list(posts), by_post) == len(posts)
+
+
+def _records_match(recs: Sequence[int], cands: dict[int, list[int]]) -> bool:
+    """Whether every record in ``recs`` can be given its own candidate POST."""
+    if not recs:
+        return True
+    return _max_matching(list(recs), {r: cands[r] for r in recs}) == len(recs)
+
+
+def _max_matching(left: list[int], adj: dict[int, list[int]]) -> int:
+    """Size of a maximum matching of ``left`` into their neighbours (augmenting paths)."""
+    match: dict[int, int] = {}
+
+    def augment(u: int, seen: set[int]) -> bool:
+        for v in adj[u]:
+            if v in seen:
+                continue
+            seen.add(v)
+            if v not in match or augment(match[v], seen):
+                match[v] = u
+                return True
+        return False
+
+    return sum(augment(u, set()) for u in left)
+
+
+def candidate_pairs(g: Graph, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``recs``, POST) for every candidate POST of the given records."""
+    return _Candidates(g).posts_of(np.asarray(recs, dtype=np.int64))
+
+
+def isolated_pairs(g: Graph, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """(record, POST) pairs where each is the other's only candidate; accepted POSTs only.
+
+    These are the pairs the data itself vouches for, used to learn the delay band.
+    At most ``limit`` records and POSTs are looked at.
+    """
+    cand = _Candidates(g)
+    recs = np.arange(min(g.n_records, limit), dtype=np.int64)
+    recs = recs[cand.post_counts(recs) == 1]
+    owner, post = cand.posts_of(recs)
+    rec = recs[owner]
+    lone = np.flatnonzero(cand.record_counts(post) == 1)
+    keep = lone[g.post_kind[post[lone]] == ACCEPTED]
+    return rec[keep], post[keep]
