@@ -55,6 +55,8 @@ DEFAULT_TOLERANCE = 3.0
 DEFAULT_COVERAGE_GAP = 900.0
 _US = 1_000_000
 _MAX_SKEW = 300
+#: Time zones are at most 14 h from UTC.
+_MAX_ZONE_SECONDS = 14 * 3600
 #: Fewer requests than this cannot place a log on Twilio's clock by counts alone.
 MIN_SKEW_REQUESTS = 10
 #: Fewer pairs than this give no skew (or delay band) of their own.
@@ -184,7 +186,8 @@ def cross_reference(
             "POSTs may fall outside their clusters' windows"
         )
     coverage = _coverage(requests, used, coverage_gap)
-    warnings.extend(_clock_warnings(coverage, records, skew_info))
+    live_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[live]
+    warnings.extend(_clock_warnings(coverage, records, skew_info, live_us))
 
     model = _build_model(clusters, sends, outcome, records, mode, used)
     band, band_method = _delay_band(model, tolerance)
@@ -409,8 +412,9 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
             picked = position.filter(matched).to_numpy(zero_copy_only=False)
             sample_us = pc.cast(with_sid["time"], pa.int64()).to_numpy(zero_copy_only=False)
             twilio_us = records["us"].filter(matched).to_numpy(zero_copy_only=False)
+            # Every pair is exact, however far off the log clock is: a log in local
+            # time is placed on Twilio's clock here.
             sid_diffs = (sample_us[picked] - twilio_us) / _US - 0.5
-            sid_diffs = sid_diffs[np.abs(sid_diffs) <= _MAX_SKEW]
             if len(sid_diffs) >= MIN_PAIRS:
                 return _from_diffs(sid_diffs, "sid_pairs")
     if mode in ("sid", "recipient_time"):
@@ -419,7 +423,11 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
         near = records.filter(pc.fill_null(pc.is_in(records["to"], value_set=recipients), False))
         diffs = _nearest_recipient_diffs(with_to, near)
         if len(diffs) >= MIN_PAIRS:
-            return _from_diffs(diffs - 0.5, "recipient_pairs")
+            estimate = _from_diffs(diffs - 0.5, "recipient_pairs")
+            # The nearest record is the right one only when the clocks are close, or
+            # when the pairs agree closely on how far apart they are.
+            if abs(estimate.seconds) <= _MAX_SKEW or (estimate.spread or 0) <= 5.0:
+                return estimate
     if len(send_us) < MIN_SKEW_REQUESTS:
         return SkewEstimate(
             0.0,
@@ -467,7 +475,7 @@ def _nearest_recipient_diffs(sends: pa.Table, records: pa.Table) -> np.ndarray:
         right_on="us_tw",
         by="to",
         direction="nearest",
-        tolerance=_MAX_SKEW * _US,
+        tolerance=_MAX_ZONE_SECONDS * _US,
     ).dropna(subset=["us_tw"])
     return np.asarray((merged["us"] - merged["us_tw"]) / _US, dtype=float)
 
@@ -511,7 +519,9 @@ def _skew_by_counts(log_us: np.ndarray, twilio_us: np.ndarray) -> SkewEstimate:
     )
 
 
-def _clock_warnings(coverage: pd.DataFrame, records: pa.Table, skew: SkewEstimate) -> list[str]:
+def _clock_warnings(
+    coverage: pd.DataFrame, records: pa.Table, skew: SkewEstimate, send_us: np.ndarray
+) -> list[str]:
     """Warnings for logs whose clock looks like another time zone's."""
     out = []
     if records.num_rows and not coverage.empty:
@@ -530,7 +540,35 @@ def _clock_warnings(coverage: pd.DataFrame, records: pa.Table, skew: SkewEstimat
             f"matched requests put the log clock {skew.seconds:+.0f} s off Twilio's: if the "
             "log is written in local time, pass --log-tz with its zone (or --skew)"
         )
+    elif not paired and records.num_rows and len(send_us):
+        shift = _zone_shift(send_us, records["us"].to_numpy(zero_copy_only=False))
+        if shift:
+            out.append(
+                f"the requests line up best with the messages {shift / 60:+g} h away: if the "
+                "log is written in local time, pass --log-tz with its zone"
+            )
     return out
+
+
+_ZONE_STEP_MINUTES = 15
+
+
+def _zone_shift(send_us: np.ndarray, record_us: np.ndarray) -> int:
+    """Minutes (a multiple of 15, within 14 h) by which per-minute request counts line up
+    with record counts clearly better than at no shift; 0 when no shift does."""
+    minute = 60 * _US
+    start = min(int(send_us.min()), int(record_us.min())) // minute
+    end = max(int(send_us.max()), int(record_us.max())) // minute
+    size = end - start + 1
+    posts = np.bincount(send_us // minute - start, minlength=size).astype(float)
+    made = np.bincount(record_us // minute - start, minlength=size).astype(float)
+    reach = _MAX_ZONE_SECONDS // 60
+    shifts = np.arange(-reach, reach + 1, _ZONE_STEP_MINUTES)
+    padded = np.concatenate([np.zeros(reach), made, np.zeros(reach)])
+    scores = np.array([np.dot(posts, padded[reach - k : reach - k + size]) for k in shifts])
+    best = int(shifts[int(np.argmax(scores))])
+    at_zero = scores[shifts == 0][0]
+    return best if best and scores.max() >= 2 * max(at_zero, 1.0) else 0
 
 
 def _iso(us: int) -> str:
@@ -934,7 +972,22 @@ def _hints(clusters: pa.Table, evidence: dict[str, Any]) -> np.ndarray:
     failed = has_posts & ((first == -1) | (first >= 500))
     suffix = "the first attempt timed out or got a 5xx: a retried non-idempotent POST"
     hints[failed] = np.where(hints[failed] == "", suffix, hints[failed] + "; " + suffix)
+    refused = has_posts & (first >= 400) & (first < 500) & ~np.isin(first, _UNSURE_4XX)
+    hints[refused] = [
+        (h + "; " if h else "")
+        + f"the first attempt was refused (HTTP {code}) and retried: a refused POST creates "
+        "nothing, so it explains none of the records"
+        for h, code in zip(hints[refused], first[refused], strict=True)
+    ]
     twilio = evidence["verdict"] == TWILIO_SIDE
     escalate = "one request, several messages: send the SIDs to Twilio support"
     hints[twilio] = escalate  # the gap pattern says nothing about the application here
+    hints[evidence["verdict"] == WEBHOOK_SIDE] = WEBHOOK_HINT
     return hints
+
+
+WEBHOOK_HINT = (
+    "replies to an incoming message: Twilio waits 15 s for the webhook, then calls the "
+    "fallback URL, and a reply goes out from each TwiML answer; answer the webhook within "
+    "15 s (acknowledge first, work later) and keep the fallback URL from replying again"
+)

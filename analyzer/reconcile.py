@@ -361,7 +361,72 @@ def _solve(
         return APP, REASON_DECIDED
     if can_twilio and not can_app:
         return TWILIO, REASON_DECIDED
+    if can_app and can_twilio:
+        # The relaxed check let records of different messages share a POST; the exact
+        # search does not, within a budget.
+        color = {r: int(rec_cluster[r]) if rec_cluster[r] >= 0 else -1 - r for r in cands}
+        found = _search(cands, fixed, color, accepted, cluster)
+        if found == {APP}:
+            return APP, REASON_DECIDED
+        if found == {TWILIO}:
+            return TWILIO, REASON_DECIDED
     return UNDECIDED, REASON_EITHER
+
+
+_SEARCH_BUDGET = 20_000
+
+
+def _search(
+    cands: dict[int, list[int]],
+    fixed: dict[int, int],
+    color: dict[int, int],
+    accepted: Sequence[int],
+    cluster: int,
+) -> set[int] | None:
+    """Outcomes for ``cluster`` over every assignment in which only copies of one message
+    share a POST; None when the search would take more than the budget."""
+    order = sorted(cands, key=lambda r: (r not in fixed, len(cands[r])))
+    options = [[fixed[r]] if r in fixed else cands[r] for r in order]
+    must = set(accepted) | set(fixed.values())
+    holder: dict[int, int] = {}  # POST -> the message (color) it made
+    mine: dict[int, int] = {}  # POST -> records of the cluster on it
+    uncovered = [len(must)]
+    outcomes: set[int] = set()
+    steps = [0]
+
+    def visit(i: int) -> bool:
+        steps[0] += 1
+        if steps[0] > _SEARCH_BUDGET:
+            return False
+        if uncovered[0] > len(order) - i:
+            return True
+        if i == len(order):
+            outcomes.add(TWILIO if any(k > 1 for k in mine.values()) else APP)
+            return len(outcomes) < 2
+        r = order[i]
+        for p in options[i]:
+            if holder.get(p, color[r]) != color[r]:
+                continue
+            fresh = p not in holder
+            if fresh:
+                holder[p] = color[r]
+                uncovered[0] -= p in must
+            if color[r] == cluster:
+                mine[p] = mine.get(p, 0) + 1
+            go_on = visit(i + 1)
+            if color[r] == cluster:
+                mine[p] -= 1
+            if fresh:
+                del holder[p]
+                uncovered[0] += p in must
+            if not go_on:
+                return False
+        return True
+
+    finished = visit(0)
+    if not finished and len(outcomes) < 2:
+        return None
+    return outcomes
 
 
 def _saturates(posts: Sequence[int], recs: Sequence[int], cands: dict[int, list[int]]) -> bool:
