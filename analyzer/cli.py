@@ -556,16 +556,36 @@ def import_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first malformed row instead of skipping.")
     ] = False,
+    date_order: Annotated[
+        str,
+        typer.Option(
+            "--date-order",
+            help="How to read dates such as 03/04/2026: month-first, day-first, or auto "
+            "(decided per file from the values; a file that fits both is refused).",
+        ),
+    ] = "auto",
 ) -> None:
     """Import message logs exported from Twilio into a dataset (upsert by sid)."""
     from analyzer.sources.files import import_files
 
     with user_errors():
-        result = import_files(files, out, format=format, strict=strict)  # type: ignore[arg-type]
+        result = import_files(
+            files,
+            out,
+            format=format,  # type: ignore[arg-type]
+            strict=strict,
+            date_order=date_order,  # type: ignore[arg-type]
+        )
     for report in result.files:
+        undated = (
+            f" ({report.undated:,} without a creation date, kept under date=undated)"
+            if report.undated
+            else ""
+        )
         typer.echo(
             f"{report.path}: {report.format}, {report.imported:,} of {report.rows:,} rows "
-            f"imported, {report.malformed:,} malformed"
+            f"imported, {report.malformed:,} malformed, {report.no_sent_date:,} never sent "
+            f"(no sent date){undated}"
         )
     for note in result.notes:
         typer.echo(f"Note: {note}")
@@ -595,10 +615,13 @@ def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) ->
     """Format a detection summary and its sensitivity table for the terminal."""
     lines = [
         f"{summary['messages']:,} messages, {summary['outbound_messages']:,} outbound "
-        f"({summary['skipped_no_body']:,} without a body left out).",
+        f"({summary['skipped_no_body']:,} without a body and "
+        f"{summary.get('skipped_not_sent', 0):,} never sent (canceled or scheduled) left out).",
         f"{summary['duplicate_clusters']:,} duplicate clusters with "
         f"{summary['extra_messages']:,} extra messages "
-        f"(window {_seconds(summary['window_seconds'])}, key {' + '.join(summary['key'])}).",
+        f"(window {_seconds(summary['window_seconds'])}, key {' + '.join(summary['key'])}); "
+        f"{summary.get('extra_reached_handset', 0):,} of the extra messages reached a handset "
+        "(sent, delivered or read).",
         "",
         "Window sensitivity:",
         f"  {'window':>8}  {'clusters':>10}  {'extra msgs':>10}",

@@ -3,7 +3,9 @@
 Records are grouped by a key (``to`` + ``body`` by default), ordered by
 ``date_created`` with ties broken by ``sid``, and split wherever the gap to the
 previous record exceeds the window. Runs of two or more records are duplicate
-clusters. All work is vectorized over sorted arrays.
+clusters. Only outbound records with a body that went out (not ``canceled`` or
+``scheduled``) are compared; records without ``date_created`` cannot be placed in
+time and are not counted. All work is vectorized over sorted arrays.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.errors import InputError, SchemaError
-from analyzer.schema import MESSAGE_SCHEMA, require_columns
+from analyzer.schema import HANDSET_STATUSES, MESSAGE_SCHEMA, NOT_SENT_STATUSES, require_columns
 
 DEFAULT_WINDOW = 60.0
 DEFAULT_KEY: tuple[str, ...] = ("to", "body")
@@ -59,6 +61,9 @@ class Detection:
 
     clusters: pa.Table
     sensitivity: pd.DataFrame
+    #: Counts; besides the figures of the clusters, ``skipped_no_body`` (outbound without
+    #: a body), ``skipped_not_sent`` (outbound with a body, canceled or scheduled) and
+    #: ``extra_reached_handset`` (see ``extra_reached_handset``).
     summary: dict[str, Any] = field(default_factory=dict)
     #: Latest date_created (µs) of any run, at the widest window, that starts in the
     #: focus: a caller that read a limited period checks it against the period's end.
@@ -126,7 +131,7 @@ def detect_batches(
     key = _check_key(key)
     _check_window(window)
     members = member_columns(key)
-    columns = [*dict.fromkeys(["direction", "date_created", *key])]
+    columns = [*dict.fromkeys(["direction", "status", "date_created", *key])]
     keys = _scan_keys(scan(columns), key, bounds, focus, progress)
 
     def fetch(rows: np.ndarray) -> pa.Table:
@@ -144,6 +149,8 @@ class _Keys:
     created: np.ndarray  # date_created, microseconds since the epoch
     total: int
     outbound: int
+    no_body: int
+    not_sent: int
     candidates: int
     period: tuple[int | None, int | None] = (None, None)
 
@@ -163,26 +170,56 @@ def _created_us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.cast(as_us, pa.int64()).to_numpy(zero_copy_only=False))
 
 
-def _candidate_mask(batch: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Outbound rows, and outbound rows with a body and a creation time."""
-    outbound = _string_mask(batch["direction"], lambda a: pc.starts_with(a, "outbound"))
-    has_body = _string_mask(batch["body"], lambda a: pc.greater(pc.utf8_length(a), 0))
+@dataclass
+class _Masks:
+    """Per-record classes; records without a creation time are in none of them."""
+
+    outbound: np.ndarray
+    no_body: np.ndarray  # outbound without a body
+    not_sent: np.ndarray  # outbound with a body that never went out
+    candidate: np.ndarray  # outbound with a body that went out: compared
+
+
+_NOT_SENT = pa.array(NOT_SENT_STATUSES, pa.string())
+_HANDSET = pa.array(HANDSET_STATUSES, pa.string())
+
+
+def _candidate_mask(batch: pa.Table) -> _Masks:
+    """Classify the rows that have a creation time."""
     created = np.asarray(pc.is_valid(batch["date_created"]).to_numpy(zero_copy_only=False))
-    return outbound, outbound & has_body & created
+    outbound = created & _string_mask(batch["direction"], lambda a: pc.starts_with(a, "outbound"))
+    has_body = _string_mask(batch["body"], lambda a: pc.greater(pc.utf8_length(a), 0))
+    not_sent = _string_mask(batch["status"], lambda a: pc.is_in(a, value_set=_NOT_SENT))
+    return _Masks(
+        outbound=outbound,
+        no_body=outbound & ~has_body,
+        not_sent=outbound & has_body & not_sent,
+        candidate=outbound & has_body & ~not_sent,
+    )
+
+
+def _counted(
+    created: pa.ChunkedArray | pa.Array, limits: tuple[int | None, int | None]
+) -> np.ndarray:
+    """Rows with a creation time inside the limits."""
+    valid = np.asarray(pc.is_valid(created).to_numpy(zero_copy_only=False), dtype=bool)
+    return valid & _within(_created_us(pc.fill_null(created, 0)), limits)
 
 
 def _table_keys(table: pa.Table, key: Sequence[str], focus: tuple[int | None, int | None]) -> _Keys:
-    outbound, candidate = _candidate_mask(table)
-    counted = _within(_created_us(pc.fill_null(table["date_created"], 0)), focus)
-    rows = np.flatnonzero(candidate)
+    masks = _candidate_mask(table)
+    counted = _counted(table["date_created"], focus)
+    rows = np.flatnonzero(masks.candidate)
     created = _created_us(table["date_created"].take(pa.array(rows, type=pa.int64())))
     return _Keys(
         rows=rows,
         hashes=_hashed_key(table, rows, key),
         created=created,
         total=int(counted.sum()),
-        outbound=int((outbound & counted).sum()),
-        candidates=int((candidate & counted).sum()),
+        outbound=int((masks.outbound & counted).sum()),
+        no_body=int((masks.no_body & counted).sum()),
+        not_sent=int((masks.not_sent & counted).sum()),
+        candidates=int((masks.candidate & counted).sum()),
         period=_period(created[_within(created, focus)]),
     )
 
@@ -206,20 +243,22 @@ def _scan_keys(
     rows: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
     created: list[np.ndarray] = []
-    offset = total = outbound_count = candidate_count = 0
+    offset = total = outbound_count = no_body = not_sent = candidate_count = 0
     for batch in batches:
         table = pa.Table.from_batches([batch])
         when = _created_us(pc.fill_null(table["date_created"], 0))
-        inside = _within(when, bounds)
+        inside = _counted(table["date_created"], bounds)
         counted = inside & _within(when, focus)
-        outbound, candidate = _candidate_mask(table)
-        local = np.flatnonzero(candidate & inside)
+        masks = _candidate_mask(table)
+        local = np.flatnonzero(masks.candidate & inside)
         rows.append(local + offset)
         hashes.append(_hashed_key(table, local, key))
         created.append(when[local])
         total += int(counted.sum())
-        outbound_count += int((outbound & counted).sum())
-        candidate_count += int((candidate & counted).sum())
+        outbound_count += int((masks.outbound & counted).sum())
+        no_body += int((masks.no_body & counted).sum())
+        not_sent += int((masks.not_sent & counted).sum())
+        candidate_count += int((masks.candidate & counted).sum())
         offset += batch.num_rows
         if progress is not None:
             progress(batch.num_rows)
@@ -230,6 +269,8 @@ def _scan_keys(
         created=all_created,
         total=total,
         outbound=outbound_count,
+        no_body=no_body,
+        not_sent=not_sent,
         candidates=candidate_count,
         period=_period(all_created[_within(all_created, focus)]),
     )
@@ -319,11 +360,13 @@ def _detect(
     summary: dict[str, Any] = {
         "messages": keys.total,
         "outbound_messages": keys.outbound,
-        "skipped_no_body": keys.outbound - keys.candidates,
+        "skipped_no_body": keys.no_body,
+        "skipped_not_sent": keys.not_sent,
         "candidate_messages": keys.candidates,
         "duplicate_clusters": n_clusters,
         "records_in_clusters": in_clusters,
         "extra_messages": in_clusters - n_clusters,
+        "extra_reached_handset": extra_reached_handset(clusters),
         "window_seconds": float(window),
         "key": list(key),
     }
@@ -331,6 +374,27 @@ def _detect(
         summary["period_start"] = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
         summary["period_end"] = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
     return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary, reach=reach)
+
+
+def extra_reached_handset(clusters: pa.Table) -> int:
+    """Extra messages that reached a handset: over the clusters, the records whose
+    status is sent, delivered or read, less one per cluster (never below zero).
+
+    ``clusters`` needs the ``statuses`` list column of ``find_duplicates``.
+    """
+    statuses = clusters["statuses"]
+    n = clusters.num_rows
+    if n == 0:
+        return 0
+    lists = statuses.combine_chunks() if isinstance(statuses, pa.ChunkedArray) else statuses
+    flat = _decoded(pa.chunked_array([pc.list_flatten(lists)]))
+    reached = np.asarray(
+        pc.fill_null(pc.is_in(flat, value_set=_HANDSET), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False))
+    per_cluster = np.bincount(parents[reached], minlength=n)
+    return int(np.maximum(per_cluster - 1, 0).sum())
 
 
 def _reach(starts: np.ndarray, created: np.ndarray, counted: np.ndarray) -> int | None:
@@ -587,7 +651,16 @@ def combine_detections(
     for name in counts:
         sensitivity[name] = sum(p.sensitivity[name] for p in parts)
     summary: dict[str, Any] = dict(parts[0].summary)
-    for name in ("messages", "outbound_messages", "skipped_no_body", "candidate_messages", *counts):
+    summed = (
+        "messages",
+        "outbound_messages",
+        "skipped_no_body",
+        "skipped_not_sent",
+        "candidate_messages",
+        "extra_reached_handset",
+        *counts,
+    )
+    for name in summed:
         summary[name] = sum(int(p.summary[name]) for p in parts)
     starts = [p.summary["period_start"] for p in parts if "period_start" in p.summary]
     ends = [p.summary["period_end"] for p in parts if "period_end" in p.summary]

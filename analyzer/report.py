@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from analyzer import charts
 from analyzer.atomic import write_text, write_with
+from analyzer.detect import extra_reached_handset
 from analyzer.errors import InputError
 from analyzer.redact import (
     mask_numbers_in_text,
@@ -370,10 +371,16 @@ def _summarise(data: _Data, redact: bool) -> dict[str, Any]:
         "messages": int(s.get("messages", 0) or 0),
         "outbound_messages": outbound,
         "skipped_no_body": int(s.get("skipped_no_body", 0) or 0),
+        "skipped_not_sent": int(s.get("skipped_not_sent", 0) or 0),
         "candidate_messages": int(s.get("candidate_messages", 0) or 0),
         "duplicate_clusters": len(f),
         "records_in_clusters": int(f["n_records"].sum()) if len(f) else 0,
         "extra_messages": int(f["extra"].sum()) if len(f) else 0,
+        "extra_reached_handset": (
+            extra_reached_handset(data.table)
+            if "statuses" in data.table.column_names
+            else int(s.get("extra_reached_handset", 0) or 0)
+        ),
         "extra_share_of_outbound": (
             round(float(f["extra"].sum()) / outbound, 6) if outbound and len(f) else 0.0
         ),
@@ -455,7 +462,20 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
             unverified = f.loc[f["verdict"] == "unverified", "first_created"]
             why = _uncovered_text(unverified, uncovered, data.summary)
         parts.append(f"{bv['unverified']:,} unverified ({why})")
-    return head + ": " + ", ".join(parts) + "."
+    return head + ": " + ", ".join(parts) + ". " + _reached_text(out)
+
+
+def _reached_text(out: dict[str, Any]) -> str:
+    """One sentence on how many extra messages reached a handset."""
+    extra, reached = out["extra_messages"], out["extra_reached_handset"]
+    statuses = "(sent, delivered or read)"
+    if reached == extra:
+        every = "The extra message" if extra == 1 else f"All {extra:,} extra messages"
+        return f"{every} reached a handset {statuses}."
+    return (
+        f"Of the {extra:,} extra message{'s' if extra != 1 else ''}, {reached:,} reached a "
+        f"handset {statuses}; the rest failed or were undelivered (or had no final status yet)."
+    )
 
 
 def _pattern_text(patterns: pd.Series) -> str:
@@ -712,6 +732,10 @@ def _method_items(data: _Data, out: dict[str, Any]) -> list[str]:
         "cluster; clusters of two or more records are duplicates. Extra messages are the "
         "records beyond the first of each cluster.",
         f"Period analysed (UTC): {out['period_start'] or '?'} to {out['period_end'] or '?'}.",
+        f"Left out of the comparison: {out['skipped_no_body']:,} outbound "
+        f"message{'s' if out['skipped_no_body'] != 1 else ''} without a body (media only) "
+        f"and {out['skipped_not_sent']:,} that never went out (canceled or scheduled). "
+        "Failed and undelivered records stay in: the application did send them.",
     ]
     if data.logs_given:
         skew = out.get("skew_seconds")
@@ -783,8 +807,10 @@ def _render_html(
         ["messages", f"{out['messages']:,}"],
         ["outbound messages", f"{out['outbound_messages']:,}"],
         ["left out (no body)", f"{out['skipped_no_body']:,}"],
+        ["left out (not sent: canceled or scheduled)", f"{out['skipped_not_sent']:,}"],
         ["duplicate clusters", f"{out['duplicate_clusters']:,}"],
         ["extra messages", f"{out['extra_messages']:,}"],
+        ["extra messages that reached a handset", f"{out['extra_reached_handset']:,}"],
     ] + [[f"clusters {v}", f"{n:,}"] for v, n in out["by_verdict"].items() if n]
     parts.append(_html_table(["", "count"], figures, numeric=(1,)))
     for warning in out["warnings"]:

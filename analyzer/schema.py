@@ -38,8 +38,13 @@ MESSAGE_SCHEMA = pa.schema(
 
 MESSAGE_COLUMNS: tuple[str, ...] = tuple(MESSAGE_SCHEMA.names)
 DATE_COLUMNS: tuple[str, ...] = ("date_created", "date_sent", "date_updated")
-#: Columns without which a record cannot be stored (partition and upsert key).
+#: Columns every table must have to be stored (upsert key and partition key); a null
+#: ``date_created`` is stored apart, see analyzer.store.
 KEY_COLUMNS: tuple[str, ...] = ("sid", "date_created")
+#: Statuses of a record that reached the recipient's handset, or was handed on to reach it.
+HANDSET_STATUSES: tuple[str, ...] = ("sent", "delivered", "read")
+#: Statuses of a record that never went out: nobody received it.
+NOT_SENT_STATUSES: tuple[str, ...] = ("canceled", "scheduled")
 
 # Twilio's API returns RFC 2822 dates; exports use ISO 8601.
 _RFC2822 = "%a, %d %b %Y %H:%M:%S %z"

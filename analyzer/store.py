@@ -2,14 +2,20 @@
 
 Layout: ``DATASET/date=YYYY-MM-DD/part-0.parquet`` (day of ``date_created``). Each
 day is a single file that is replaced atomically, so readers (pandas, pyarrow,
-DuckDB, Spark) only ever see a complete day. Temporary files start with ``.``,
-which all of those readers skip.
+DuckDB, Spark) only ever see a complete day. Temporary files start with ``.`` and
+end with ``.tmp``, which those readers skip.
+
+Records without ``date_created`` (a Console CSV row of a message that failed before
+it was sent has no date at all) are kept in ``DATASET/date=undated/part-0.parquet``,
+which every reader sees; a record with a date supersedes an undated one of the
+same sid.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +35,9 @@ from analyzer.schema import MESSAGE_SCHEMA, coerce_messages
 
 PART_FILE = "part-0.parquet"
 LOCK_FILE = ".lock"
+#: The partition value of records without date_created.
+UNDATED = "undated"
+_DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
 PARTITIONING = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
 
 
@@ -86,13 +95,13 @@ def write_messages(
     """Upsert message records into the dataset, atomically per day.
 
     Records are matched by ``sid``; of two versions the one with the newer
-    ``date_updated`` wins, and on a tie the incoming one.
+    ``date_updated`` wins, and on a tie the incoming one. Records without
+    ``date_created`` go to the ``date=undated`` partition, unless a dated version
+    of the sid is stored; writing a dated version removes the undated one.
     """
     table = coerce_messages(data)
     if table.num_rows and pc.any(pc.is_null(table["sid"])).as_py():
         raise SchemaError("records without a sid cannot be stored")
-    if table.num_rows and pc.any(pc.is_null(table["date_created"])).as_py():
-        raise SchemaError("records without a date_created cannot be stored")
     root = Path(dataset)
     if root.exists() and not root.is_dir():
         raise InputError(f"dataset path is a file, not a folder: {root}")
@@ -101,12 +110,56 @@ def write_messages(
         root.mkdir(parents=True, exist_ok=True)
         return result
     with dataset_lock(root) if lock else _nothing():
-        days = pc.strftime(table["date_created"], format="%Y-%m-%d")
+        dated_mask = pc.is_valid(table["date_created"])
+        dated = table.filter(dated_mask)
+        days = pc.strftime(dated["date_created"], format="%Y-%m-%d")
         for day in sorted(pc.unique(days).to_pylist()):
-            incoming = table.filter(pc.equal(days, day))
+            incoming = dated.filter(pc.equal(days, day))
             _upsert_day(root, day, incoming, result)
             result.days.append(day)
+        if dated.num_rows:
+            _drop_undated(root, dated["sid"], result)
+        undated = table.filter(pc.invert(dated_mask))
+        if undated.num_rows:
+            _upsert_undated(root, undated, result)
     return result
+
+
+def _drop_undated(root: Path, sids: pa.ChunkedArray, result: WriteResult) -> None:
+    """Remove the undated versions of records just stored with a date."""
+    target = day_partition(root, UNDATED) / PART_FILE
+    if not target.exists():
+        return
+    existing = pq.read_table(target, schema=MESSAGE_SCHEMA)
+    superseded = pc.is_in(existing["sid"], value_set=pc.unique(sids))
+    moved = _true_count(superseded)
+    if not moved:
+        return
+    # Those sids were counted as new on their day; the dataset held them already.
+    moved = min(moved, result.inserted)
+    result.inserted -= moved
+    result.updated += moved
+    remaining = existing.filter(pc.invert(superseded))
+    if remaining.num_rows:
+        write_parquet(remaining, target, row_group_size=1_000_000)
+    else:
+        target.unlink()
+        target.parent.rmdir()
+
+
+def _upsert_undated(root: Path, incoming: pa.Table, result: WriteResult) -> None:
+    """Store records without date_created, except sids already stored with a date."""
+    files = [day_partition(root, day) / PART_FILE for day in list_days(root)]
+    if files:
+        wanted = pc.unique(incoming["sid"])
+        found = ds.dataset([str(f) for f in files], format="parquet").to_table(
+            columns=["sid"], filter=ds.field("sid").isin(wanted)
+        )
+        dated = pc.is_in(incoming["sid"], value_set=found["sid"])
+        result.unchanged += _true_count(dated)
+        incoming = incoming.filter(pc.invert(dated))
+    if incoming.num_rows:
+        _upsert_day(root, UNDATED, incoming, result)
 
 
 @contextmanager
@@ -194,11 +247,10 @@ def _true_count(mask: pa.ChunkedArray) -> int:
 
 
 def list_days(dataset: str | Path) -> list[str]:
-    """Return the UTC days (``YYYY-MM-DD``) that hold data, in order."""
+    """Return the UTC days (``YYYY-MM-DD``) that hold data, in order (not ``undated``)."""
     root = Path(dataset)
-    return sorted(
-        p.name.removeprefix("date=") for p in root.glob("date=*") if (p / PART_FILE).exists()
-    )
+    names = (p.name.removeprefix("date=") for p in root.glob("date=*") if (p / PART_FILE).exists())
+    return sorted(name for name in names if _DAY_NAME.fullmatch(name))
 
 
 def as_day(value: date | datetime | str | None) -> date | None:
@@ -230,7 +282,8 @@ def read_messages(
     """Read message records from a dataset folder or a single Parquet file.
 
     ``start`` and ``end`` are inclusive UTC days; on a dataset they prune whole
-    day partitions, on a single file they filter by ``date_created``. ``columns``
+    day partitions, on a single file they filter by ``date_created``. Records
+    without ``date_created`` are only read when neither is given. ``columns``
     limits what is read. The result has the message schema's types, except that
     the string columns named in ``dictionary`` come back dictionary-encoded
     (much smaller for repetitive values such as status or direction).
@@ -253,7 +306,7 @@ def read_messages(
             )
             expr = None
             if first is not None:
-                expr = ds.field("date") >= first
+                expr = (ds.field("date") >= first) & (ds.field("date") != UNDATED)
             if last is not None:
                 cond = ds.field("date") <= last
                 expr = cond if expr is None else expr & cond
@@ -323,8 +376,9 @@ def scan_messages(
 ) -> MessageScan:
     """Prepare a batch-by-batch read of a dataset folder or a Parquet file.
 
-    Day partitions outside [start, end] are skipped; on a single file the bounds
-    are applied to ``date_created`` by the consumer. ``columns`` are checked to
+    Day partitions outside [start, end] are skipped, and so is the undated one
+    (records without date_created); on a single file the bounds are applied to
+    ``date_created`` by the consumer. ``columns`` are checked to
     exist in every file.
     """
     source = Path(path)

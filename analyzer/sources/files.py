@@ -3,7 +3,8 @@
 Every record keeps where it came from in ``source`` (``console-csv:<file name>``,
 ``bulk-export:<file name>``, ``api-json:<file name>``). Rows that cannot be read are
 reported with file and line (or record number) and skipped, or stop the import
-when ``strict``.
+when ``strict``. JSON keys may be snake_case (the REST API, Bulk Export) or camelCase
+(twilio-node, the Twilio CLI).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +32,9 @@ from analyzer.store import WriteResult, dataset_lock, write_messages
 
 Format = Literal["auto", "console-csv", "bulk-export", "api-json"]
 FORMATS: tuple[str, ...] = ("auto", "console-csv", "bulk-export", "api-json")
+#: How to read ``NN/NN/YYYY`` dates; "auto" decides per file from the values.
+DateOrder = Literal["auto", "month-first", "day-first"]
+DATE_ORDERS: tuple[str, ...] = ("auto", "month-first", "day-first")
 MAX_SAMPLES = 20
 
 # Console CSV headers (compared without case, spaces and underscores) -> schema fields.
@@ -60,16 +65,23 @@ CSV_COLUMNS: dict[str, str] = {
 _LOWERCASE = ("status", "direction")
 _INTEGERS = ("error_code", "num_segments", "num_media")
 _DATES = ("date_created", "date_sent", "date_updated")
-# Forms seen or plausible for the undocumented Console SentDate; all read as UTC unless
-# they carry an offset.
-_DATE_FORMATS = (
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y %I:%M %p",
-    "%a, %d %b %Y %H:%M:%S %z",
-    "%d %b %Y %H:%M:%S %z",
-)
+# The two leading numbers of a NN/NN/YYYY date, whichever order they are in.
+_SLASH_DATE = r"^\s*(?P<first>\d{1,2})/(?P<second>\d{1,2})/\d{4}(?:\D|$)"
+_ORDER_OPTION = "--date-order month-first or --date-order day-first (date_order= in Python)"
+
+
+def _date_formats(order: str) -> tuple[str, ...]:
+    """Forms seen or plausible for the undocumented Console SentDate (spreadsheets
+    re-save it in their locale's order); all read as UTC unless they carry an offset."""
+    day_month = "%d/%m/%Y" if order == "day-first" else "%m/%d/%Y"
+    return (
+        f"{day_month} %H:%M:%S",
+        f"{day_month} %H:%M",
+        f"{day_month} %I:%M:%S %p",
+        f"{day_month} %I:%M %p",
+        "%a, %d %b %Y %H:%M:%S %z",
+        "%d %b %Y %H:%M:%S %z",
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,11 @@ class FileReport:
     rows: int = 0
     imported: int = 0
     malformed: int = 0
+    #: Imported records without a sent date (never sent: failed before sending,
+    #: queued, scheduled, canceled).
+    no_sent_date: int = 0
+    #: Imported records without date_created, stored in the ``date=undated`` partition.
+    undated: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -132,15 +149,21 @@ def import_files(
     dataset: str | Path,
     format: Format = "auto",  # noqa: A002
     strict: bool = False,
+    date_order: DateOrder = "auto",
 ) -> ImportResult:
     """Import message logs from files into the dataset (upsert by sid).
 
     ``format`` is one of "auto", "console-csv", "bulk-export" (gzipped JSON lines)
-    or "api-json" (saved Messages list pages). Malformed rows are skipped and
-    reported; with ``strict`` any malformed row raises InputError and nothing is written.
+    or "api-json" (saved Messages list pages, single Message objects, arrays of
+    Messages). ``date_order`` says how ``NN/NN/YYYY`` dates are read: "auto"
+    decides per file from the values and raises InputError when a file could be
+    read either way. Malformed rows are skipped and reported; with ``strict`` any
+    malformed row raises InputError and nothing is written. Records without a date
+    are kept (see analyzer.store) and counted per file.
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; use one of: " + ", ".join(FORMATS))
+    _check_date_order(date_order)
     if not paths:
         raise InputError("no input files given")
     result = ImportResult()
@@ -151,13 +174,17 @@ def import_files(
             raise InputError(f"no such file: {path}")
         kind = detect_format(path) if format == "auto" else format
         parsed = _PARSERS[kind](path)
-        table, bad, bad_count = _clean(parsed, path.name, f"{kind}:{path.name}")
+        table, bad, bad_count = _clean(
+            parsed, path.name, f"{kind}:{path.name}", date_order=date_order
+        )
         report = FileReport(
             str(path),
             kind,
             rows=len(parsed.records) + len(parsed.malformed),
             imported=table.num_rows,
             malformed=bad_count,
+            no_sent_date=table["date_sent"].null_count,
+            undated=table["date_created"].null_count,
             notes=parsed.notes,
         )
         result.files.append(report)
@@ -175,15 +202,29 @@ def import_files(
     return result
 
 
-def read_files(paths: Iterable[str | Path], format: Format = "auto") -> pa.Table:  # noqa: A002
+def read_files(
+    paths: Iterable[str | Path],
+    format: Format = "auto",  # noqa: A002
+    date_order: DateOrder = "auto",
+) -> pa.Table:
     """Read files into one message-schema table without writing anything (skips bad rows)."""
+    _check_date_order(date_order)
     tables = []
     for raw_path in paths:
         path = Path(raw_path)
         kind = detect_format(path) if format == "auto" else format
-        table, _, _ = _clean(_PARSERS[kind](path), path.name, f"{kind}:{path.name}")
+        table, _, _ = _clean(
+            _PARSERS[kind](path), path.name, f"{kind}:{path.name}", date_order=date_order
+        )
         tables.append(table)
     return pa.concat_tables(tables) if tables else MESSAGE_SCHEMA.empty_table()
+
+
+def _check_date_order(date_order: str) -> None:
+    if date_order not in DATE_ORDERS:
+        raise InputError(
+            f"unknown date order {date_order!r}; use one of: " + ", ".join(DATE_ORDERS)
+        )
 
 
 def detect_format(path: Path) -> str:
@@ -267,7 +308,10 @@ def _parse_console_csv(path: Path) -> _Parsed:
     from_sent = "date_created" not in renamed
     if from_sent:
         renamed["date_created"] = renamed["date_sent"]
-        notes.append("no DateCreated column: date_created is taken from SentDate")
+        notes.append(
+            "no DateCreated column: date_created is taken from SentDate (rows without a "
+            "SentDate are kept without date_created, in the date=undated partition)"
+        )
     lines, records = _csv_lines(table, bad_rows)
     malformed = [
         MalformedRow(path.name, line, f"expected {len(header)} fields: {text[:80]!r}", rec)
@@ -329,17 +373,63 @@ def _bad_lines(table: pa.Table, bad_rows: list[tuple[int, str]]) -> list[int]:
 def _parse_bulk_export(path: Path) -> _Parsed:
     data = _open_bytes(path)
     try:
-        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False))
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(use_threads=False),
+            # Text stays text: left to inference, "2010-04-01" would become a date.
+            parse_options=pj.ParseOptions(
+                explicit_schema=_JSON_TEXT, unexpected_field_behavior="infer"
+            ),
+        )
         lines = _jsonl_line_numbers(data)
         if len(lines) != table.num_rows:
             raise pa.ArrowInvalid("line count mismatch")
-        wanted = {n: _as_string(table[n]) for n in table.column_names if n in _FIELDS}
+        wanted: dict[str, pa.ChunkedArray] = {}
+        for name in table.column_names:
+            target = _field_name(name)
+            if target is None:
+                continue
+            column = _as_string(table[name])
+            wanted[target] = _coalesce(wanted[target], column) if target in wanted else column
         return _Parsed(pa.table(wanted), lines, np.arange(1, table.num_rows + 1), [])
     except pa.ArrowInvalid:
         return _parse_jsonl_slowly(path, data)
 
 
 _FIELDS = set(MESSAGE_SCHEMA.names) - {"source"}
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def _field_name(key: str) -> str | None:
+    """The schema field a JSON key names: ``date_created``, ``dateCreated`` or
+    ``DateCreated``; None for other keys."""
+    if key in _FIELDS:
+        return key
+    snake = _CAMEL.sub(r"\1_\2", key).lower()
+    return snake if snake in _FIELDS else None
+
+
+def _spellings(name: str) -> list[str]:
+    """A field's JSON key as snake_case, camelCase and PascalCase."""
+    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+    return list(dict.fromkeys([name, camel, camel[:1].upper() + camel[1:]]))
+
+
+_JSON_TEXT = pa.schema(
+    [
+        (spelling, pa.string())
+        for f in MESSAGE_SCHEMA
+        if pa.types.is_string(f.type) and f.name != "source"
+        for spelling in _spellings(f.name)
+    ]
+)
+
+
+def _coalesce(first: pa.ChunkedArray, second: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The first column's values, else the second's (for a field named two ways)."""
+    if first.type != second.type:
+        first, second = first.cast(pa.string()), second.cast(pa.string())
+    return pc.coalesce(first, second)
 
 
 def _as_string(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -390,43 +480,104 @@ def _parse_jsonl_slowly(path: Path, data: bytes) -> _Parsed:
 
 
 def _records_to_strings(rows: list[dict[str, Any]]) -> pa.Table:
-    names = sorted({k for r in rows for k in r} & _FIELDS)
-    return pa.table(
-        {
-            name: pa.array(
-                [None if r.get(name) is None else str(r[name]) for r in rows], pa.string()
-            )
-            for name in names
-        }
-    )
+    keys: dict[str, list[str]] = {}
+    for key in sorted({k for r in rows for k in r}):
+        target = _field_name(key)
+        if target is not None:
+            keys.setdefault(target, []).append(key)
+    columns = {}
+    for target, names in sorted(keys.items()):
+        names.sort(key=lambda k: k != target)  # the snake_case key first
+        values = [next((r[k] for k in names if r.get(k) is not None), None) for r in rows]
+        columns[target] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    if not columns:
+        columns["sid"] = pa.nulls(len(rows), pa.string())
+    return pa.table(columns)
 
 
 # -- saved API list pages ------------------------------------------------------------------
 
 
 def _parse_api_json(path: Path) -> _Parsed:
-    data = _open_bytes(path)
-    try:
-        payload = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{path.name}: not JSON ({exc})") from None
-    pages = payload if isinstance(payload, list) else [payload]
+    """Saved API output: list pages, single Messages or arrays of either, one JSON value
+    or several (e.g. one page per line)."""
+    data = _open_bytes(path).removeprefix(b"\xef\xbb\xbf")
+    values, malformed = _json_values(data.decode("utf-8", "replace"), path.name)
     rows: list[dict[str, Any]] = []
-    malformed: list[MalformedRow] = []
+    kept: list[int] = []
+    unknown: list[MalformedRow] = []
     number = 0
-    for page in pages:
-        if not isinstance(page, dict) or not isinstance(page.get("messages"), list):
-            raise InputError(f"{path.name}: not a Messages list page (no 'messages' list)")
-        for record in page["messages"]:
-            number += 1
-            if isinstance(record, dict):
-                rows.append(record)
-            else:
-                malformed.append(MalformedRow(path.name, None, "not a JSON object", number))
-    records = np.array([i + 1 for i in range(number)], dtype=np.int64)
-    bad = {m.record for m in malformed}
-    records = records[~np.isin(records, np.array(sorted(r for r in bad if r), dtype=np.int64))]
-    return _Parsed(_records_to_strings(rows), None, records, malformed)
+
+    def take(record: Any) -> None:
+        nonlocal number
+        number += 1
+        if isinstance(record, dict):
+            rows.append(record)
+            kept.append(number)
+        else:
+            malformed.append(MalformedRow(path.name, None, "not a JSON object", number))
+
+    for value, line in values:
+        if isinstance(value, list):
+            for item in value:
+                for record in item["messages"] if _is_page(item) else [item]:
+                    take(record)
+        elif _is_page(value):
+            for record in value["messages"]:
+                take(record)
+        elif isinstance(value, dict) and any(_field_name(k) == "sid" for k in value):
+            take(value)
+        else:
+            reason = "not a Messages list page (no 'messages' list) nor a Message (no 'sid')"
+            unknown.append(MalformedRow(path.name, line, reason))
+    if unknown and len(unknown) == len(values):
+        raise InputError(f"{path.name}: {unknown[0].reason}")
+    return _Parsed(
+        _records_to_strings(rows), None, np.array(kept, dtype=np.int64), malformed + unknown
+    )
+
+
+def _is_page(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("messages"), list)
+
+
+_SPACE = re.compile(r"\s*")
+_NEXT_VALUE = re.compile(r"\n(?=[\[{])")
+
+
+def _json_values(text: str, file_name: str) -> tuple[list[tuple[Any, int]], list[MalformedRow]]:
+    """The JSON values in a text (one, or several one after another) with their first
+    lines; a value that cannot be read is reported and skipped up to the next line
+    that starts with ``{`` or ``[``."""
+    try:
+        return [(json.loads(text), 1)], []
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    values: list[tuple[Any, int]] = []
+    bad: list[MalformedRow] = []
+    pos = counted = 0
+    line = 1
+    while True:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text):
+            break
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            bad.append(MalformedRow(file_name, line, f"not JSON ({exc.msg})"))
+            following = _NEXT_VALUE.search(text, pos)
+            if following is None:
+                break
+            pos = following.start() + 1
+            continue
+        values.append((value, line))
+    if not values:
+        reason = bad[0].reason if bad else "not JSON (empty)"
+        raise InputError(f"{file_name}: {reason}")
+    return values, bad
 
 
 _PARSERS = {
@@ -439,11 +590,14 @@ _PARSERS = {
 # -- per-row validation ----------------------------------------------------------------------
 
 
-def parse_dates(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+def parse_dates(
+    values: pa.ChunkedArray | pa.Array, order: Literal["month-first", "day-first"] = "month-first"
+) -> pa.Array:
     """Parse date strings in any accepted form to UTC timestamps; null where unreadable.
 
-    Accepted: ISO 8601 (naive means UTC), RFC 2822, ``MM/DD/YYYY HH:MM[:SS][ AM|PM]``,
-    optionally followed by ``UTC``/``GMT``/``Z``.
+    Accepted: ISO 8601 (naive means UTC), RFC 2822, ``MM/DD/YYYY HH:MM[:SS][ AM|PM]``
+    (``DD/MM/YYYY …`` with ``order="day-first"``), optionally followed by
+    ``UTC``/``GMT``/``Z``.
     """
     if pa.types.is_timestamp(values.type):
         return (
@@ -454,7 +608,7 @@ def parse_dates(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     series = pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype=object)
     text = series.str.strip().str.replace(r"\s*(UTC|GMT)$", "", regex=True)
     result = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    for fmt in _DATE_FORMATS:
+    for fmt in _date_formats(order):
         missing = result.isna() & text.notna()
         if not missing.any():
             break
@@ -466,6 +620,101 @@ def parse_dates(values: pa.ChunkedArray | pa.Array) -> pa.Array:
             )
         result = result.where(~missing, attempt)
     return pa.Array.from_pandas(result.dt.as_unit("us")).cast(TIMESTAMP)
+
+
+def _slash_fields(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The two leading numbers of each ``NN/NN/YYYY`` date (0 for other values)."""
+    if not pa.types.is_string(column.type):
+        return np.zeros(len(column), np.int64), np.zeros(len(column), np.int64)
+    parts = pc.extract_regex(column.combine_chunks(), _SLASH_DATE)
+
+    def number(name: str) -> np.ndarray:
+        values = pc.fill_null(pc.cast(pc.struct_field(parts, name), pa.int64()), 0)
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    return number("first"), number("second")
+
+
+def _ambiguous(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Dates that read as two different days in the two orders."""
+    return (first >= 1) & (second >= 1) & (first <= 12) & (second <= 12) & (first != second)
+
+
+def _date_order(parsed: _Parsed, file_name: str, requested: str) -> str:
+    """How to read the file's NN/NN/YYYY dates: month-first, day-first, or "mixed" when
+    both orders occur (each date is then read the one way it can be)."""
+    if requested != "auto":
+        return requested
+    raw = parsed.table
+    names = [n for n in _DATES if n in raw.column_names]
+    if parsed.created_from_sent:
+        names = [n for n in names if n != "date_created"]
+    fields = {name: _slash_fields(raw[name]) for name in names}
+
+    def example(select: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[str, str] | None:
+        """The first value (in file order) that ``select(first, second)`` picks, and where."""
+        found = [
+            (int(np.flatnonzero(mask)[0]), name)
+            for name, (first, second) in fields.items()
+            if (mask := select(first, second)).any()
+        ]
+        if not found:
+            return None
+        row, name = min(found)
+        where = (
+            f"line {parsed.lines[row]}"
+            if parsed.lines is not None
+            else f"record {parsed.records[row]}"
+        )
+        return str(raw[name][row].as_py()), where
+
+    day_first = example(lambda a, b: (a > 12) & (a <= 31) & (b >= 1) & (b <= 12))
+    month_first = example(lambda a, b: (b > 12) & (b <= 31) & (a >= 1) & (a <= 12))
+    if day_first and month_first:
+        parsed.notes.append(
+            f"dates in both orders, day-first ({day_first[0]!r}, {day_first[1]}) and "
+            f"month-first ({month_first[0]!r}, {month_first[1]}): a date with a number "
+            "above 12 is read the only way it can be, the others whose day and month "
+            "differ are reported malformed"
+        )
+        return "mixed"
+    if day_first:
+        parsed.notes.append(f"dates read day-first (DD/MM/YYYY), as in {day_first[0]!r}")
+        return "day-first"
+    if month_first:
+        return "month-first"
+    ambiguous = example(_ambiguous)
+    if ambiguous:
+        raise InputError(
+            f"{file_name}: cannot tell whether dates such as {ambiguous[0]!r} ({ambiguous[1]}) "
+            f"are month-first or day-first (no day above 12 in the file); use {_ORDER_OPTION}"
+        )
+    return "month-first"
+
+
+def _read_dates(
+    column: pa.ChunkedArray, order: str, name: str
+) -> tuple[pa.Array, np.ndarray, tuple[np.ndarray, str] | None]:
+    """Timestamps of a date column, which rows are unreadable, and (when the file mixes
+    orders) which rows are ambiguous and why."""
+    ambiguous = None
+    if order == "mixed":
+        first, second = _slash_fields(column)
+        unknown = _ambiguous(first, second)
+        read = pc.if_else(
+            pa.array(first > 12), parse_dates(column, "day-first"), parse_dates(column)
+        )
+        dates = pc.if_else(pa.array(unknown), pa.nulls(len(column), TIMESTAMP), read)
+        ambiguous = (unknown, f"day and month order unknown in {name} (the file mixes both)")
+    else:
+        dates = parse_dates(column, "day-first" if order == "day-first" else "month-first")
+    unreadable = np.asarray(
+        pc.and_(pc.is_valid(column), pc.is_null(dates)).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    if ambiguous is not None:
+        unreadable &= ~ambiguous[0]
+    return dates, unreadable, ambiguous
 
 
 def _parse_numbers(values: pa.ChunkedArray, *, integer: bool) -> tuple[pa.Array, np.ndarray]:
@@ -494,7 +743,7 @@ def _parse_numbers(values: pa.ChunkedArray, *, integer: bool) -> tuple[pa.Array,
 
 
 def _clean(
-    parsed: _Parsed, file_name: str, source: str
+    parsed: _Parsed, file_name: str, source: str, *, date_order: str = "auto"
 ) -> tuple[pa.Table, list[MalformedRow], int]:
     """Convert columns to the message schema, dropping rows with unreadable values.
 
@@ -502,6 +751,7 @@ def _clean(
     """
     raw = parsed.table
     n = raw.num_rows
+    order = _date_order(parsed, file_name, date_order)
     bad = np.zeros(n, dtype=bool)
     problems: list[tuple[np.ndarray, str, pa.ChunkedArray]] = []
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -514,38 +764,32 @@ def _clean(
             continue
         column = raw[f.name]
         if f.name in _DATES:
-            parsed_dates = parse_dates(column)
-            mask = np.asarray(
-                pc.and_(pc.is_valid(column), pc.is_null(parsed_dates)).to_numpy(
-                    zero_copy_only=False
-                ),
-                dtype=bool,
-            )
+            parsed_dates, mask, ambiguous = _read_dates(column, order, f.name)
             if not (f.name == "date_created" and parsed.created_from_sent):
                 problems.append((mask, f"unreadable {f.name}", column))
+                if ambiguous is not None:
+                    problems.append((ambiguous[0], ambiguous[1], column))
             columns[f.name] = parsed_dates
         elif f.name in _INTEGERS or f.name == "price":
             values, mask = _parse_numbers(column, integer=f.name != "price")
             problems.append((mask, f"not a number in {f.name}", column))
+            if f.name == "error_code":  # Bulk Export writes 0 for "no error"
+                values = pc.if_else(pc.equal(values, 0), pa.scalar(None, pa.int64()), values)
             columns[f.name] = values
         else:
             text = pc.cast(column, pa.string())
             if f.name in _LOWERCASE:
                 text = pc.utf8_lower(pc.utf8_trim_whitespace(text))
             columns[f.name] = text
-    for key, label in (("sid", "no sid"), ("date_created", "no date")):
-        value = columns[key]
-        if key == "date_created" and "date_created" in raw.column_names:
-            missing = pc.is_null(raw["date_created"])
-        else:
-            missing = pc.is_null(value)
-        problems.append(
-            (
-                np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool),
-                label,
-                pa.chunked_array([pa.nulls(n, pa.string())]),
-            )
+    # A record without a date is kept (the store holds it apart); one without a sid
+    # cannot be stored.
+    problems.append(
+        (
+            np.asarray(pc.is_null(columns["sid"]).to_numpy(zero_copy_only=False), dtype=bool),
+            "no sid",
+            pa.chunked_array([pa.nulls(n, pa.string())]),
         )
+    )
     for mask, _, _ in problems:
         bad |= mask
     samples = list(parsed.malformed[:MAX_SAMPLES])

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from analyzer.detect import SENSITIVITY_WINDOWS, detect_batches, find_duplicates
 from analyzer.pipeline import detect_path
-from analyzer.schema import MESSAGE_SCHEMA
+from analyzer.schema import HANDSET_STATUSES, MESSAGE_SCHEMA, NOT_SENT_STATUSES
 from analyzer.store import scan_messages, write_messages
-from tests.reference import brute_force_clusters
+from tests.reference import NOT_SENT, REACHED, brute_force_clusters, brute_force_reached_extra
 
 BASE = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -24,6 +24,20 @@ recipients = st.sampled_from(["+14155550100", "+447700900123", "+4915112345678",
 bodies = st.sampled_from(["Your code is 1234", "Ünïcødé ✓ 😀", "a", "", None, "A"])
 senders = st.sampled_from(["+15005550006", "+15005550007", None])
 directions = st.sampled_from(["outbound-api", "outbound-api", "outbound-reply", "inbound", None])
+statuses = st.sampled_from(
+    [
+        "delivered",
+        "sent",
+        "read",
+        "failed",
+        "undelivered",
+        "queued",
+        "accepted",
+        "canceled",
+        "scheduled",
+        None,
+    ]
+)
 
 
 @st.composite
@@ -47,7 +61,7 @@ def message_records(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "from": draw(senders),
                 "direction": draw(directions),
                 "date_created": BASE + timedelta(seconds=draw(st.integers(0, 120))),
-                "status": "delivered",
+                "status": draw(statuses),
             }
         )
     return records
@@ -119,9 +133,22 @@ def test_summary_counts(records: list[dict[str, Any]], window: float) -> None:
     assert summary["messages"] == len(records)
     assert summary["outbound_messages"] == len(outbound)
     assert summary["skipped_no_body"] == sum(1 for r in outbound if not r["body"])
+    assert summary["skipped_not_sent"] == sum(
+        1 for r in outbound if r["body"] and r["status"] in NOT_SENT
+    )
+    assert summary["candidate_messages"] == (
+        summary["outbound_messages"] - summary["skipped_no_body"] - summary["skipped_not_sent"]
+    )
     expected = brute_force_clusters(records, window)
     assert summary["duplicate_clusters"] == len(expected)
     assert summary["extra_messages"] == sum(len(c) - 1 for c in expected)
+    assert summary["extra_reached_handset"] == brute_force_reached_extra(records, expected)
+    assert 0 <= summary["extra_reached_handset"] <= summary["extra_messages"]
+
+
+def test_reference_statuses_are_the_schema_constants() -> None:
+    assert set(NOT_SENT) == set(NOT_SENT_STATUSES)
+    assert set(REACHED) == set(HANDSET_STATUSES)
 
 
 @settings(max_examples=60, deadline=None)

@@ -166,6 +166,34 @@ def test_import_console_csv(tmp_path: Path) -> None:
     assert strict.exit_code == 2
 
 
+def test_import_date_order_and_never_sent_rows(tmp_path: Path) -> None:
+    csv_file = tmp_path / "resaved.csv"
+    csv_file.write_text(
+        "Sid,From,To,Body,Status,SentDate,Direction\n"
+        "SM" + "1" * 32 + ",+15005550006,+14155550100,hi,delivered,03/04/2026 10:00,outbound-api\n"
+        "SM" + "2" * 32 + ",+15005550006,+14155550100,hi,failed,,outbound-api\n"
+    )
+    refused = runner.invoke(app, ["import", str(csv_file), "--out", str(tmp_path / "ds")])
+    assert refused.exit_code == 2
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "--date-order month-first or --date-order day-first" in refused.stderr
+    assert "Traceback" not in refused.output + refused.stderr
+
+    args = ["import", str(csv_file), "--out", str(tmp_path / "ds"), "--date-order", "day-first"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{csv_file}: console-csv, 2 of 2 rows imported, 0 malformed, 1 never sent "
+        "(no sent date) (1 without a creation date, kept under date=undated)"
+    ) in result.stdout
+    from analyzer.store import read_messages
+
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    assert stored["date_sent"][0].as_py().isoformat() == "2026-04-03T10:00:00+00:00"
+    bad = runner.invoke(app, [*args[:-1], "mdy"])
+    assert bad.exit_code == 2 and "unknown date order" in bad.stderr
+
+
 def test_unexpected_errors_are_one_line_without_secrets(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

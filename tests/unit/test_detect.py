@@ -8,7 +8,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from analyzer.detect import Detection, _hash_column, detect_columns, find_duplicates
+from analyzer.detect import (
+    Detection,
+    _hash_column,
+    combine_detections,
+    detect_columns,
+    extra_reached_handset,
+    find_duplicates,
+)
 from analyzer.errors import InputError, SchemaError
 from analyzer.schema import MESSAGE_SCHEMA
 from tests.reference import brute_force_clusters
@@ -84,6 +91,81 @@ def test_media_only_and_inbound_are_left_out_and_counted() -> None:
     assert result.clusters.num_rows == 0
     assert result.summary["outbound_messages"] == 2
     assert result.summary["skipped_no_body"] == 2
+
+
+def test_canceled_and_scheduled_are_left_out_and_counted() -> None:
+    records = [
+        {"sid": "SM1", "to": "+1", "body": "x", "date_created": at(0), "status": "canceled"},
+        {"sid": "SM2", "to": "+1", "body": "x", "date_created": at(1), "status": "scheduled"},
+        {"sid": "SM3", "to": "+1", "body": "x", "date_created": at(2), "status": "delivered"},
+        # 60 s after SM2 but 70 s after SM3: the scheduled one does not bridge the gap
+        {"sid": "SM4", "to": "+1", "body": "x", "date_created": at(72), "status": "delivered"},
+        {"sid": "SM5", "to": "+1", "body": "", "date_created": at(3), "status": "canceled"},
+    ]
+    result = find_duplicates(table(records), window=60)
+    assert result.clusters.num_rows == 0
+    summary = result.summary
+    assert (summary["outbound_messages"], summary["candidate_messages"]) == (5, 2)
+    assert summary["skipped_not_sent"] == 2
+    assert summary["skipped_no_body"] == 1  # counted once, as without a body
+
+
+def test_failed_records_stay_in_clusters_and_reached_handset_counts_the_rest() -> None:
+    statuses = [
+        ["delivered", "failed", "read"],  # 3 records, 2 reached: 1 extra reached
+        ["failed", "undelivered"],  # none reached: 0
+        ["sent", "delivered", "read", "queued"],  # 3 reached: 2
+        ["undelivered", "delivered"],  # 1 reached: 0
+    ]
+    records = []
+    for c, cluster in enumerate(statuses):
+        for i, status in enumerate(cluster):
+            records.append(
+                {
+                    "sid": f"SM{c}{i}",
+                    "to": f"+{c}",
+                    "body": "x",
+                    "date_created": at(i),
+                    "status": status,
+                }
+            )
+    result = find_duplicates(table(records), window=60)
+    assert result.clusters["statuses"].to_pylist() == statuses
+    assert result.summary["extra_messages"] == 7
+    assert result.summary["extra_reached_handset"] == 3
+    assert extra_reached_handset(result.clusters.slice(0, 0)) == 0
+
+
+def test_records_without_date_created_are_not_counted() -> None:
+    records = [
+        {"sid": "SM1", "to": "+1", "body": "x", "date_created": None, "status": "failed"},
+        {"sid": "SM2", "to": "+1", "body": "x", "date_created": at(0)},
+    ]
+    summary = find_duplicates(table(records)).summary
+    assert (summary["messages"], summary["outbound_messages"], summary["skipped_no_body"]) == (
+        1,
+        1,
+        0,
+    )
+
+
+def test_combining_detections_sums_the_new_counts() -> None:
+    first = [
+        {"sid": "SMa", "to": "+1", "body": "x", "date_created": at(0)},
+        {"sid": "SMb", "to": "+1", "body": "x", "date_created": at(1)},
+        {"sid": "SMc", "to": "+1", "body": "x", "date_created": at(2), "status": "canceled"},
+    ]
+    second = [
+        {"sid": "SMd", "to": "+2", "body": "y", "date_created": at(0), "status": "read"},
+        {"sid": "SMe", "to": "+2", "body": "y", "date_created": at(1), "status": "sent"},
+        {"sid": "SMf", "to": "+2", "body": "y", "date_created": at(2), "status": "scheduled"},
+    ]
+    parts = [find_duplicates(table(first)), find_duplicates(table(second))]
+    combined = combine_detections(parts, window=60, key=("to", "body"))
+    whole = find_duplicates(table(first + second))
+    assert combined.summary["skipped_not_sent"] == 2
+    assert combined.summary["extra_reached_handset"] == 2
+    assert combined.summary == whole.summary
 
 
 def test_unicode_bodies_differ_by_one_code_point() -> None:

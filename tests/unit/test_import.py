@@ -6,12 +6,14 @@ import csv
 import gzip
 import io
 import json
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -126,7 +128,7 @@ def test_console_csv_import_reports_malformed_rows_with_lines(tmp_path: Path) ->
         "\ufeffSid,SentDate,To,From,Body,Status,NumSegments,Price\r\n"
         'SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1,2026-03-01T10:00:00Z,+1555,+1500,"two\r\nlines",'
         "delivered,1,-0.0079\r\n"
-        "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2,03/01/2026 10:00:05,+1555,+1500,hi,sent,x,\r\n"
+        "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2,03/21/2026 10:00:05,+1555,+1500,hi,sent,x,\r\n"
         "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3,too,few\r\n"
         'SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa4,"Sun, 01 Mar 2026 10:00:09 +0000",+1555,+1500,b,'
         "sent,2,-0.1\r\n"
@@ -136,29 +138,29 @@ def test_console_csv_import_reports_malformed_rows_with_lines(tmp_path: Path) ->
     )
     path.write_text(text, encoding="utf-8")
     result = import_files([path], tmp_path / "ds")
-    assert (result.rows, result.imported, result.malformed) == (7, 3, 4)
+    # the row without a SentDate (line 10) is kept: see test_console_rows_without_sent_date
+    assert (result.rows, result.imported, result.malformed) == (7, 4, 3)
     assert [(s.line, s.file) for s in result.samples] == [
         (4, "console.csv"),
         (5, "console.csv"),
         (7, "console.csv"),
-        (9, "console.csv"),
     ]
     reasons = [s.reason for s in result.samples]
     assert "num_segments" in reasons[0] and "'x'" in reasons[0]
     assert "expected 8 fields" in reasons[1]
     assert "date_sent" in reasons[2] and "yesterday" in reasons[2]
-    assert reasons[3] == "no date"
     assert any("date_created is taken from SentDate" in n for n in result.notes)
     stored = read_messages(tmp_path / "ds").sort_by("sid")
-    assert stored["sid"].to_pylist() == [f"SM{'a' * 31}{i}" for i in (1, 4, 6)]
+    assert stored["sid"].to_pylist() == [f"SM{'a' * 31}{i}" for i in (1, 4, 6, 7)]
     assert stored["date_created"].to_pylist() == [
         DAY0 + timedelta(hours=10),
         DAY0 + timedelta(hours=10, seconds=9),
         DAY0 + timedelta(hours=11),
+        None,
     ]
     assert stored["body"][0].as_py() == "two\r\nlines"
 
-    with pytest.raises(InputError, match=r"4 malformed row\(s\); first: console.csv: line 4"):
+    with pytest.raises(InputError, match=r"3 malformed row\(s\); first: console.csv: line 4"):
         import_files([path], tmp_path / "strict", strict=True)
     assert not list((tmp_path / "strict").glob("date=*"))
 
@@ -379,3 +381,315 @@ def test_records_without_sid_are_malformed(tmp_path: Path) -> None:
     ]
     assert str(result.samples[0]) == "p.json: record 1: no sid"
     assert pc.sum(read_messages(tmp_path / "ds")["num_segments"]).as_py() == 1
+
+
+# -- dates written day-first or month-first --------------------------------------------
+
+
+def _sent_dates_csv(path: Path, dates: list[str]) -> Path:
+    lines = ["Sid,SentDate,To,Body,Status"]
+    lines += [f"SM{i:032x},{d},+15550100,hi,delivered" for i, d in enumerate(dates, start=1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def test_date_order_is_decided_per_file_from_the_values(tmp_path: Path) -> None:
+    day_first = _sent_dates_csv(
+        tmp_path / "eu.csv", ["13/10/2024 13:45", "01/10/2024 09:00:30", "2024-10-02T08:00:00Z"]
+    )
+    month_first = _sent_dates_csv(
+        tmp_path / "us.csv", ["10/13/2024 01:45 PM", "10/01/2024 09:00:30"]
+    )
+    assert read_files([day_first]).sort_by("sid")["date_sent"].to_pylist() == [
+        _utc(2024, 10, 13, 13, 45),
+        _utc(2024, 10, 1, 9, 0, 30),
+        _utc(2024, 10, 2, 8),
+    ]
+    assert read_files([month_first]).sort_by("sid")["date_sent"].to_pylist() == [
+        _utc(2024, 10, 13, 13, 45),
+        _utc(2024, 10, 1, 9, 0, 30),
+    ]
+    result = import_files([day_first, month_first], tmp_path / "ds")
+    assert (result.imported, result.malformed) == (5, 0)
+    assert result.notes == [
+        "eu.csv: no DateCreated column: date_created is taken from SentDate (rows without a "
+        "SentDate are kept without date_created, in the date=undated partition)",
+        "eu.csv: dates read day-first (DD/MM/YYYY), as in '13/10/2024 13:45'",
+        "us.csv: no DateCreated column: date_created is taken from SentDate (rows without a "
+        "SentDate are kept without date_created, in the date=undated partition)",
+    ]
+
+
+def test_a_file_that_fits_both_orders_is_refused_unless_told(tmp_path: Path) -> None:
+    path = _sent_dates_csv(
+        tmp_path / "either.csv", ["03/04/2026 10:00", "05/06/2026 11:00", "07/07/2026 12:00"]
+    )
+    with pytest.raises(InputError) as refused:
+        import_files([path], tmp_path / "ds")
+    message = str(refused.value)
+    assert message == (
+        "either.csv: cannot tell whether dates such as '03/04/2026 10:00' (line 2) are "
+        "month-first or day-first (no day above 12 in the file); use --date-order "
+        "month-first or --date-order day-first (date_order= in Python)"
+    )
+    assert not list((tmp_path / "ds").glob("date=*"))
+    assert read_files([path], date_order="day-first").sort_by("sid")["date_sent"].to_pylist() == [
+        _utc(2026, 4, 3, 10),
+        _utc(2026, 6, 5, 11),
+        _utc(2026, 7, 7, 12),
+    ]
+    result = import_files([path], tmp_path / "ds", date_order="month-first")
+    assert result.imported == 3
+    assert read_messages(tmp_path / "ds").sort_by("sid")["date_sent"].to_pylist() == [
+        _utc(2026, 3, 4, 10),
+        _utc(2026, 5, 6, 11),
+        _utc(2026, 7, 7, 12),
+    ]
+    # the same day and month read alike either way: nothing to ask
+    same = _sent_dates_csv(tmp_path / "same.csv", ["07/07/2026 12:00", "2026-07-08 12:00:00"])
+    assert read_files([same])["date_sent"].to_pylist() == [
+        _utc(2026, 7, 7, 12),
+        _utc(2026, 7, 8, 12),
+    ]
+    with pytest.raises(InputError, match="unknown date order"):
+        import_files([path], tmp_path / "ds", date_order="dmy")  # type: ignore[arg-type]
+
+
+def test_a_file_mixing_orders_reports_the_dates_it_cannot_place(tmp_path: Path) -> None:
+    path = _sent_dates_csv(
+        tmp_path / "mixed.csv",
+        ["13/10/2024 13:45", "10/14/2024 09:00", "03/04/2024 10:00", "05/05/2024 10:00"],
+    )
+    result = import_files([path], tmp_path / "ds")
+    assert (result.imported, result.malformed) == (3, 1)
+    [sample] = result.samples
+    assert sample.line == 4
+    assert sample.reason == (
+        "day and month order unknown in date_sent (the file mixes both) ('03/04/2024 10:00')"
+    )
+    assert any("dates in both orders" in note for note in result.notes)
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    assert stored["date_sent"].to_pylist() == [
+        _utc(2024, 10, 13, 13, 45),
+        _utc(2024, 10, 14, 9),
+        _utc(2024, 5, 5, 10),
+    ]
+    # told the order, the dates that do not fit it are the malformed ones
+    told = read_files([path], date_order="day-first").sort_by("sid")
+    assert told["date_sent"].to_pylist() == [
+        _utc(2024, 10, 13, 13, 45),
+        _utc(2024, 4, 3, 10),
+        _utc(2024, 5, 5, 10),
+    ]
+
+
+_ORDERED = {"month-first": "%m/%d/%Y %H:%M:%S", "day-first": "%d/%m/%Y %H:%M:%S"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2050, 1, 1)).map(
+            lambda d: d.replace(microsecond=0, tzinfo=UTC)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    order=st.sampled_from(sorted(_ORDERED)),
+)
+def test_auto_date_order_reads_a_consistent_file_right_or_refuses_it(
+    moments: list[datetime], order: str
+) -> None:
+    texts = [m.strftime(_ORDERED[order]) for m in moments]
+    telling = any(m.day > 12 for m in moments)
+    ambiguous = any(m.day != m.month for m in moments)
+    with tempfile.TemporaryDirectory() as directory:
+        path = _sent_dates_csv(Path(directory) / "dates.csv", texts)
+        if not telling and ambiguous:
+            with pytest.raises(InputError, match="--date-order"):
+                read_files([path])
+            read = read_files([path], date_order=order)  # type: ignore[arg-type]
+        else:
+            read = read_files([path])
+    assert read.sort_by("sid")["date_sent"].to_pylist() == moments
+
+
+# -- saved API output: single Messages, pages one per line, camelCase --------------------
+
+
+def _api_message(row: dict) -> dict:
+    """A record as the v2010 API returns it: RFC 2822 dates, numbers as text."""
+    out: dict[str, object] = {}
+    for name, value in row.items():
+        if name == "source":
+            continue
+        if isinstance(value, datetime):
+            value = value.strftime("%a, %d %b %Y %H:%M:%S +0000")
+        elif name in ("num_segments", "num_media") and value is not None:
+            value = str(value)
+        elif name == "price" and value is not None:
+            value = f"{value:.5f}"
+        out[name] = value
+    base = f"/2010-04-01/Accounts/{row['account_sid']}/Messages/{row['sid']}"
+    out["uri"] = base + ".json"
+    out["subresource_uris"] = {"media": base + "/Media.json", "feedback": base + "/Feedback.json"}
+    return out
+
+
+def _camel(message: dict) -> dict:
+    """The same record as twilio-node and the Twilio CLI write it: camelCase, ISO dates."""
+    out = {}
+    for name, value in message.items():
+        if name.startswith("date_") and value is not None:
+            parsed = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S %z")
+            value = parsed.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        out[re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)] = value
+    return out
+
+
+def _page(messages: list[dict], number: int) -> dict:
+    return {
+        "messages": messages,
+        "page": number,
+        "page_size": 100,
+        "next_page_uri": f"/2010-04-01/Accounts/AC1/Messages.json?Page={number + 1}",
+    }
+
+
+def _assert_stored(stored: pa.Table, expected: pa.Table) -> None:
+    stored, expected = stored.sort_by("sid"), expected.sort_by("sid")
+    assert stored.num_rows == expected.num_rows
+    for name in MESSAGE_SCHEMA.names:
+        if name != "source":
+            assert stored[name].equals(expected[name]), name
+
+
+def test_a_pretty_printed_single_message_imports(tmp_path: Path, records: pa.Table) -> None:
+    path = tmp_path / "message.json"
+    path.write_text(json.dumps(_api_message(records.to_pylist()[0]), indent=2))
+    assert detect_format(path) == "api-json"
+    for fmt in ("auto", "api-json"):
+        _assert_stored(read_files([path], format=fmt), records.slice(0, 1))  # type: ignore[arg-type]
+    result = import_files([path], tmp_path / "ds", format="api-json")
+    assert (result.rows, result.imported, result.malformed) == (1, 1, 0)
+    assert read_messages(tmp_path / "ds")["source"].to_pylist() == ["api-json:message.json"]
+
+
+def test_list_pages_appended_one_per_line(tmp_path: Path, records: pa.Table) -> None:
+    messages = [_api_message(r) for r in records.to_pylist()]
+    lines = [
+        json.dumps(_page(messages[i : i + 100], i // 100)) for i in range(0, len(messages), 100)
+    ]
+    lines.insert(1, '{"messages": [{"sid": "SMcut", "to": ')  # a page cut off: line 2
+    path = tmp_path / "pages.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert detect_format(path) == "api-json"
+    result = import_files([path], tmp_path / "ds")
+    assert (result.imported, result.malformed) == (records.num_rows, 1)
+    assert result.samples[0].line == 2 and "not JSON" in result.samples[0].reason
+    _assert_stored(read_messages(tmp_path / "ds"), records)
+
+
+@pytest.mark.parametrize("shape", ["page", "single", "json-lines", "json-lines-slow", "cli-array"])
+def test_camel_case_json_imports(tmp_path: Path, records: pa.Table, shape: str) -> None:
+    messages = [_camel(_api_message(r)) for r in records.to_pylist()]
+    assert "dateCreated" in messages[0] and "messagingServiceSid" in messages[0]
+    expected = records
+    path = tmp_path / "camel.json"
+    if shape == "page":
+        path.write_text(json.dumps(_page(messages, 0), indent=2))
+    elif shape == "single":
+        path.write_text(json.dumps(messages[0], indent=2))
+        expected = records.slice(0, 1)
+    elif shape == "cli-array":  # `twilio api:core:messages:list -o json`
+        path.write_text(json.dumps(messages, indent=2))
+    else:
+        lines = [json.dumps(m) for m in messages]
+        if shape == "json-lines-slow":
+            lines.insert(5, "{not json")
+        path.write_text("\n".join(lines) + "\n")
+    result = import_files([path], tmp_path / "ds")
+    assert result.imported == expected.num_rows
+    assert result.malformed == (1 if shape == "json-lines-slow" else 0)
+    _assert_stored(read_messages(tmp_path / "ds"), expected)
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_bulk_export_error_code_zero_means_no_error(tmp_path: Path, slow: bool) -> None:
+    rows = [
+        {"sid": f"SM{i:032x}", "date_created": "2026-03-01T10:00:00Z", "error_code": code}
+        for i, code in enumerate([0, 30007, None, 21610])
+    ]
+    lines = [json.dumps(r) for r in rows]
+    if slow:
+        lines.append("{broken")
+    path = tmp_path / "2026-03-01.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    table = read_files([path]).sort_by("sid")
+    assert table["error_code"].to_pylist() == [None, 30007, None, 21610]
+
+
+def test_console_rows_without_sent_date_are_kept_and_counted(tmp_path: Path) -> None:
+    from analyzer.pipeline import detect_path
+    from analyzer.store import list_days
+
+    sid = [f"SM{i:032x}" for i in range(4)]
+    console = tmp_path / "console.csv"
+    console.write_text(
+        "Sid,SentDate,To,From,Body,Status,Direction,ErrorCode\n"
+        f"{sid[0]},2026-03-01 10:00:00,+1555,+1500,hi,Delivered,outbound-api,\n"
+        f"{sid[1]},,+1555,+1500,hi,Failed,outbound-api,21610\n"
+        f"{sid[2]},,+1555,+1500,later,Scheduled,outbound-api,\n"
+        f"{sid[3]},2026-03-01 10:00:20,+1555,+1500,hi,Sent,outbound-api,\n"
+    )
+    dataset = tmp_path / "ds"
+    result = import_files([console], dataset)
+    [report] = result.files
+    assert (report.rows, report.imported, report.malformed) == (4, 4, 0)
+    assert (report.no_sent_date, report.undated) == (2, 2)
+    assert (dataset / "date=undated" / "part-0.parquet").is_file()
+    assert list_days(dataset) == ["2026-03-01"]
+    every = read_messages(dataset).sort_by("sid")
+    assert every["sid"].to_pylist() == sid
+    assert every["date_created"].to_pylist()[1:3] == [None, None]
+    assert every["status"].to_pylist()[1:3] == ["failed", "scheduled"]
+    assert read_messages(dataset, start="2026-03-01")["sid"].to_pylist() == [sid[0], sid[3]]
+    assert read_messages(dataset, end="2026-03-01").num_rows == 2
+    again = import_files([console], dataset)
+    assert (again.write.inserted, again.write.updated, again.write.unchanged) == (0, 0, 4)
+
+    # A Bulk Export brings the failed message's creation time: it leaves date=undated.
+    bulk = tmp_path / "2026-03-01.json"
+    bulk.write_text(
+        json.dumps({"sid": sid[1], "date_created": "2026-03-01T09:59:59Z", "status": "failed"})
+        + "\n"
+    )
+    moved = import_files([bulk], dataset)
+    assert (moved.write.inserted, moved.write.updated) == (0, 1)
+    assert pq.read_table(dataset / "date=undated" / "part-0.parquet")["sid"].to_pylist() == [sid[2]]
+    # ... and importing the Console file again does not bring the undated copy back
+    import_files([console], dataset)
+    every = read_messages(dataset).sort_by("sid")
+    assert every["sid"].to_pylist() == sid
+    assert every["date_created"][1].as_py() == _utc(2026, 3, 1, 9, 59, 59)
+
+    detection = detect_path(dataset, window=60)
+    assert detection.summary["messages"] == 3  # the undated record cannot be placed in time
+    assert detection.clusters["sids"].to_pylist() == [[sid[0], sid[3]]]
+
+
+def test_json_lines_keep_text_that_looks_like_a_date(tmp_path: Path) -> None:
+    path = tmp_path / "day.jsonl"
+    rows = [
+        {"sid": f"SM{i:032x}", "dateCreated": "2026-03-01T10:00:00Z", "body": body, "apiVersion": v}
+        for i, (body, v) in enumerate([("2026-01-01", "2010-04-01"), ("2026-01-02", "2010-04-01")])
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    table = read_files([path]).sort_by("sid")
+    assert table["body"].to_pylist() == ["2026-01-01", "2026-01-02"]
+    assert table["api_version"].to_pylist() == ["2010-04-01", "2010-04-01"]

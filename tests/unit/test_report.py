@@ -436,3 +436,57 @@ gap_values = st.sampled_from(
 def test_gap_patterns_match_reference(lists: list[list[float]]) -> None:
     table = pa.table({"gaps_seconds": pa.array(lists, pa.list_(pa.float64()))})
     assert list(_gap_patterns(table)) == [reference_pattern(g) for g in lists]
+
+
+def test_report_says_how_many_extra_messages_reached_a_handset(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from analyzer.schema import MESSAGE_SCHEMA
+
+    base = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    rows = [
+        ("SMa1", "+14155550101", "hi", "delivered", 0),
+        ("SMa2", "+14155550101", "hi", "failed", 5),
+        ("SMa3", "+14155550101", "hi", "read", 9),
+        ("SMb1", "+14155550102", "hi", "failed", 0),
+        ("SMb2", "+14155550102", "hi", "undelivered", 3),
+        ("SMc1", "+14155550103", "hi", "canceled", 0),
+        ("SMc2", "+14155550103", "hi", "scheduled", 1),
+        ("SMd1", "+14155550104", "", "delivered", 0),
+    ]
+    records = [
+        {
+            "sid": sid,
+            "to": to,
+            "body": body,
+            "status": status,
+            "direction": "outbound-api",
+            "date_created": base + timedelta(seconds=sec),
+        }
+        for sid, to, body, status, sec in rows
+    ]
+    table = pa.table(
+        {f.name: pa.array([r.get(f.name) for r in records], f.type) for f in MESSAGE_SCHEMA},
+        schema=MESSAGE_SCHEMA,
+    )
+    pq.write_table(table, tmp_path / "m.parquet")
+    run_detect(tmp_path / "m.parquet", tmp_path / "detect")
+    detected = json.loads((tmp_path / "detect" / "summary.json").read_text())
+    assert (detected["skipped_not_sent"], detected["skipped_no_body"]) == (2, 1)
+    assert (detected["extra_messages"], detected["extra_reached_handset"]) == (3, 1)
+
+    result = build_report(tmp_path / "detect", tmp_path / "report")
+    sentence = (
+        "Of the 3 extra messages, 1 reached a handset (sent, delivered or read); the rest "
+        "failed or were undelivered (or had no final status yet)."
+    )
+    assert result.summary["extra_reached_handset"] == 1
+    assert result.summary["skipped_not_sent"] == 2
+    assert sentence in result.summary["headline"]
+    page = html_of(tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert sentence in page and sentence in md
+    assert "left out (not sent: canceled or scheduled)" in page
+    for text in (page, md):
+        assert "1 outbound message without a body" in text
+        assert "2 that never went out (canceled or scheduled)" in text

@@ -184,3 +184,32 @@ def test_sigkill_mid_write_leaves_the_old_day(tmp_path: Path) -> None:
     assert list(dataset.glob("date=*/part-*.parquet"))
     write_messages(dataset, records(50, status="delivered", updated=99))
     assert set(read_messages(dataset)["status"].to_pylist()) == {"delivered"}
+
+
+def test_records_without_date_created_are_kept_apart_and_readable(tmp_path: Path) -> None:
+    dated = records(2)
+    undated = records(2, prefix="SMu").set_column(
+        MESSAGE_SCHEMA.get_field_index("date_created"),
+        "date_created",
+        pa.nulls(2, MESSAGE_SCHEMA.field("date_created").type),
+    )
+    result = write_messages(tmp_path, pa.concat_tables([dated, undated]))
+    assert result.days == ["2026-11-28", "2026-11-29"]
+    assert result.inserted == 4
+    assert (tmp_path / "date=undated" / "part-0.parquet").is_file()
+    assert list_days(tmp_path) == ["2026-11-28", "2026-11-29"]
+    assert read_messages(tmp_path).num_rows == 4
+    assert read_messages(tmp_path, start="2026-11-28", end="2026-11-29").num_rows == 2
+    import pandas as pd
+
+    assert len(pd.read_parquet(tmp_path)) == 4
+    duckdb = pytest.importorskip("duckdb")
+    count = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM read_parquet('{tmp_path}/*/*.parquet', "
+            "hive_partitioning = true) WHERE date_created IS NULL AND date = 'undated'"
+        )
+        .fetchone()
+    )
+    assert count == (2,)
