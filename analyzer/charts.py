@@ -26,10 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 #: Order in which verdicts are listed and stacked.
-VERDICTS = ("app_side", "twilio_side", "carrier_side", "inconclusive", "unverified")
+VERDICTS = ("app_side", "twilio_side", "webhook_side", "carrier_side", "inconclusive", "unverified")
 VERDICT_COLORS = {
     "app_side": "#E07B39",
     "twilio_side": "#C0392B",
+    "webhook_side": "#1E8449",
     "carrier_side": "#8E44AD",
     "inconclusive": "#5DADE2",
     "unverified": "#A6ACAF",
@@ -37,6 +38,7 @@ VERDICT_COLORS = {
 VERDICT_LABELS = {
     "app_side": "app_side (application sent it again)",
     "twilio_side": "twilio_side (one request, several records)",
+    "webhook_side": "webhook_side (a reply sent twice)",
     "carrier_side": "carrier_side",
     "inconclusive": "inconclusive (logs cannot tell)",
     "unverified": "unverified (no log evidence)",

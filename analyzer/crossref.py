@@ -191,7 +191,7 @@ def cross_reference(
 
     model = _build_model(clusters, sends, outcome, records, mode, used)
     band, band_method = _delay_band(model, tolerance)
-    graph = model.graph(band, _widened(band, tolerance))
+    graph = model.graph(band, _copy_reach(band, tolerance))
     result = rc.reconcile(graph, model.rec_cluster, n)
 
     first_us = pc.cast(clusters["first_created"], pa.int64()).to_numpy(zero_copy_only=False)
@@ -593,7 +593,7 @@ class _Model:
     refused_us: np.ndarray
     refused_scope: np.ndarray
 
-    def graph(self, band: tuple[int, int], scoped_band: tuple[int, int] | None = None) -> rc.Graph:
+    def graph(self, band: tuple[int, int], copy_hi: int | None = None) -> rc.Graph:
         return rc.Graph(
             rec_ms=self.rec_us // 1000,
             rec_scope=self.rec_scope,
@@ -605,19 +605,19 @@ class _Model:
             post_failed_only=self.post_failed_only,
             lo_ms=band[0],
             hi_ms=band[1],
-            scoped_lo_ms=None if scoped_band is None else scoped_band[0],
-            scoped_hi_ms=None if scoped_band is None else scoped_band[1],
+            rec_copy=self.rec_cluster >= 0,
+            copy_hi_ms=copy_hi,
         )
 
 
-def _widened(band: tuple[int, int], tolerance: float) -> tuple[int, int]:
-    """The band for POSTs to the record's own recipient: at least the tolerance either way.
+def _copy_reach(band: tuple[int, int], tolerance: float) -> int:
+    """How late (ms after its POST) a copy Twilio made of a message may come.
 
-    Another POST to the same recipient within seconds is rare, so looking farther costs
-    little, and a second record Twilio made of one request may come a little later.
+    The delay band is learned from ordinary records; a second record Twilio made of
+    one request may come later, so records of duplicate clusters are looked for up to
+    the tolerance (and a second) after their POST.
     """
-    reach = int(round((tolerance + 1.0) * 1000))
-    return min(band[0], -reach), max(band[1], reach)
+    return max(band[1], int(round((tolerance + 1.0) * 1000)))
 
 
 def _build_model(

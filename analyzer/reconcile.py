@@ -73,16 +73,10 @@ class Graph:
     post_failed_only: np.ndarray  # bool: a 400, which can only have made a failed record
     lo_ms: int  # record time - POST time, smallest
     hi_ms: int  # and largest
-    #: The band for POSTs that name their recipient (None: the same): a POST to the
-    #: record's own recipient can be trusted a little farther away.
-    scoped_lo_ms: int | None = None
-    scoped_hi_ms: int | None = None
-
-    @property
-    def scoped_band(self) -> tuple[int, int]:
-        lo = self.lo_ms if self.scoped_lo_ms is None else self.scoped_lo_ms
-        hi = self.hi_ms if self.scoped_hi_ms is None else self.scoped_hi_ms
-        return lo, hi
+    #: Records that may be a copy Twilio made of another record of the same request
+    #: (records of duplicate clusters), and how late such a copy may come (None: hi_ms).
+    rec_copy: np.ndarray | None = None
+    copy_hi_ms: int | None = None
 
     @property
     def n_records(self) -> int:
@@ -92,32 +86,64 @@ class Graph:
     def n_posts(self) -> int:
         return len(self.post_ms)
 
+    @property
+    def copy_reach(self) -> int:
+        return self.hi_ms if self.copy_hi_ms is None else max(self.hi_ms, self.copy_hi_ms)
+
+    def copies(self) -> np.ndarray:
+        """Which records may come as late as ``copy_reach``."""
+        if self.rec_copy is None or self.copy_reach == self.hi_ms:
+            return np.zeros(self.n_records, dtype=bool)
+        return np.asarray(self.rec_copy, dtype=bool)
+
+
+class _Sorted:
+    """Items sorted by (scope, time) and by time alone, for range searches."""
+
+    def __init__(self, items: np.ndarray, keys: np.ndarray, ms: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.by_key = keys[order], items[order]
+        order = np.argsort(ms, kind="stable")
+        self.ms, self.by_ms = ms[order], items[order]
+
+    def by_scope(self, keys_lo: np.ndarray, keys_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first = np.searchsorted(self.keys, keys_lo, side="left")
+        return first, np.maximum(np.searchsorted(self.keys, keys_hi, side="right"), first)
+
+    def by_time(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first = np.searchsorted(self.ms, lo, side="left")
+        return first, np.maximum(np.searchsorted(self.ms, hi, side="right"), first)
+
 
 class _Candidates:
-    """Range searches: the candidate POSTs of records and the candidate records of POSTs."""
+    """Range searches: the candidate POSTs of records and the candidate records of POSTs.
+
+    A record's candidates are the POSTs to its recipient (or that do not say) made
+    between ``hi_ms`` (``copy_reach`` for a possible copy) and ``lo_ms`` before it;
+    a record whose SID was logged has that POST alone.
+    """
 
     def __init__(self, g: Graph) -> None:
         self.g = g
         times = np.concatenate([g.rec_ms, g.post_ms, [0]])
-        reach = max(abs(g.lo_ms), abs(g.hi_ms), *map(abs, g.scoped_band))
+        reach = max(abs(g.lo_ms), abs(g.copy_reach))
         self.base = int(times.min()) - 2 * reach - 1
         span = int(times.max()) - self.base + 2 * reach + 2
         self.bits = max(1, span.bit_length())
         top = int(max(g.rec_scope.max(initial=0), g.post_scope.max(initial=0))) + 1
         if top.bit_length() + self.bits > 62:
             raise ValueError("too many recipients over too long a period to index")
+        self.copy = g.copies()
         scoped = np.flatnonzero(g.post_scope >= 0)
-        keys = self._key(g.post_scope[scoped], g.post_ms[scoped])
-        order = np.argsort(keys, kind="stable")
-        self.s_keys, self.s_posts = keys[order], scoped[order]
+        self.scoped = _Sorted(
+            scoped, self._key(g.post_scope[scoped], g.post_ms[scoped]), g.post_ms[scoped]
+        )
         loose = np.flatnonzero(g.post_scope < 0)
-        order = np.argsort(g.post_ms[loose], kind="stable")
-        self.u_ms, self.u_posts = g.post_ms[loose][order], loose[order]
-        rkeys = self._key(g.rec_scope, g.rec_ms)
-        order = np.argsort(rkeys, kind="stable")
-        self.r_keys, self.r_recs = rkeys[order], order
-        order = np.argsort(g.rec_ms, kind="stable")
-        self.r_ms, self.r_by_ms = g.rec_ms[order], order
+        self.loose = _Sorted(loose, g.post_ms[loose], g.post_ms[loose])
+        every = np.arange(g.n_records)
+        self.records = _Sorted(every, self._key(g.rec_scope, g.rec_ms), g.rec_ms)
+        late = np.flatnonzero(self.copy)
+        self.late = _Sorted(late, self._key(g.rec_scope[late], g.rec_ms[late]), g.rec_ms[late])
         self.fixed_of_post = np.full(g.n_posts, -1, dtype=np.int64)
         fixed = np.flatnonzero(g.rec_fixed >= 0)
         self.fixed_of_post[g.rec_fixed[fixed]] = fixed
@@ -125,62 +151,74 @@ class _Candidates:
     def _key(self, scope: np.ndarray, ms: np.ndarray) -> np.ndarray:
         return (scope.astype(np.int64) << self.bits) + (ms.astype(np.int64) - self.base)
 
-    def _post_ranges(self, recs: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _post_ranges(self, recs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         g = self.g
         scope, ms = g.rec_scope[recs], g.rec_ms[recs]
-        lo, hi = g.scoped_band
-        s_first = np.searchsorted(self.s_keys, self._key(scope, ms - hi), side="left")
-        s_last = np.searchsorted(self.s_keys, self._key(scope, ms - lo), side="right")
-        u_first = np.searchsorted(self.u_ms, ms - g.hi_ms, side="left")
-        u_last = np.searchsorted(self.u_ms, ms - g.lo_ms, side="right")
-        free = g.rec_fixed[recs] < 0
-        s_last = np.where(free, np.maximum(s_last, s_first), s_first)
-        u_last = np.where(free, np.maximum(u_last, u_first), u_first)
-        return s_first, s_last, u_first, u_last
+        hi = np.where(self.copy[recs], g.copy_reach, g.hi_ms)
+        ranges = [
+            self.scoped.by_scope(self._key(scope, ms - hi), self._key(scope, ms - g.lo_ms)),
+            self.loose.by_time(ms - hi, ms - g.lo_ms),
+        ]
+        fixed = g.rec_fixed[recs] >= 0
+        return [(first, np.where(fixed, first, last)) for first, last in ranges]
 
     def post_counts(self, recs: np.ndarray) -> np.ndarray:
         """An upper bound of the candidate POSTs of each record."""
-        s_first, s_last, u_first, u_last = self._post_ranges(recs)
-        return (s_last - s_first) + (u_last - u_first) + (self.g.rec_fixed[recs] >= 0)
+        counts = sum(last - first for first, last in self._post_ranges(recs))
+        return np.asarray(counts) + (self.g.rec_fixed[recs] >= 0)
 
     def posts_of(self, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in recs, POST) for every candidate POST of the records."""
         g = self.g
-        s_first, s_last, u_first, u_last = self._post_ranges(recs)
+        (s_first, s_last), (u_first, u_last) = self._post_ranges(recs)
         o1, p1 = _expand(s_first, s_last)
         o2, p2 = _expand(u_first, u_last)
         fixed = np.flatnonzero(g.rec_fixed[recs] >= 0)
         owner = np.concatenate([o1, o2, fixed])
-        post = np.concatenate([self.s_posts[p1], self.u_posts[p2], g.rec_fixed[recs[fixed]]])
+        post = np.concatenate(
+            [self.scoped.by_key[p1], self.loose.by_ms[p2], g.rec_fixed[recs[fixed]]]
+        )
         ok = ~g.post_failed_only[post] | g.rec_failed[recs[owner]]
         return owner[ok], post[ok]
 
-    def _record_ranges(self, posts: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _record_ranges(self, posts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(index, by scope?, first, last) ranges of the candidate records of each POST."""
         g = self.g
         scope, ms = g.post_scope[posts], g.post_ms[posts]
         scoped = scope >= 0
-        lo, hi = g.scoped_band
-        k_first = np.searchsorted(self.r_keys, self._key(np.maximum(scope, 0), ms + lo), "left")
-        k_last = np.searchsorted(self.r_keys, self._key(np.maximum(scope, 0), ms + hi), "right")
-        m_first = np.searchsorted(self.r_ms, ms + g.lo_ms, side="left")
-        m_last = np.searchsorted(self.r_ms, ms + g.hi_ms, side="right")
-        k_last = np.where(scoped, np.maximum(k_last, k_first), k_first)
-        m_last = np.where(scoped, m_first, np.maximum(m_last, m_first))
-        return k_first, k_last, m_first, m_last
+        key = np.maximum(scope, 0)
+        out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # Ordinary records within the band; possible copies a little later too.
+        for index, lo, hi, after in (
+            (self.records, ms + g.lo_ms, ms + g.hi_ms, False),
+            (self.late, ms + g.hi_ms, ms + g.copy_reach, True),
+        ):
+            k_first, k_last = index.by_scope(self._key(key, lo), self._key(key, hi))
+            m_first, m_last = index.by_time(lo, hi)
+            if after:  # strictly after the band: those within it were found above
+                k_first = np.maximum(
+                    k_first, np.searchsorted(index.keys, self._key(key, lo), side="right")
+                )
+                m_first = np.maximum(m_first, np.searchsorted(index.ms, lo, side="right"))
+                k_last, m_last = np.maximum(k_last, k_first), np.maximum(m_last, m_first)
+            out.append((index.by_key, k_first, np.where(scoped, k_last, k_first)))
+            out.append((index.by_ms, m_first, np.where(scoped, m_first, m_last)))
+        return out
 
     def record_counts(self, posts: np.ndarray) -> np.ndarray:
         """An upper bound of the candidate records of each POST."""
-        k_first, k_last, m_first, m_last = self._record_ranges(posts)
-        return (k_last - k_first) + (m_last - m_first) + (self.fixed_of_post[posts] >= 0)
+        counts = sum(last - first for _, first, last in self._record_ranges(posts))
+        return np.asarray(counts) + (self.fixed_of_post[posts] >= 0)
 
     def records_of(self, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in posts, record) for every candidate record of the POSTs."""
         g = self.g
-        k_first, k_last, m_first, m_last = self._record_ranges(posts)
-        o1, r1 = _expand(k_first, k_last)
-        o2, r2 = _expand(m_first, m_last)
-        owner = np.concatenate([o1, o2])
-        rec = np.concatenate([self.r_recs[r1], self.r_by_ms[r2]])
+        owners, recs = [], []
+        for items, first, last in self._record_ranges(posts):
+            o, pos = _expand(first, last)
+            owners.append(o)
+            recs.append(items[pos])
+        owner, rec = np.concatenate(owners), np.concatenate(recs)
         # A record whose SID was logged has that POST as its only candidate.
         ok = (g.rec_fixed[rec] < 0) & (~g.post_failed_only[posts[owner]] | g.rec_failed[rec])
         owner, rec = owner[ok], rec[ok]

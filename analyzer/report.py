@@ -36,6 +36,13 @@ import pyarrow.parquet as pq
 
 from analyzer import charts
 from analyzer.atomic import write_text, write_with
+from analyzer.crossref import (
+    APP_SIDE,
+    INCONCLUSIVE,
+    TWILIO_SIDE,
+    UNVERIFIED,
+    WEBHOOK_SIDE,
+)
 from analyzer.detect import extra_reached_handset
 from analyzer.errors import InputError
 from analyzer.redact import (
@@ -54,7 +61,7 @@ CARRIER_FILE = "carrier.parquet"
 #: Clusters shown in the HTML and Markdown tables; clusters.csv has them all.
 TABLE_ROWS = 500
 REPORT_VERSION = 1
-VERDICTS = ("app_side", "twilio_side", "inconclusive", "unverified")
+VERDICTS = (APP_SIDE, TWILIO_SIDE, WEBHOOK_SIDE, INCONCLUSIVE, UNVERIFIED)
 NO_LOGS_REASON = "no server logs given"
 
 _LIST_COLUMNS = (
@@ -396,6 +403,11 @@ def _summarise(data: _Data, redact: bool) -> dict[str, Any]:
         "skew_seconds": s.get("skew_seconds"),
         "skew_method": s.get("skew_method"),
         "skew_pairs": s.get("skew_pairs"),
+        "skew_spread_seconds": s.get("skew_spread_seconds"),
+        "skew_confidence": s.get("skew_confidence"),
+        "delay_band_seconds": s.get("delay_band_seconds"),
+        "sends_by_outcome": s.get("sends_by_outcome") or {},
+        "request_id_sids": s.get("request_id_sids") or {},
         "log_coverage": s.get("log_coverage", []),
         "uncovered_periods": [{"start": _iso(a), "end": _iso(b)} for a, b in uncovered],
         "warnings": list(s.get("warnings", [])),
@@ -452,6 +464,11 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
             f"{bv['twilio_side']:,} need{'s' if bv['twilio_side'] == 1 else ''} "
             "Twilio support (one request, several records)"
         )
+    if bv[WEBHOOK_SIDE]:
+        parts.append(
+            f"{bv[WEBHOOK_SIDE]:,} replies to incoming messages sent twice (the webhook was "
+            "answered twice: check its 15 s timeout and fallback URL)"
+        )
     if bv["inconclusive"]:
         parts.append(f"{bv['inconclusive']:,} inconclusive (the logs cannot tell who sent them)")
     if bv["unverified"]:
@@ -463,6 +480,40 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
             why = _uncovered_text(unverified, uncovered, data.summary)
         parts.append(f"{bv['unverified']:,} unverified ({why})")
     return head + ": " + ", ".join(parts) + ". " + _reached_text(out)
+
+
+def _evidence_text(out: dict[str, Any], host: str) -> str:
+    """How the request logs were matched: mode, skew and its confidence, delay band, POSTs."""
+    skew = float(out.get("skew_seconds") or 0)
+    spread = out.get("skew_spread_seconds")
+    text = (
+        f"Server logs matched by {out.get('match_mode') or '?'}; clock skew between {host} "
+        f"and Twilio {skew:+.3f} s (estimated by {out.get('skew_method') or '?'} from "
+        f"{int(out.get('skew_pairs') or 0):,} pairs"
+        + (f", interquartile range {float(spread):.2f} s" if spread is not None else "")
+        + f"; confidence {out.get('skew_confidence') or 'none'})."
+    )
+    band = out.get("delay_band_seconds")
+    if band:
+        text += (
+            f" A record was matched to POSTs made {-float(band[1]):+.1f} to "
+            f"{-float(band[0]):+.1f} s from it (learned from the data)."
+        )
+    sends = out.get("sends_by_outcome") or {}
+    if sends:
+        text += (
+            f" POSTs: {int(sends.get('accepted', 0)):,} accepted (2xx), "
+            f"{int(sends.get('possible', 0)):,} without a 2xx that may have created a message, "
+            f"{int(sends.get('refused', 0)):,} refused (4xx, created nothing)."
+        )
+    ids = out.get("request_id_sids") or {}
+    if ids.get("candidates"):
+        used = "used as SIDs" if ids.get("used") else "not used"
+        text += (
+            f" Twilio-Request-Id: {int(ids.get('found', 0)):,} of "
+            f"{int(ids['candidates']):,} successful creates name an exported record ({used})."
+        )
+    return text
 
 
 def _reached_text(out: dict[str, Any]) -> str:
@@ -669,7 +720,7 @@ th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f0f2f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,.sid{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px}
 figure{display:inline-block;margin:.5em 1em .5em 0}img{max-width:100%}
-.v-app_side{color:#B3541E}.v-twilio_side{color:#C0392B;font-weight:bold}
+.v-app_side{color:#B3541E}.v-twilio_side{color:#C0392B;font-weight:bold}.v-webhook_side{color:#1E8449}
 .v-unverified{color:#777}.v-inconclusive{color:#2471A3}.v-carrier_side{color:#8E44AD}
 """
 
@@ -738,18 +789,14 @@ def _method_items(data: _Data, out: dict[str, Any]) -> list[str]:
         "Failed and undelivered records stay in: the application did send them.",
     ]
     if data.logs_given:
-        skew = out.get("skew_seconds")
+        items.append(_evidence_text(out, "the application"))
         items.append(
-            f"Server logs matched by {out.get('match_mode') or '?'}; clock skew between the "
-            f"application and Twilio {float(skew or 0):+.3f} s "
-            f"(estimated by {out.get('skew_method') or '?'} from "
-            f"{int(out.get('skew_pairs') or 0):,} pairs)."
-        )
-        items.append(
-            "Verdicts: app_side = as many POSTs as records (the application sent it again); "
-            "twilio_side = more records than POSTs (one request, several messages); "
-            "inconclusive = the logs cannot separate the cases; unverified = the logs do "
-            "not cover that time."
+            "Verdicts: app_side = a POST for every record (the application sent it again); "
+            "twilio_side = fewer POSTs than records (one request, several messages); "
+            "webhook_side = replies to an incoming message, sent twice from the webhook's "
+            "answers; inconclusive = the logs cannot separate the cases; unverified = the "
+            "logs do not cover that time. Only a 2xx answer created a message; a 4xx created "
+            "none; a 5xx or no answer may have."
         )
     else:
         items.append(
@@ -1154,7 +1201,6 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
         ]
         return "\n".join(lines)
     records = int(f["n_records"].to_numpy()[twilio].sum()) if len(twilio) else 0
-    skew = out.get("skew_seconds")
     lines += [
         f"Account{'s' if len(accounts) != 1 else ''}: {', '.join(accounts) or 'see SIDs'}  ",
         f"Period analysed (UTC): {out['period_start']} to {out['period_end']}  ",
@@ -1166,10 +1212,7 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
         "lines are quoted for each case; please tell us why several messages were created "
         "and whether the recipients were charged or received them twice.",
         "",
-        f"Evidence: matched by {out.get('match_mode') or '?'}; clock skew between our "
-        f"server and Twilio {float(skew or 0):+.3f} s (estimated by "
-        f"{out.get('skew_method') or '?'} from {int(out.get('skew_pairs') or 0):,} pairs). "
-        "All times are UTC.",
+        "Evidence: " + _evidence_text(out, "our server") + " All times are UTC.",
         "",
     ]
     if len(twilio):

@@ -7,6 +7,28 @@ connections, truncated bodies, garbage JSON) and per-page latency are injected p
     with FakeTwilio(generate_messages(1000, start, end)) as server:
         client = Client(server.account_sid, server.auth_token, environment={})
         client.api.base_url = server.base_url
+
+Like the real service, every response carries a GMT ``Date`` header and a
+``Twilio-Request-Id: RQ<32 hex>``; a successful create (201) answers with a request id whose
+32 hex digits are those of the created SID (as seen in public logs), other answers with a
+random one. Created messages get random ``SM<32 hex>`` SIDs and a ``date_created``
+truncated to the second.
+
+Creating messages can misbehave on purpose, per test, with a ``CreatePlan``:
+
+    plan = CreatePlan()
+    plan.add("429", to="+15551230001")    # the next create to that number: 429, nothing made
+    plan.add("twice", to="+15551230001")  # the one after: two records for one POST
+    plan.schedule[5] = "slow"             # the 5th create POST: made, answered too late
+    clock = VirtualClock(datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
+    with FakeTwilio(create_plan=plan, clock=clock, access_log=tmp_path / "access.log") as s:
+        ...
+        clock.sleep(10)                   # ten seconds pass for the fake, none for real
+        s.creates                         # what each create POST did (CreateResult)
+
+``access_log`` makes the server write an nginx "combined" line per request, as an egress
+proxy in front of Twilio would (499 when the client gave up first, 502 for a dropped
+connection).
 """
 
 from __future__ import annotations
@@ -16,15 +38,18 @@ import bisect
 import contextlib
 import email.utils
 import json
+import logging
 import random
+import select
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -44,6 +69,9 @@ SUBACCOUNT_SID = "AC" + "c3" * 16
 SUBACCOUNT_TOKEN = "sub" + "9d" * 14 + "tk"
 
 FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "garbage")
+#: What a create POST (POST .../Messages.json) can do; see CreatePlan.
+CREATE_BEHAVIOURS = ("ok", "429", "twice", "slow", "500_created", "drop", "drop_created")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _API = "/2010-04-01"
 _EPOCH = np.datetime64(0, "s")
 
@@ -101,9 +129,170 @@ class Faults:
         return None
 
 
+class VirtualClock:
+    """A clock for the fake and the test's logs: real time plus an offset tests move forward.
+
+    ``sleep(s)`` advances it without waiting, ``advance_to(t)`` jumps to an epoch time (never
+    backwards); real time keeps running underneath, so a real client timeout still takes its
+    real second. Calling the clock gives epoch seconds, like ``time.time``.
+    """
+
+    def __init__(self, start: datetime | float | None = None) -> None:
+        if isinstance(start, datetime):
+            start = start.timestamp()
+        self._offset = 0.0 if start is None else start - time.time()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass on this clock at once."""
+        with self._lock:
+            self._offset += max(seconds, 0.0)
+
+    def advance_to(self, moment: datetime | float) -> None:
+        """Move the clock to ``moment`` if that is later than now."""
+        target = moment.timestamp() if isinstance(moment, datetime) else moment
+        self.sleep(target - self())
+
+    def now(self) -> datetime:
+        """The clock's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self(), UTC)
+
+    def log_filter(self) -> logging.Filter:
+        """A filter that stamps log records with this clock (add it to a logger)."""
+        clock = self
+
+        class _Stamp(logging.Filter):
+            def filter(self, record: logging.LogRecord) -> bool:
+                record.created = clock()
+                record.msecs = int((record.created - int(record.created)) * 1000) + 0.0
+                return True
+
+        return _Stamp()
+
+
+@dataclass
+class CreateRule:
+    """A create behaviour for the create POSTs whose form ``when`` accepts.
+
+    ``times`` is how many POSTs it still applies to (None: every one). ``gap`` (for
+    "twice": seconds between the two records' creation, 0 for the same second) and
+    ``slow_seconds`` override the plan's defaults.
+    """
+
+    behaviour: str
+    when: Callable[[Mapping[str, str]], bool] | None = None
+    times: int | None = 1
+    gap: float | None = None
+    slow_seconds: float | None = None
+
+
+@dataclass
+class CreatePlan:
+    """What each create POST does. Test-only behaviours, in ``CREATE_BEHAVIOURS``:
+
+    - ``"ok"``: one record, 201 (the default);
+    - ``"429"``: 429 with error 20429 and ``Retry-After``; nothing is created (as any 4xx);
+    - ``"twice"``: a Twilio-side fault: two records with the same To/Body for one POST, the
+      second ``gap`` seconds later (0: the same second); the 201 carries the first SID;
+    - ``"slow"``: the record is created, then the answer waits ``slow_seconds`` (longer than
+      the client's timeout, so it gives up; the server notices and stops waiting);
+    - ``"500_created"``: the record is created but the answer is a 500;
+    - ``"drop"`` / ``"drop_created"``: the connection is closed without an answer, nothing
+      created / one record created.
+
+    The first rule in ``rules`` whose ``when`` accepts the form (and has ``times`` left)
+    decides; otherwise ``schedule`` by the 1-based number of the create POST; otherwise ok.
+    Create POSTs are counted after authentication, before validation.
+    """
+
+    schedule: dict[int, str] = field(default_factory=dict)
+    rules: list[CreateRule] = field(default_factory=list)
+    twice_gap: float = 1.0
+    slow_seconds: float = 5.0
+    retry_after: str = "1"
+
+    def __post_init__(self) -> None:
+        for behaviour in [*self.schedule.values(), *(r.behaviour for r in self.rules)]:
+            _check_behaviour(behaviour)
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        behaviour: str,
+        *,
+        to: str | None = None,
+        when: Callable[[Mapping[str, str]], bool] | None = None,
+        times: int | None = 1,
+        gap: float | None = None,
+        slow_seconds: float | None = None,
+    ) -> CreateRule:
+        """Plan ``behaviour`` for the next ``times`` create POSTs to ``to`` / matching ``when``."""
+        _check_behaviour(behaviour)
+
+        def test(form: Mapping[str, str]) -> bool:
+            return (to is None or form.get("To") == to) and (when is None or when(form))
+
+        rule = CreateRule(behaviour, test, times, gap, slow_seconds)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def pick(self, form: Mapping[str, str]) -> tuple[int, str, float, float]:
+        """Count one create POST: its number, behaviour, twice gap and slow seconds."""
+        with self._lock:
+            self._count += 1
+            for rule in self.rules:
+                if rule.times is not None and rule.times <= 0:
+                    continue
+                if rule.when is None or rule.when(form):
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return (
+                        self._count,
+                        rule.behaviour,
+                        self.twice_gap if rule.gap is None else rule.gap,
+                        self.slow_seconds if rule.slow_seconds is None else rule.slow_seconds,
+                    )
+            behaviour = self.schedule.get(self._count, "ok")
+            return self._count, behaviour, self.twice_gap, self.slow_seconds
+
+    def pending(self) -> list[CreateRule]:
+        """Rules that were planned for a number of POSTs and are not used up."""
+        with self._lock:
+            return [r for r in self.rules if r.times is not None and r.times > 0]
+
+
+def _check_behaviour(behaviour: str) -> None:
+    if behaviour not in CREATE_BEHAVIOURS:
+        raise ValueError(f"unknown create behaviour {behaviour!r}: expected {CREATE_BEHAVIOURS}")
+
+
+@dataclass
+class CreateResult:
+    """What one create POST did: its number, behaviour, the records it made and the answer.
+
+    ``status`` is the status the server answered (None when it answered nothing);
+    ``client_gone`` is True when a "slow" answer found the client had given up.
+    """
+
+    n: int
+    behaviour: str
+    to: str | None
+    body: str | None
+    sids: list[str]
+    status: int | None
+    request_id: str | None
+    at: float
+    client_gone: bool = False
+
+
 @dataclass
 class LoggedRequest:
-    """One request the server saw."""
+    """One request the server saw (``at`` on the server's clock)."""
 
     method: str
     path: str
@@ -111,6 +300,7 @@ class LoggedRequest:
     status: int | None
     fault: str | None
     at: float
+    create: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +308,18 @@ class _Raw:
     """A response body that is already serialised."""
 
     data: bytes
+
+
+@dataclass
+class _Answer:
+    """What to answer a request; ``action`` "slow" waits first, "drop" hangs up instead."""
+
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str | None = None
+    wait: float = 0.0
+    create: CreateResult | None = None
 
 
 class _Store:
@@ -407,6 +609,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """RFC 7231 date on the fake's clock: ``Wed, 08 Apr 2026 09:04:08 GMT``."""
+        moment = self.server.fake.clock() if timestamp is None else timestamp
+        return email.utils.formatdate(moment, usegmt=True)
+
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
 
@@ -415,23 +622,70 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         fake = self.server.fake
+        with fake._idle:
+            fake._busy += 1
+        self._began = time.monotonic()
+        self._sent_bytes = 0
+        self._wire_status: int | None = None
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         body = b""
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-        entry = LoggedRequest(method, url.path, query, None, None, time.time())
+        entry = LoggedRequest(method, url.path, query, None, None, fake.clock())
         with fake._log_lock:
             fake.requests.append(entry)
-        fault = fake.faults.pick(method, url.path) if fake.faults else None
-        entry.fault = fault
-        if fault is not None:
-            self._fault(fault, entry)
-            return
-        status, payload, headers = fake._route(method, url.path, query, body, self.headers)
+        try:
+            fault = fake.faults.pick(method, url.path) if fake.faults else None
+            entry.fault = fault
+            if fault is not None:
+                self._fault(fault, entry)
+                return
+            answer = fake._route(method, url.path, query, body, self.headers)
+            entry.create = answer.create.behaviour if answer.create else None
+            self._answer(answer, entry)
+        finally:
+            fake._write_access(
+                self.client_address[0],
+                self.requestline,
+                self._wire_status,
+                self._sent_bytes,
+                self.headers.get("User-Agent"),
+            )
+            with fake._idle:
+                fake._busy -= 1
+                fake._idle.notify_all()
+
+    def _answer(self, answer: _Answer, entry: LoggedRequest) -> None:
+        status: int | None = answer.status
+        if answer.action == "drop":
+            status, self._wire_status = None, 502  # what a proxy in front would log
+            self._hang_up()
+        elif answer.action == "slow" and self._client_gives_up(answer.wait):
+            status, self._wire_status = None, 499  # nginx: the client closed the request
+            if answer.create is not None:
+                answer.create.client_gone = True
+            self._hang_up()
+        else:
+            self._send(answer.status, answer.payload, answer.headers)
         entry.status = status
-        self._send(status, payload, headers)
+        if answer.create is not None:
+            answer.create.status = status
+
+    def _client_gives_up(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True as soon as the client closes its connection."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], min(left, 0.01))
+                if readable:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                    time.sleep(min(left, 0.01))  # a pipelined request: still there
+            except OSError:
+                return True
+        return False
 
     def _send(
         self,
@@ -445,19 +699,34 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(payload, _Raw):
             raw = payload.data
         data = raw if raw is not None else json.dumps(payload).encode()
-        self.send_response(status)
+        extra = dict(headers or {})
+        request_id = extra.pop("Twilio-Request-Id", None) or "RQ" + uuid.uuid4().hex
+        self.send_response_only(status)
+        self.send_header("Date", self.date_time_string())
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Twilio-Request-Id", "RQ" + uuid.uuid4().hex)
-        for key, value in (headers or {}).items():
+        self.send_header("Twilio-Concurrent-Requests", "1")
+        self.send_header("Twilio-Request-Id", request_id)
+        self.send_header("Twilio-Request-Duration", f"{time.monotonic() - self._began:.3f}")
+        if status >= 400 and isinstance(payload, dict) and payload.get("code"):
+            self.send_header("X-Twilio-Error-Code", str(payload["code"]))
+        self.send_header("X-Home-Region", "us1")
+        self.send_header("X-API-Domain", "api.twilio.com")
+        self.send_header("X-Powered-By", "AT-5000")
+        self.send_header("X-Shenanigans", "none")
+        self.send_header("Strict-Transport-Security", "max-age=31536000")
+        for key, value in extra.items():
             self.send_header(key, value)
         self.end_headers()
+        self._wire_status = status
         if truncate:
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
+            self._sent_bytes = len(data) // 2
             self._hang_up()
         else:
             self.wfile.write(data)
+            self._sent_bytes = len(data)
 
     def _hang_up(self) -> None:
         self.close_connection = True
@@ -467,6 +736,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault(self, kind: str, entry: LoggedRequest) -> None:
         fake = self.server.fake
         if kind == "drop":
+            self._wire_status = 502
             self._hang_up()
             return
         if kind == "429":
@@ -484,10 +754,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, None, raw=b"<html><body>Service Unavailable</body></html>")
         elif kind == "truncate":
             entry.status = 200
-            status, payload, headers = fake._route(
-                "GET", urlsplit(self.path).path, entry.query, b"", self.headers
-            )
-            self._send(status, payload, headers, truncate=True)
+            answer = fake._route("GET", urlsplit(self.path).path, entry.query, b"", self.headers)
+            self._send(answer.status, answer.payload, answer.headers, truncate=True)
         elif kind == "garbage":
             entry.status = 200
             self._send(200, None, raw=b'{"messages": [{"sid": "SM')
@@ -503,7 +771,10 @@ class FakeTwilio:
     """The fake Twilio API server; a context manager that starts and stops it.
 
     ``records`` are message records (any table ``coerce_messages`` accepts); accounts
-    named in them that are not the main account become its subaccounts.
+    named in them that are not the main account become its subaccounts. ``clock`` (epoch
+    seconds, e.g. a VirtualClock) stamps created records, ``Date`` headers and the access
+    log; ``create_plan`` decides what create POSTs do; ``access_log`` is a file the server
+    appends an nginx "combined" line to per request, times in ``access_log_tz``.
     """
 
     def __init__(
@@ -516,6 +787,10 @@ class FakeTwilio:
         subaccounts: Mapping[str, str] | None = None,
         latency: float = 0.0,
         faults: Faults | None = None,
+        clock: Callable[[], float] = time.time,
+        create_plan: CreatePlan | None = None,
+        access_log: str | Path | None = None,
+        access_log_tz: tzinfo = UTC,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -525,7 +800,15 @@ class FakeTwilio:
         )
         self.latency = latency
         self.faults = faults
+        self.clock = clock
+        self.create_plan = create_plan if create_plan is not None else CreatePlan()
+        self.access_log = None if access_log is None else Path(access_log)
+        self.access_log_tz = access_log_tz
+        self._access_file: Any = None
         self.requests: list[LoggedRequest] = []
+        self.creates: list[CreateResult] = []
+        self._busy = 0
+        self._idle = threading.Condition()
         self._log_lock = threading.Lock()
         self._store = _Store()
         self._held: list[pa.Table] = []
@@ -556,6 +839,33 @@ class FakeTwilio:
             return MESSAGE_SCHEMA.empty_table()
         return pa.concat_tables(self._held)
 
+    def settle(self, *, delay: int = 1, status: str = "delivered") -> pa.Table:
+        """Let every queued or accepted record go out, as Twilio does shortly after creating it.
+
+        Sets ``date_sent`` (and ``date_updated``) to ``date_created`` plus ``delay`` seconds
+        and the status, so that DateSent filters, and so ``analyzer export``, see the
+        records created here. Call it while no request is in flight; returns the records.
+        """
+        table = self.messages()
+        pending = pc.and_(
+            pc.is_null(table["date_sent"]),
+            pc.is_in(table["status"], pa.array(["queued", "accepted"])),
+        )
+        if not pc.any(pending).as_py():
+            return table
+        sent = pc.add(table["date_created"], pa.scalar(timedelta(seconds=delay)))
+        for name, value in (
+            ("date_sent", sent),
+            ("date_updated", sent),
+            ("status", pa.scalar(status)),
+        ):
+            column = pc.if_else(pending, value, table[name])
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        with self._store.lock:
+            self._store = _Store()
+            self._held = []
+        return self.load(table)
+
     def in_range(self, start: datetime, end: datetime) -> pa.Table:
         """Records whose date_sent lies in [start, end] (inclusive)."""
         table = self.messages()
@@ -579,6 +889,8 @@ class FakeTwilio:
 
     def start(self) -> FakeTwilio:
         """Start serving in a background thread."""
+        if self.access_log is not None and self._access_file is None:
+            self._access_file = self.access_log.open("a", encoding="utf-8")
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -593,6 +905,47 @@ class FakeTwilio:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.close_access_log()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being handled (e.g. a "slow" answer has seen the client
+        give up and logged it); True if that happened within ``timeout`` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def close_access_log(self) -> None:
+        """Stop writing the access log (requests after this are not logged)."""
+        with self._log_lock:
+            if self._access_file is not None:
+                self._access_file.close()
+                self._access_file = None
+
+    def _write_access(
+        self,
+        remote: str,
+        request_line: str,
+        status: int | None,
+        sent_bytes: int,
+        user_agent: str | None,
+    ) -> None:
+        """One nginx "combined" line, stamped when the request ends, as nginx does."""
+        if self._access_file is None:
+            return
+        moment = datetime.fromtimestamp(self.clock(), self.access_log_tz)
+        local = (
+            f"{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment.year}:"
+            f"{moment:%H:%M:%S} {moment:%z}"
+        )
+        request = request_line.replace('"', "\\x22")
+        agent = (user_agent or "-").replace('"', "\\x22")
+        line = (
+            f'{remote} - - [{local}] "{request}" {status if status is not None else 0} '
+            f'{sent_bytes} "-" "{agent}"\n'
+        )
+        with self._log_lock:
+            if self._access_file is not None:
+                self._access_file.write(line)
+                self._access_file.flush()
 
     def __enter__(self) -> FakeTwilio:
         return self.start()
@@ -630,28 +983,29 @@ class FakeTwilio:
 
     def _route(
         self, method: str, path: str, query: dict[str, str], body: bytes, headers: Any
-    ) -> tuple[int, Any, dict[str, str]]:
+    ) -> _Answer:
         principal = self._principal(headers)
         if principal is None:
-            return 401, _error(20003, "Authenticate", 401), {}
+            return _Answer(401, _error(20003, "Authenticate", 401))
+        not_found = _Answer(404, _error(20404, "The requested resource was not found", 404))
         parts = path.strip("/").split("/")
         if parts == ["2010-04-01", "Accounts.json"] and method == "GET":
-            return self._accounts(principal, query)
+            return _Answer(*self._accounts(principal, query))
         if len(parts) >= 4 and parts[:2] == ["2010-04-01", "Accounts"]:
             account = parts[2]
             if account != self.account_sid and account not in self.subaccounts:
-                return 404, _error(20404, "The requested resource was not found", 404), {}
+                return not_found
             if not self._allowed(principal, account):
-                return 401, _error(20003, "Authenticate", 401), {}
+                return _Answer(401, _error(20003, "Authenticate", 401))
             if parts[3] == "Messages.json" and len(parts) == 4:
                 if method == "GET":
-                    return self._list(account, path, query)
+                    return _Answer(*self._list(account, path, query))
                 return self._create(account, body)
             if parts[3] == "Messages" and len(parts) == 5 and method == "GET":
                 row = self._store.find(account, parts[4].removesuffix(".json"))
                 if row is not None:
-                    return 200, self._store.records([row])[0], {}
-        return 404, _error(20404, "The requested resource was not found", 404), {}
+                    return _Answer(200, self._store.records([row])[0])
+        return not_found
 
     def _list(
         self, account: str, path: str, query: dict[str, str]
@@ -709,16 +1063,59 @@ class FakeTwilio:
         }
         return 200, _Raw(self._store.page_json(chunk, payload)), {}
 
-    def _create(self, account: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _create(self, account: str, body: bytes) -> _Answer:
         form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        n, behaviour, gap, slow = self.create_plan.pick(form)
+        result = CreateResult(
+            n, behaviour, form.get("To"), form.get("Body"), [], None, None, self.clock()
+        )
+        with self._log_lock:
+            self.creates.append(result)
+        if behaviour == "429":  # throttled before anything else: nothing is created
+            return _Answer(
+                429,
+                _error(20429, "Too Many Requests", 429),
+                {"Retry-After": self.create_plan.retry_after},
+                create=result,
+            )
+        problem = None
         if not form.get("To"):
-            return 400, _error(21604, "A 'To' phone number is required.", 400), {}
-        if not form.get("From") and not form.get("MessagingServiceSid"):
-            return 400, _error(21603, "A 'From' phone number is required.", 400), {}
-        if not form.get("Body") and not form.get("MediaUrl"):
-            return 400, _error(21602, "Message body is required.", 400), {}
-        now = pd.Timestamp(int(time.time()), unit="s", tz="UTC")
-        record = {
+            problem = _error(21604, "A 'To' phone number is required.", 400)
+        elif not form.get("From") and not form.get("MessagingServiceSid"):
+            problem = _error(21603, "A 'From' phone number is required.", 400)
+        elif not form.get("Body") and not form.get("MediaUrl"):
+            problem = _error(21602, "Message body is required.", 400)
+        if problem is not None:
+            return _Answer(400, problem, create=result)
+        if behaviour == "drop":
+            return _Answer(0, None, action="drop", create=result)
+        now = self.clock()
+        records = [self._new_record(account, form, now)]
+        if behaviour == "twice":
+            records.append(self._new_record(account, form, now + gap))
+        frame = pd.DataFrame(records)
+        frame["date_sent"] = pd.Series([pd.NaT] * len(records), dtype="datetime64[us, UTC]")
+        self.load(frame)
+        result.sids = [str(r["sid"]) for r in records]
+        row = self._store.find(account, result.sids[0])
+        assert row is not None
+        payload = self._store.records([row])[0]
+        if behaviour == "500_created":
+            return _Answer(500, _error(20500, "Internal Server Error", 500), create=result)
+        # A created message's request id carries the SID's 32 hex digits.
+        result.request_id = "RQ" + result.sids[0][2:]
+        headers = {"Twilio-Request-Id": result.request_id}
+        if behaviour == "drop_created":
+            return _Answer(0, None, action="drop", create=result)
+        if behaviour == "slow":
+            return _Answer(201, payload, headers, action="slow", wait=slow, create=result)
+        return _Answer(201, payload, headers, create=result)
+
+    @staticmethod
+    def _new_record(account: str, form: Mapping[str, str], created: float) -> dict[str, Any]:
+        """A freshly created message, ``date_created`` truncated to the second."""
+        now = pd.Timestamp(int(created), unit="s", tz="UTC")
+        return {
             "sid": ("MM" if form.get("MediaUrl") else "SM") + uuid.uuid4().hex,
             "account_sid": account,
             "messaging_service_sid": form.get("MessagingServiceSid"),
@@ -739,12 +1136,6 @@ class FakeTwilio:
             "date_updated": now,
             "source": None,
         }
-        frame = pd.DataFrame([record])
-        frame["date_sent"] = pd.Series([pd.NaT], dtype="datetime64[us, UTC]")
-        self.load(frame)
-        row = self._store.find(account, str(record["sid"]))
-        assert row is not None
-        return 201, self._store.records([row])[0], {}
 
     def _accounts(self, principal: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         sids = [principal] + (sorted(self.subaccounts) if principal == self.account_sid else [])

@@ -44,7 +44,7 @@ def traffic(draw: st.DrawFn) -> Traffic:
     n_posts = draw(st.integers(1, 7))
     scoped = draw(st.booleans())  # the log names recipients
     sid_rate = draw(st.sampled_from([0.0, 0.5, 1.0]))
-    scoped_reach = draw(st.sampled_from([None, 4000]))
+    copy_reach = draw(st.sampled_from([None, 4000]))
     t = 1_700_000_000_000
     post_ms, post_kind, post_key, post_logged_scope = [], [], [], []
     rec_ms, rec_key, rec_post = [], [], []
@@ -66,8 +66,10 @@ def traffic(draw: st.DrawFn) -> Traffic:
         post_kind.append(POSSIBLE if outcome.startswith("lost") else ACCEPTED)
         post_key.append(key)
         post_logged_scope.append(key if scoped and draw(st.integers(0, 4)) else -1)
-        for _ in range(made):
-            latency = draw(st.integers(0, 900))
+        for copy in range(made):
+            # Twilio's copies of one request may come later than a record usually does.
+            late = copy_reach if copy and copy_reach else HI_MS
+            latency = draw(st.integers(0, late - 100))
             rec_ms.append((t + latency) // 1000 * 1000)  # Twilio keeps whole seconds
             rec_key.append(key)
             rec_post.append(post)
@@ -102,8 +104,8 @@ def traffic(draw: st.DrawFn) -> Traffic:
         post_failed_only=np.zeros(len(post_ms), dtype=bool),
         lo_ms=LO_MS,
         hi_ms=HI_MS,
-        scoped_lo_ms=None if scoped_reach is None else -scoped_reach,
-        scoped_hi_ms=scoped_reach,
+        rec_copy=rec_cluster >= 0,
+        copy_hi_ms=copy_reach,
     )
     return Traffic(graph, rec_cluster, len(dup_keys), truth, keys_arr)
 
@@ -111,13 +113,12 @@ def traffic(draw: st.DrawFn) -> Traffic:
 def _candidates(g: Graph, r: int) -> list[int]:
     if g.rec_fixed[r] >= 0:
         return [int(g.rec_fixed[r])]
-    out = []
-    for p in range(g.n_posts):
-        lo, hi = (LO_MS, HI_MS) if g.post_scope[p] < 0 else g.scoped_band
-        delay = g.rec_ms[r] - g.post_ms[p]
-        if lo <= delay <= hi and g.post_scope[p] in (-1, g.rec_scope[r]):
-            out.append(p)
-    return out
+    hi = g.copy_reach if g.copies()[r] else HI_MS
+    return [
+        p
+        for p in range(g.n_posts)
+        if LO_MS <= g.rec_ms[r] - g.post_ms[p] <= hi and g.post_scope[p] in (-1, g.rec_scope[r])
+    ]
 
 
 def brute_force(t: Traffic) -> list[int] | None:
