@@ -221,4 +221,9 @@ def _message_table(messages: pd.DataFrame | pa.Table) -> pa.Table:
 def _request_table(requests: pd.DataFrame | None) -> pa.Table | None:
     if requests is None:
         return None
-    return pa.Table.from_pandas(requests, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
+    # A frame saved before a column was added (or built by hand) lacks the optional ones.
+    frame = requests.copy()
+    for name in _logs.REQUEST_SCHEMA.names:
+        if name not in frame.columns:
+            frame[name] = None
+    return pa.Table.from_pandas(frame, schema=_logs.REQUEST_SCHEMA, preserve_index=False)

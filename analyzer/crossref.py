@@ -168,7 +168,10 @@ def cross_reference(
     if request_ids.get("candidates") and not request_ids.get("used"):
         warnings.append(request_ids["note"])
     live = outcome != REFUSED
-    estimate = estimate_skew(sends.filter(pa.array(live)), records, mode)
+    exact = (
+        live & ~_np(pc.is_valid(sends["time_max"])) if "time_max" in sends.column_names else live
+    )
+    estimate = estimate_skew(sends.filter(pa.array(exact)), records, mode)
     used = float(skew) if skew is not None else estimate.seconds
     skew_info = SkewEstimate(
         seconds=used,
@@ -299,7 +302,8 @@ _SEND_COLUMNS = ["time", "to", "message_sid", "request_id", "status", "source_fi
 def _send_table(requests: pa.Table) -> pa.Table:
     """The logged POSTs to Messages.json that have a time, with the columns used here."""
     usable = pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
-    names = _SEND_COLUMNS + (["twilio_time"] if "twilio_time" in requests.column_names else [])
+    optional = [c for c in ("twilio_time", "time_max") if c in requests.column_names]
+    names = _SEND_COLUMNS + optional
     return requests.select(names).filter(usable)
 
 
@@ -592,6 +596,8 @@ class _Model:
     refused_row: np.ndarray
     refused_us: np.ndarray
     refused_scope: np.ndarray
+    #: How long after post_us a POST of uncertain time may have been made.
+    post_span_us: np.ndarray
 
     def graph(self, band: tuple[int, int], copy_hi: int | None = None) -> rc.Graph:
         return rc.Graph(
@@ -607,6 +613,7 @@ class _Model:
             hi_ms=band[1],
             rec_copy=self.rec_cluster >= 0,
             copy_hi_ms=copy_hi,
+            post_span_ms=-(-self.post_span_us // 1000),
         )
 
 
@@ -713,10 +720,21 @@ def _build_model(
         post_scope=post_scope,
         post_kind=np.where(outcome[post_row] == ACCEPTED, rc.ACCEPTED, rc.POSSIBLE).astype(np.int8),
         post_failed_only=status[post_row] == 400,
+        post_span_us=_spans(sends, post_row),
         refused_row=refused_row,
         refused_us=send_us[refused_row],
         refused_scope=send_scope[refused_row],
     )
+
+
+def _spans(sends: pa.Table, rows: np.ndarray) -> np.ndarray:
+    """Microseconds between a POST's earliest and latest possible time (0: exact)."""
+    if "time_max" not in sends.column_names or not len(rows):
+        return np.zeros(len(rows), dtype=np.int64)
+    picked = sends.take(pa.array(rows, pa.int64()))
+    span = pc.subtract(pc.cast(picked["time_max"], pa.int64()), pc.cast(picked["time"], pa.int64()))
+    values = pc.fill_null(span, 0).to_numpy(zero_copy_only=False)
+    return np.maximum(np.asarray(values, dtype=np.int64), 0)
 
 
 def _delay_band(model: _Model, tolerance: float) -> tuple[tuple[int, int], str]:
@@ -754,8 +772,12 @@ def _delay_band(model: _Model, tolerance: float) -> tuple[tuple[int, int], str]:
 
 
 def _coverage(requests: pa.Table, skew: float, gap: float) -> pd.DataFrame:
-    """Periods (Twilio clock) in which the log has lines no more than ``gap`` seconds apart."""
-    times = requests["time"]
+    """Periods (Twilio clock) in which the log has lines no more than ``gap`` seconds apart.
+
+    Tunnel lines (CONNECT) do not count: such a proxy sees no sends at all.
+    """
+    tunnel = pc.fill_null(pc.equal(requests["method"], "CONNECT"), False)
+    times = requests["time"].filter(pc.invert(tunnel))
     times = pc.cast(times.filter(pc.is_valid(times)), pa.int64())
     us = np.sort(times.to_numpy(zero_copy_only=False)) - int(round(skew * _US))
     if len(us) == 0:

@@ -6,11 +6,23 @@ Four formats are read into one canonical request table (``REQUEST_SCHEMA``):
 - ``twilio-sdk``: the twilio-python ``twilio.http_client`` logger at INFO, the 2022+
   ``-- BEGIN Twilio API Request --`` blocks and the older ``POST Request:`` /
   ``PAYLOAD:`` / ``POST Response: 201 {...}`` lines, behind any formatter prefix;
-- ``combined``: nginx/Apache combined access logs of an egress proxy;
-- ``envoy``: Envoy's default access log format.
+- ``combined``: nginx/Apache combined access logs of an egress proxy (also with a
+  ``vhost[:port]`` field or an X-Forwarded-For chain before the client address);
+- ``envoy``: Envoy's default access log format, and Istio's (response code details,
+  termination details and trailing fields).
 
 Files are streamed in chunks (plain or gzip), each chunk parsed with vectorized
 pyarrow/pandas operations. Malformed lines are counted and sampled, never fatal.
+
+Twilio's ``Date`` response header (Twilio's clock, to the second), which twilio-python
+7.8.2+ logs in ``Response Headers: {...}``, fills ``twilio_time``. It also gives the time of
+SDK blocks whose lines carry none (``logging.basicConfig()``), and, once a whole file is
+read, reveals a log written in local time without a zone (the median of
+``time - twilio_time`` is whole quarter hours away from zero): the file's line times are
+then corrected and a warning says so.
+
+Proxy tunnels (``CONNECT host:443`` lines, Envoy's ``"- - -"`` TCP proxy lines) are request
+rows with method ``CONNECT`` and no path: never sends, counted in ``FileStats.tunnels``.
 """
 
 from __future__ import annotations
@@ -43,6 +55,11 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 REQUEST_SCHEMA = pa.schema(
     [
         pa.field("time", TIMESTAMP),
+        # Twilio's Date response header (Twilio's clock, one-second resolution), if logged.
+        pa.field("twilio_time", TIMESTAMP),
+        # Set for a request known only to lie between ``time`` and ``time_max``: a block of
+        # a log without times and without Twilio's answer, placed by its neighbours.
+        pa.field("time_max", TIMESTAMP),
         pa.field("method", pa.string()),
         pa.field("path", pa.string()),
         pa.field("account_sid", pa.string()),
@@ -72,6 +89,8 @@ DEFAULT_JSONL_FIELDS: dict[str, str] = {
     "duration_ms": "duration_ms",
     "request_id": "request_id",
     "error": "error",
+    # Twilio's Date response header: RFC 2822 / RFC 7231 text, ISO 8601 or epoch seconds.
+    "twilio_date": "twilio_date",
 }
 
 MAX_SAMPLES = 5
@@ -80,12 +99,20 @@ _DETECT_LINES = 200
 _MAX_LINE_BYTES = 16 * 1024 * 1024
 _SDK_CARRY_WINDOW = 10_000
 _JSON_BLOCK = 4 * 1024 * 1024
+#: Local-time detection: pairs of line time and Twilio Date needed, the smallest offset
+#: read as a zone (smaller ones are clock skew), and the unit zones come in.
+_OFFSET_MIN_PAIRS = 3
+_OFFSET_MIN_SECONDS = 600.0
+_OFFSET_STEP_SECONDS = 900.0
 
 # RE2 extracts capture groups far faster from short, anchored, unambiguous ("one-pass")
 # patterns: each format has a full pattern to validate lines (DFA match only) and a
 # short one to extract the fields.
-_SEND_PATH_RE = r"^/2010-04-01/Accounts/[^/]+/Messages\.json$"
-_ACCOUNT_RE = r"^/2010-04-01/Accounts/(?P<a>[^/]*)"
+# Messages.json, Messages (no extension: Twilio's own Arduino example), .xml, and the
+# legacy SMS/Messages resource all create a message.
+_SEND_PATH_RE = r"^/2010-04-01/Accounts/[^/]+/(?:SMS/)?Messages(?:\.json|\.xml)?$"
+# Account SIDs hold no dot: "AC….json" gives the SID without the extension.
+_ACCOUNT_RE = r"^/2010-04-01/Accounts/(?P<a>[^/.]*)"
 _ISO_TIME_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
     r"(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?"
@@ -93,14 +120,16 @@ _ISO_TIME_RE = (
 _ZONE_SUFFIX_RE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _EPOCH_RE = r"^-?\d+(?:\.\d+)?$"
 
+# Before "[time]": an optional vhost[:port] (Apache/nginx vhost_combined), the client
+# address or an X-Forwarded-For chain ("10.0.0.2, 10.0.0.1"), ident and user.
 _COMBINED_RE = (
-    r"^[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "
+    r"^(?:[^ ]+ )?(?:[^ ]+, )*[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "
     r'"[A-Za-z]+ [^ "]+(?: [^"]*)?" '
     r"[0-9]{3} (?:[0-9]+|-) "
     r'"(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"(?: .*)?$'
 )
 _COMBINED_EXTRACT = (
-    r'^[^ ]+ [^ ]+ [^ ]+ \[(?P<time>[^\]]*)\] "(?P<method>[A-Za-z]+) (?P<target>[^ "]+)'
+    r'^[^\[]*\[(?P<time>[^\]]*)\] "(?P<method>[A-Za-z]+) (?P<target>[^ "]+)'
     r'(?: [^"]*)?" (?P<status>[0-9]{3}) '
 )
 _CLF_TIME_EXTRACT = (
@@ -110,8 +139,13 @@ _CLF_TIME_EXTRACT = (
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _ENVOY_RE = (
     r'^\[[^\]]*\] "[A-Za-z-]+ [^ ]+ [^"]*" '
-    r"[0-9]+ [^ ]+ (?:[0-9]+|-) (?:[0-9]+|-) (?:[0-9]+|-) [^ ]+ "
-    r'"[^"]*" "[^"]*" "[^"]*" "[^"]*" "[^"]*"$'
+    r"[0-9]+ [^ ]+ "
+    # Istio 1.8+: response code details, connection termination details and the upstream
+    # transport failure reason; before 1.8: the mixer status and that reason.
+    r'(?:[^ "]+ [^ "]+ "[^"]*" |"[^"]*" "[^"]*" )?'
+    r"(?:[0-9]+|-) (?:[0-9]+|-) (?:[0-9]+|-) [^ ]+ "
+    # Istio (and custom formats) append fields: upstream cluster, addresses, SNI, route.
+    r'"[^"]*" "[^"]*" "[^"]*" "[^"]*" "[^"]*"(?: .*)?$'
 )
 _ENVOY_EXTRACT = (
     r'^\[(?P<time>[^\]]*)\] "(?P<method>[A-Za-z-]+) (?P<target>[^ ]+) [^"]*" (?P<status>[0-9]+) '
@@ -119,6 +153,13 @@ _ENVOY_EXTRACT = (
 _ENVOY_EXTRACT_MORE = (
     r'^\[[^\]]*\] "[^"]*" [0-9]+ (?P<flags>[^ ]+) (?:[0-9]+|-) (?:[0-9]+|-) (?P<dur>[0-9]+|-) '
 )
+# Istio's shapes, for the lines the default one does not fit (still one-pass).
+_ENVOY_EXTRACT_ISTIO = (
+    r'^\[[^\]]*\] "[^"]*" [0-9]+ (?P<flags>[^ ]+) (?:[^ "]+ [^ "]+ )?(?:"[^"]*" )+'
+    r"(?:[0-9]+|-) (?:[0-9]+|-) (?P<dur>[0-9]+|-) "
+)
+#: Envoy's method for a TCP proxy connection ("- - -"): a tunnel, like CONNECT.
+_ENVOY_TCP_METHOD = "-"
 # The SDK's own log messages, after whatever prefix the formatter adds (group `pre`).
 #: Each kind of SDK line: a literal it contains, and the message that ends the line
 #: (after the formatter's prefix).
@@ -127,6 +168,10 @@ _SDK_KINDS: dict[str, tuple[str, str]] = {
     "E": ("-- END Twilio", r"-- END Twilio API Request --\s*$"),
     "S": ("Response Status Code: ", r"Response Status Code: (?P<status>[0-9]+)\s*$"),
     "H": ("Response Headers: ", r"Response Headers: (?P<extra>.*)$"),
+    # A response header logged on its own line, in the SDK's "Key : value" form. Only the
+    # request id: no client sends it, whereas a "Date : ..." line may be a request header
+    # (the client's clock), so Twilio's Date is only read from the response headers.
+    "I": ("Twilio-Request-Id : ", r"Twilio-Request-Id : (?P<extra>[A-Za-z0-9]+)\s*$"),
     "P": ("PAYLOAD: ", r"PAYLOAD: (?P<extra>.*)$"),
     "Q": (" Request: ", r"\b(?P<method>[A-Z]+) Request: (?P<url>[^ ]+)\s*$"),
     "R": (
@@ -165,11 +210,22 @@ class FileStats:
     malformed: int = 0
     #: Well-formed records that are not HTTP requests (e.g. other JSON log events).
     skipped: int = 0
-    #: Proxy tunnel lines (CONNECT): the path, hence the kind of call, is unknown.
+    #: Proxy tunnel lines (CONNECT, Envoy's "- - -"): request rows with method CONNECT and
+    #: no path, whose kind of call is unknown (never sends).
     tunnels: int = 0
     samples: list[MalformedSample] = field(default_factory=list)
     first_time: datetime | None = None
     last_time: datetime | None = None
+    #: Where the request times come from: "line" (the log lines), "twilio_date" (Twilio's
+    #: Date header, for SDK blocks whose lines carry no time, or jsonl records without a
+    #: timestamp), "mixed" (both), or None (no request with a time).
+    time_source: str | None = None
+    #: Seconds subtracted from this file's line times because they were local time (the
+    #: median of time - twilio_time, rounded to 15 min); 0.0 when nothing was corrected.
+    offset_corrected_seconds: float = 0.0
+    #: Plain-language problems with this file (local time corrected, tunnels, unreadable,
+    #: empty), for the CLI and the report.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -193,6 +249,11 @@ class LogParseResult:
     def sends(self) -> int:
         """Message-creating POSTs over all files."""
         return sum(f.sends for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every file's warnings, file by file."""
+        return [w for f in self.files for w in f.warnings]
 
 
 def empty_requests() -> pa.Table:
@@ -363,6 +424,7 @@ def _read_file(
     detected = detect_format(path) if fmt == "auto" else fmt
     st = FileStats(path=str(path), format=detected, bytes=path.stat().st_size)
     if detected is None:
+        st.warnings.append(f"{path} is empty")
         return empty_requests(), st
     parser = _make_parser(detected, log_tz, field_map)
     parts: list[pa.Table] = []
@@ -379,6 +441,10 @@ def _read_file(
     lines_np = table["line"].to_numpy()
     if len(lines_np) > 1 and (np.diff(lines_np) < 0).any():
         table = table.take(pc.sort_indices(table, [("line", "ascending")]))
+    # Whole-file steps: only now are all of the file's rows at hand.
+    table = _correct_local_time(table, st, log_tz)
+    table = _place_untimed(table, st)
+    st.time_source = _time_source(table)
     out = _with_source(table, str(path))
     st.requests = out.num_rows
     st.sends = int(pc.sum(out["is_send"]).as_py() or 0)
@@ -387,7 +453,157 @@ def _read_file(
         mm = pc.min_max(out["time"])
         st.first_time = mm["min"].as_py()
         st.last_time = mm["max"].as_py()
+    st.warnings.extend(_file_warnings(st, out))
     return out, st
+
+
+#: An untimed request placed within a longer interval than this stays malformed.
+_MAX_PLACED_SPAN_US = 600 * 1_000_000
+_UNTIMED_REASON = "no timestamp in the log line prefix"
+
+
+def _place_untimed(table: pa.Table, st: FileStats) -> pa.Table:
+    """Give requests without a time (SDK blocks of a log without times that got no answer)
+    the interval their neighbours allow: ``time`` to ``time_max``.
+
+    A block that began before this one (a line time) or whose answer was logged before it
+    (Twilio's Date, truncated) bounds it from below; a block that began after it bounds
+    it from above (its Date plus the second it was truncated by). Counted malformed no more.
+    """
+    untimed = _np_bool(pc.is_null(table["time"]))
+    if not untimed.any() or untimed.all():
+        return table
+    us = np.asarray(pc.fill_null(table["time"].cast(pa.int64()), 0).to_numpy(), dtype=np.int64)
+    line = np.asarray(table["line"].to_numpy(), dtype=np.int64)
+    dated = _np_bool(table[_FROM_TWILIO])
+    answered = np.asarray(
+        pc.fill_null(table[_ANSWERED_LINE], -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    timed = ~untimed
+    # Lower bounds: when a block began (line time), or its answer came (Date, logged first).
+    low_key = np.where(dated, answered, line)
+    low_ok = timed & (low_key >= 0)
+    order = np.argsort(low_key[low_ok], kind="stable")
+    keys, best = low_key[low_ok][order], np.maximum.accumulate(us[low_ok][order])
+    at = np.searchsorted(keys, line[untimed], side="left") - 1
+    lower = np.where(at >= 0, best[np.maximum(at, 0)], np.iinfo(np.int64).min)
+    # Upper bounds: blocks that began later, at the latest a second after their Date.
+    high = us + np.where(dated, 1_000_000, 0)
+    order = np.argsort(line[timed], kind="stable")
+    keys = line[timed][order]
+    least = np.minimum.accumulate(high[timed][order][::-1])[::-1]
+    at = np.searchsorted(keys, line[untimed], side="right")
+    upper = np.where(at < len(keys), least[np.minimum(at, len(keys) - 1)], np.iinfo(np.int64).max)
+    placed = (at >= 0) & (lower > np.iinfo(np.int64).min) & (upper < np.iinfo(np.int64).max)
+    placed &= (upper >= lower) & (upper - lower <= _MAX_PLACED_SPAN_US)
+    if not placed.any():
+        return table
+    rows = np.flatnonzero(untimed)[placed]
+    start = us.copy()
+    start[rows] = lower[placed]
+    end = np.zeros(len(us), dtype=np.int64)
+    end[rows] = upper[placed]
+    mask = np.ones(len(us), dtype=bool)
+    mask[rows] = False
+    time = pa.array(start, pa.int64(), mask=untimed & mask).cast(pa.timestamp("us")).cast(TIMESTAMP)
+    time_max = pa.array(end, pa.int64(), mask=mask).cast(pa.timestamp("us")).cast(TIMESTAMP)
+    table = table.set_column(table.schema.get_field_index("time"), "time", time)
+    table = table.set_column(table.schema.get_field_index("time_max"), "time_max", time_max)
+    placed_lines = set(line[rows].tolist())
+    st.malformed -= len(rows)
+    st.samples = [
+        x for x in st.samples if not (x.reason == _UNTIMED_REASON and x.line in placed_lines)
+    ]
+    return table
+
+
+def _time_source(table: pa.Table) -> str | None:
+    """Where the file's request times come from: "line", "twilio_date", "mixed" or None."""
+    timed = _np_bool(pc.and_(pc.is_valid(table["time"]), pc.is_null(table["time_max"])))
+    from_twilio = _np_bool(table[_FROM_TWILIO])
+    n_twilio = int((timed & from_twilio).sum())
+    n_line = int(timed.sum()) - n_twilio
+    if n_line and n_twilio:
+        return "mixed"
+    if n_twilio:
+        return "twilio_date"
+    return "line" if n_line else None
+
+
+def _correct_local_time(table: pa.Table, st: FileStats, log_tz: str) -> pa.Table:
+    """Shift a file's line times by whole quarter hours when Twilio's Date header shows
+    they are local time read in the wrong zone (records it in ``st``)."""
+    if table.num_rows - table["twilio_time"].null_count < _OFFSET_MIN_PAIRS:
+        return table
+    line_timed = pc.and_(pc.is_valid(table["time"]), pc.invert(table[_FROM_TWILIO]))
+    both = _np_bool(pc.and_(line_timed, pc.is_valid(table["twilio_time"])))
+    if int(both.sum()) < _OFFSET_MIN_PAIRS:
+        return table
+    take = pa.array(both)
+    t_us = np.asarray(table["time"].filter(take).cast(pa.int64()).to_numpy(), dtype=np.int64)
+    tw_us = np.asarray(
+        table["twilio_time"].filter(take).cast(pa.int64()).to_numpy(), dtype=np.int64
+    )
+    diff_s = (t_us - tw_us) / 1e6
+    offset = float(np.median(diff_s))
+    if abs(offset) < _OFFSET_MIN_SECONDS:
+        return table  # clock skew: the cross-reference measures and handles it
+    step = float(np.round(offset / _OFFSET_STEP_SECONDS) * _OFFSET_STEP_SECONDS)
+    shift_us = int(round(step * 1e6))
+    shift = np.where(_np_bool(line_timed), shift_us, 0)
+    time_us = pc.subtract(table["time"].cast(pa.int64()), pa.array(shift, pa.int64()))
+    fixed = time_us.cast(pa.timestamp("us")).cast(TIMESTAMP)
+    table = table.set_column(table.schema.get_field_index("time"), "time", fixed)
+    st.offset_corrected_seconds = step
+    span = _duration_text(step)
+    if log_tz == "UTC":
+        st.warnings.append(
+            f"times in {st.path} look like local time {span} "
+            f"{'ahead of' if step > 0 else 'behind'} UTC (measured against Twilio's Date "
+            "header): corrected; pass --log-tz to state the zone"
+        )
+    else:
+        st.warnings.append(
+            f"times in {st.path}, read in {log_tz}, are {span} "
+            f"{'ahead of' if step > 0 else 'behind'} Twilio's Date header: corrected; "
+            "check --log-tz"
+        )
+    off = int((np.abs(diff_s - step) >= _OFFSET_MIN_SECONDS).sum())
+    if off:
+        st.warnings.append(
+            f"{off} of {len(diff_s)} requests in {st.path} still differ from Twilio's Date "
+            "header by 10 minutes or more after that correction (a change of zone or of "
+            "daylight saving time within the file?)"
+        )
+    return table
+
+
+def _duration_text(seconds: float) -> str:
+    minutes = int(round(abs(seconds) / 60))
+    h, m = divmod(minutes, 60)
+    return " ".join([f"{h} h"] * bool(h) + [f"{m} min"] * bool(m)) or "0 min"
+
+
+def _file_warnings(st: FileStats, table: pa.Table) -> list[str]:
+    out = []
+    if st.lines == 0:
+        out.append(f"{st.path} is empty")
+    elif st.requests == 0 and (st.malformed > 0 or st.format == "twilio-sdk"):
+        # The SDK parser ignores lines that are not its own: a file with none of its
+        # blocks is as unreadable as one whose lines are all malformed.
+        out.append(f"no line of {st.path} could be read as {st.format}")
+    elif st.requests and table["time"].null_count == st.requests:
+        out.append(
+            f"no request in {st.path} has a time: its lines carry none and no Twilio Date "
+            "header was logged; add the time to the log format (e.g. %(asctime)s)"
+        )
+    if st.tunnels:
+        what = "lines in {} are TCP tunnels" if st.tunnels > 1 else "line in {} is a TCP tunnel"
+        out.append(
+            f"{st.tunnels} {what.format(st.path)} (CONNECT): this proxy cannot see the paths "
+            "of HTTPS calls, so it cannot tell message sends from other calls"
+        )
+    return out
 
 
 def _prefetch(
@@ -512,7 +728,18 @@ def _with_source(table: pa.Table, source: str) -> pa.Table:
 # --------------------------------------------------------------------------- common helpers
 
 
-_CORE_SCHEMA = pa.schema([f for f in REQUEST_SCHEMA if f.name != "source_file"])
+#: Hidden column of the per-chunk tables: True where ``time`` was taken from Twilio's Date
+#: header (already in Twilio's clock: never shifted by the local-time correction).
+_FROM_TWILIO = "_time_from_twilio"
+#: Hidden column: the line that logged the answer (SDK blocks), to place untimed blocks.
+_ANSWERED_LINE = "_answered_line"
+_CORE_SCHEMA = pa.schema(
+    [f for f in REQUEST_SCHEMA if f.name != "source_file"]
+    + [
+        pa.field(_FROM_TWILIO, pa.bool_(), nullable=False),
+        pa.field(_ANSWERED_LINE, pa.int64()),
+    ]
+)
 
 
 def _empty_core() -> pa.Table:
@@ -586,6 +813,79 @@ def parse_times(values: pa.Array, log_tz: str = "UTC") -> pa.TimestampArray:
         ep = _epoch_to_utc(pc.cast(s.filter(pa.array(epoch)), pa.float64()))
         result[epoch] = ep.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
     return pa.array(result, type=pa.timestamp("us"), from_pandas=True).cast(TIMESTAMP)
+
+
+# RFC 7231 ("Wed, 08 Apr 2026 09:04:08 GMT") and RFC 2822 ("Fri, 24 May 2019 17:44:46
+# +0000") dates; HTTP dates are always GMT, so a missing zone is GMT too.
+_HTTP_DATE_EXTRACT = (
+    r"(?i)^(?:[A-Za-z]{3},\s*)?(?P<d>[0-9]{1,2}) (?P<mon>[A-Za-z]{3}) (?P<y>[0-9]{4}) "
+    r"(?P<hms>[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)(?: (?P<z>GMT|UTC|UT|Z|[+-][0-9]{4}))?$"
+)
+_HTTP_DATE_FIXED = (
+    r"^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$"
+)
+_MONTH_NUMBERS = pa.array([f"{i:02d}" for i in range(1, 13)])
+# Twilio's Date header in the logged response headers: requests' dict repr or aiohttp's
+# CIMultiDictProxy repr, both "'Date': '...'" (HTTP/2 would write "date").
+_DATE_HEADER_RE = r"(?i)['\"]date['\"]\s*:\s*['\"](?P<v>[^'\"]+)['\"]"
+
+
+def parse_twilio_dates(values: pa.Array) -> pa.TimestampArray:
+    """Parse Twilio Date header values into UTC timestamps; anything else → null.
+
+    Accepts RFC 7231 / RFC 2822 text (a missing zone is GMT), and ISO 8601 text or epoch
+    seconds (a zoneless ISO time is UTC: the header is Twilio's clock).
+    """
+    n = len(values)
+    if values.null_count == n:
+        return pa.nulls(n, TIMESTAMP)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            return parse_times(values, "UTC")
+        values = values.cast(pa.string())
+    s = _nullify_empty(values)
+    # Fast path for the header as Twilio sends it: fixed width, sliced without a regex.
+    fixed = pc.fill_null(pc.match_substring_regex(s, _HTTP_DATE_FIXED), False)
+    if pc.all(pc.or_(fixed, pc.is_null(s))).as_py():
+        return _http_date_fixed(s)
+    p = pc.extract_regex(s, _HTTP_DATE_EXTRACT)
+    f = functools.partial(pc.struct_field, p)
+    month = pc.index_in(pc.utf8_capitalize(f("mon")), value_set=pa.array(_MONTHS))
+    mm = pc.take(_MONTH_NUMBERS, month)
+    hms = f("hms")
+    hms = pc.if_else(
+        pc.equal(pc.utf8_length(hms), 5), pc.binary_join_element_wise(hms, ":00", ""), hms
+    )
+    zone = pc.if_else(
+        pc.match_substring_regex(pc.fill_null(f("z"), "GMT"), "^[+-]"), f("z"), pa.scalar("+0000")
+    )
+    iso = pc.binary_join_element_wise(
+        f("y"), "-", mm, "-", pc.utf8_lpad(f("d"), 2, "0"), "T", hms, zone, ""
+    )
+    try:
+        out = pc.cast(iso, TIMESTAMP)
+    except pa.ArrowInvalid:  # e.g. 31 Feb: such values become null one by one
+        out = parse_times(iso, "UTC")
+    # Text that is no RFC date: ISO 8601 or epoch seconds.
+    rest = pc.and_(pc.is_valid(s), pc.is_null(iso))
+    return _where(out, rest, lambda _: parse_times(s.filter(rest), "UTC"))
+
+
+def _http_date_fixed(s: pa.Array) -> pa.TimestampArray:
+    """UTC timestamps of "Wed, 08 Apr 2026 09:04:08 GMT" values (all of that shape or null)."""
+
+    def part(start: int, stop: int) -> pa.Array:
+        return pc.utf8_slice_codeunits(s, start, stop)
+
+    month = pc.index_in(part(8, 11), value_set=pa.array(_MONTHS))
+    mm = pc.take(_MONTH_NUMBERS, month)
+    iso = pc.binary_join_element_wise(
+        part(12, 16), "-", mm, "-", part(5, 7), "T", part(17, 25), "Z", ""
+    )
+    try:
+        return pc.cast(iso, TIMESTAMP)
+    except pa.ArrowInvalid:  # e.g. 31 Feb: such values become null one by one
+        return parse_times(iso, "UTC")
 
 
 def _epoch_to_utc(values: pa.Array) -> pa.Array:
@@ -688,6 +988,9 @@ def _core_table(
     message_sid: pa.Array | None = None,
     request_id: pa.Array | None = None,
     error: pa.Array | None = None,
+    twilio_time: pa.Array | None = None,
+    from_twilio: np.ndarray | None = None,
+    answered_line: pa.Array | None = None,
 ) -> pa.Table:
     """Assemble canonical columns (all but source_file) from raw parsed columns."""
     n = len(line)
@@ -698,13 +1001,14 @@ def _core_table(
     method = pc.utf8_upper(method.cast(pa.string()))
     path = _url_to_path(url.cast(pa.string()), method)
     acct = pc.struct_field(pc.extract_regex(path, _ACCOUNT_RE), "a")
-    acct = pc.if_else(pc.ends_with(acct, ".json"), pc.utf8_slice_codeunits(acct, 0, -5), acct)
     acct = pc.if_else(pc.equal(acct, ""), pa.scalar(None, pa.string()), acct)
     is_send = pc.fill_null(
         pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, _SEND_PATH_RE)), False
     )
     cols = [
         time.cast(TIMESTAMP),
+        opt(twilio_time, TIMESTAMP),
+        pa.nulls(n, TIMESTAMP),
         method,
         path,
         acct,
@@ -716,6 +1020,8 @@ def _core_table(
         is_send,
         opt(error, pa.string()),
         pa.array(line, pa.int64()),
+        pa.array(np.zeros(n, dtype=bool) if from_twilio is None else from_twilio, pa.bool_()),
+        opt(answered_line, pa.int64()),
     ]
     return pa.Table.from_arrays(cols, schema=_CORE_SCHEMA)
 
@@ -895,9 +1201,14 @@ class _JsonlParser(_Parser):
         ts_col = cols[fm["timestamp"]]
         ts_raw = _nullify_empty(ts_col) if pa.types.is_string(ts_col.type) else ts_col
         time = parse_times(ts_raw, self.log_tz)
+        twilio_time = parse_twilio_dates(cols[fm["twilio_date"]])
+        has_ts = _np_bool(pc.is_valid(ts_raw))
+        # A record without a timestamp but with Twilio's Date is timed by Twilio's clock.
+        from_twilio = ~has_ts & _np_bool(pc.is_valid(twilio_time))
+        if from_twilio.any():
+            time = pc.if_else(pa.array(from_twilio), twilio_time, time)
         has_method = _np_bool(pc.is_valid(method))
         has_url = _np_bool(pc.is_valid(url))
-        has_ts = _np_bool(pc.is_valid(ts_raw))
         good_time = _np_bool(pc.is_valid(time))
         valid_method = _np_bool(pc.match_substring_regex(method, r"^[A-Za-z]+$"))
         skipped = ~invalid & ~has_method & ~has_url
@@ -925,6 +1236,8 @@ class _JsonlParser(_Parser):
             message_sid=text("message_sid").filter(take),
             request_id=text("request_id").filter(take),
             error=text("error").filter(take),
+            twilio_time=twilio_time.filter(take),
+            from_twilio=from_twilio[ok],
         )
         return _Parsed(
             table,
@@ -973,6 +1286,7 @@ class _RegexLineParser(_Parser):
         for pattern in self.extracts:
             m = pc.extract_regex(valid, pattern)
             fields.update({f.name: pc.struct_field(m, f.name) for f in m.type})
+        self.refine(valid, fields)
         parts = pa.StructArray.from_arrays(list(fields.values()), list(fields))
         return body, line_no, matched, parts
 
@@ -994,6 +1308,9 @@ class _RegexLineParser(_Parser):
         return _Parsed(
             table, malformed=int(bad.sum()), samples=_samples(body, line_no, bad, reason)
         )
+
+    def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
+        """Fix up extracted fields in place (e.g. from a second pattern for some lines)."""
 
     def parse_time(self, raw: pa.Array) -> pa.Array:
         raise NotImplementedError
@@ -1035,6 +1352,15 @@ class _EnvoyParser(_RegexLineParser):
     pattern = _ENVOY_RE
     extracts = (_ENVOY_EXTRACT, _ENVOY_EXTRACT_MORE)
 
+    def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
+        # Istio's lines do not fit the default shape's flags/duration pattern.
+        istio = pc.is_null(fields["flags"])
+        if not pc.any(istio).as_py():
+            return
+        m = pc.extract_regex(valid.filter(istio), _ENVOY_EXTRACT_ISTIO)
+        for name in ("flags", "dur"):
+            fields[name] = pc.replace_with_mask(fields[name], istio, pc.struct_field(m, name))
+
     def parse_time(self, raw: pa.Array) -> pa.Array:
         return parse_times(raw, self.log_tz)
 
@@ -1042,9 +1368,12 @@ class _EnvoyParser(_RegexLineParser):
         flags = pc.struct_field(parts, "flags")
         # Envoy's RESPONSE_FLAGS (e.g. UT upstream timeout, UF connection failure) as error.
         error = pc.if_else(pc.equal(flags, _ENVOY_NO_FLAGS), pa.scalar(None, pa.string()), flags)
+        method = pc.struct_field(parts, "method")
+        # A TCP proxy connection ("- - -"): a tunnel, read as CONNECT like other proxies'.
+        method = pc.if_else(pc.equal(method, _ENVOY_TCP_METHOD), pa.scalar("CONNECT"), method)
         return _core_table(
             time=time,
-            method=pc.struct_field(parts, "method"),
+            method=method,
             url=pc.struct_field(parts, "target"),
             status=_to_int_status(pc.struct_field(parts, "status")),
             duration_ms=_to_float(pc.struct_field(parts, "dur")),
@@ -1071,11 +1400,64 @@ _SDK_SCHEMA = pa.schema(
 )
 _K = {code: np.int8(i) for i, code in enumerate(_SDK_KINDS)}
 # Kinds that may appear once per block; a status line and an old-style response count as one.
-_SDK_ONCE = {_K["Q"]: 0, _K["P"]: 1, _K["S"]: 2, _K["R"]: 2, _K["H"]: 3, _K["E"]: 4}
+_SDK_ONCE = {
+    _K["Q"]: 0,
+    _K["P"]: 1,
+    _K["S"]: 2,
+    _K["R"]: 2,
+    _K["H"]: 3,
+    _K["E"]: 4,
+    _K["I"]: 5,
+}
+_SDK_SLOTS = 6
 _TO_PAYLOAD_RE = r"['\"]To['\"]\s*:\s*['\"](?P<v>[^'\"]*)['\"]"
 _TO_BODY_RE = r"\"to\"\s*:\s*\"(?P<v>[^\"]*)\""
 _SID_BODY_RE = r"\"sid\"\s*:\s*\"(?P<v>[^\"]+)\""
 _REQUEST_ID_RE = r"(?i)twilio-request-id['\"]?\s*:\s*['\"]?(?P<v>[A-Za-z0-9]+)"
+
+
+# requests' dict repr as twilio-python logs it: Twilio sends Date first, and the request id
+# follows its key. Fast paths (no regex capture over the whole text); the regexes above
+# read whatever else.
+_DATE_FIRST = "{'Date': '"
+_DATE_WIDTH = len("Wed, 08 Apr 2026 09:04:08 GMT")
+_REQUEST_ID_KEY = "'Twilio-Request-Id': '"
+
+
+def _regex_rest(out: pa.Array, found: pa.Array, text: pa.Array, pattern: str) -> pa.Array:
+    """out, with group "v" of pattern in text where nothing was found yet."""
+    rest = pc.fill_null(pc.and_(pc.invert(found), pc.is_valid(text)), False)
+    if not pc.any(rest).as_py():
+        return out
+    value = pc.struct_field(pc.extract_regex(text.filter(rest), pattern), "v")
+    return pc.replace_with_mask(out, rest, _nullify_empty(value))
+
+
+def _header_date(headers: pa.Array) -> pa.Array:
+    """The Date header's text in logged response headers (null where absent)."""
+    end = len(_DATE_FIRST) + _DATE_WIDTH
+    cand = pc.utf8_slice_codeunits(headers, len(_DATE_FIRST), end)
+    found = pc.fill_null(
+        pc.and_(
+            pc.and_(
+                pc.starts_with(headers, _DATE_FIRST),
+                pc.match_substring_regex(cand, _HTTP_DATE_FIXED),
+            ),
+            pc.equal(pc.utf8_slice_codeunits(headers, end, end + 1), "'"),
+        ),
+        False,
+    )
+    out = pc.if_else(found, cand, pa.scalar(None, pa.string()))
+    return _regex_rest(out, found, headers, _DATE_HEADER_RE)
+
+
+def _header_request_id(headers: pa.Array) -> pa.Array:
+    """The Twilio-Request-Id header in logged response headers (null where absent)."""
+    parts = pc.split_pattern(headers, _REQUEST_ID_KEY, max_splits=1)
+    two = pc.equal(pc.list_value_length(parts), 2)
+    after = pc.list_element(pc.if_else(two, parts, pa.scalar(None, parts.type)), 1)
+    out = _nullify_empty(pc.struct_field(pc.extract_regex(after, r"^(?P<v>[A-Za-z0-9]+)'"), "v"))
+    return _regex_rest(out, pc.is_valid(out), headers, _REQUEST_ID_RE)
 
 
 class _SdkParser(_Parser):
@@ -1214,9 +1596,9 @@ class _SdkParser(_Parser):
         once = np.full(n, -1, dtype=np.int64)
         for kcode, slot in _SDK_ONCE.items():
             once[kind == kcode] = slot
-        pos = {slot: np.full(nblk, -1, dtype=np.int64) for slot in range(5)}
+        pos = {slot: np.full(nblk, -1, dtype=np.int64) for slot in range(_SDK_SLOTS)}
         dup = np.zeros(n, dtype=bool)
-        for slot in range(5):
+        for slot in range(_SDK_SLOTS):
             rows = np.flatnonzero(live & (once == slot))
             if not len(rows):
                 continue
@@ -1234,28 +1616,34 @@ class _SdkParser(_Parser):
         has_req = q >= 0
         bad_block_lines = line[srows[~has_req]]
         srows, sg, q = srows[has_req], sg[has_req], q[has_req]
-        p_, r_, h_ = pos[1][sg], pos[2][sg], pos[3][sg]
+        p_, r_, h_, i_ = pos[1][sg], pos[2][sg], pos[3][sg], pos[5][sg]
 
         def take(column: str, rows: np.ndarray) -> pa.Array:
             col = t[column].combine_chunks()
             return col.take(pa.array(rows, pa.int64(), mask=rows < 0))
 
-        time = take("time", srows)
+        headers = take("extra", h_)
+        twilio_time = parse_twilio_dates(_header_date(headers))
+        line_time = take("time", srows)
         resp_time = take("time", r_)
+        # Lines without a time (logging.basicConfig()): the block is timed by Twilio's Date.
+        from_twilio = _np_bool(pc.and_(pc.is_null(line_time), pc.is_valid(twilio_time)))
+        time = pc.coalesce(line_time, twilio_time) if from_twilio.any() else line_time
         no_time = _np_bool(pc.is_null(time))
         status_raw = take("status", r_)
         resp_kind = np.where(r_ >= 0, kind[np.maximum(r_, 0)], -1)
         body = take("extra", np.where(resp_kind == _K["R"], r_, -1))
         payload = take("extra", p_)
-        headers = take("extra", h_)
         to = pc.coalesce(
             _nullify_empty(pc.struct_field(pc.extract_regex(payload, _TO_PAYLOAD_RE), "v")),
             _nullify_empty(pc.struct_field(pc.extract_regex(body, _TO_BODY_RE), "v")),
         )
         sid = _nullify_empty(pc.struct_field(pc.extract_regex(body, _SID_BODY_RE), "v"))
-        rid = _nullify_empty(pc.struct_field(pc.extract_regex(headers, _REQUEST_ID_RE), "v"))
+        rid = pc.coalesce(_header_request_id(headers), _nullify_empty(take("extra", i_)))
         dur = pc.divide(
-            pc.cast(pc.subtract(resp_time.cast(pa.int64()), time.cast(pa.int64())), pa.float64()),
+            pc.cast(
+                pc.subtract(resp_time.cast(pa.int64()), line_time.cast(pa.int64())), pa.float64()
+            ),
             1000.0,
         )
         table = _core_table(
@@ -1268,10 +1656,13 @@ class _SdkParser(_Parser):
             message_sid=sid,
             request_id=rid,
             line=line[srows],
+            twilio_time=twilio_time,
+            from_twilio=from_twilio,
+            answered_line=pa.array(np.where(r_ >= 0, line[np.maximum(r_, 0)], 0), mask=r_ < 0),
         )
 
         # Malformed: lines outside blocks, repeated lines, blocks without a request line,
-        # and blocks without a time (kept as rows with a null time).
+        # and blocks with neither a time nor a Twilio Date (kept as rows with a null time).
         bad_rows = np.concatenate([np.flatnonzero(orphan), np.flatnonzero(dup & live)])
         no_req_rows = np.flatnonzero(np.isin(line, bad_block_lines) & start)
         no_time_rows = srows[no_time]
@@ -1279,7 +1670,7 @@ class _SdkParser(_Parser):
             ["SDK log line outside a request block"] * int(orphan.sum())
             + ["SDK log line repeated within one request block"] * int((dup & live).sum())
             + ["request block without a request line"] * len(no_req_rows)
-            + ["no timestamp in the log line prefix"] * len(no_time_rows)
+            + [_UNTIMED_REASON] * len(no_time_rows)
         )
         all_rows = np.concatenate([bad_rows, no_req_rows, no_time_rows])
         first = np.argsort(line[all_rows], kind="stable")[:MAX_SAMPLES]

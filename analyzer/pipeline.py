@@ -330,13 +330,22 @@ def run_investigate(
 def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str, Any]:
     """Summarise a cross-reference and the logs behind it (JSON-ready)."""
     coverage = crossref.coverage
+    skew = crossref.skew
+    band = crossref.delay_band
     return {
         "by_verdict": crossref.by_verdict,
-        "warnings": crossref.warnings,
+        "warnings": [*logs.warnings, *crossref.warnings],
         "match_mode": crossref.mode,
-        "skew_seconds": round(crossref.skew.seconds, 3),
-        "skew_method": crossref.skew.method,
-        "skew_pairs": crossref.skew.pairs,
+        "skew_seconds": round(skew.seconds, 3),
+        "skew_method": skew.method,
+        "skew_pairs": skew.pairs,
+        "skew_spread_seconds": None if skew.spread is None else round(skew.spread, 3),
+        "skew_confidence": skew.confidence,
+        "skew_note": skew.note,
+        "delay_band_seconds": None if band is None else [round(band[0], 3), round(band[1], 3)],
+        "delay_band_method": crossref.delay_band_method,
+        "sends_by_outcome": crossref.sends,
+        "request_id_sids": {k: v for k, v in crossref.request_ids.items() if k != "note"},
         "log_coverage": [
             {"start": _iso(start), "end": _iso(end)}
             for start, end in zip(coverage["start"], coverage["end"], strict=True)
@@ -352,6 +361,10 @@ def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str
                 "samples": [asdict(sample) for sample in f.samples],
                 "first_time": f.first_time,
                 "last_time": f.last_time,
+                "time_source": f.time_source,
+                "offset_corrected_seconds": f.offset_corrected_seconds,
+                "tunnels": f.tunnels,
+                "warnings": list(f.warnings),
             }
             for f in logs.files
         ],

@@ -77,6 +77,9 @@ class Graph:
     #: (records of duplicate clusters), and how late such a copy may come (None: hi_ms).
     rec_copy: np.ndarray | None = None
     copy_hi_ms: int | None = None
+    #: A POST whose time is known only to an interval was made between post_ms and
+    #: post_ms + post_span_ms (None: every time is exact).
+    post_span_ms: np.ndarray | None = None
 
     @property
     def n_records(self) -> int:
@@ -89,6 +92,12 @@ class Graph:
     @property
     def copy_reach(self) -> int:
         return self.hi_ms if self.copy_hi_ms is None else max(self.hi_ms, self.copy_hi_ms)
+
+    def spans(self) -> np.ndarray:
+        """How long after post_ms each POST may have been made (0: exactly then)."""
+        if self.post_span_ms is None:
+            return np.zeros(self.n_posts, dtype=np.int64)
+        return np.asarray(self.post_span_ms, dtype=np.int64)
 
     def copies(self) -> np.ndarray:
         """Which records may come as late as ``copy_reach``."""
@@ -126,7 +135,7 @@ class _Candidates:
     def __init__(self, g: Graph) -> None:
         self.g = g
         times = np.concatenate([g.rec_ms, g.post_ms, [0]])
-        reach = max(abs(g.lo_ms), abs(g.copy_reach))
+        reach = max(abs(g.lo_ms), abs(g.copy_reach)) + int(g.spans().max(initial=0))
         self.base = int(times.min()) - 2 * reach - 1
         span = int(times.max()) - self.base + 2 * reach + 2
         self.bits = max(1, span.bit_length())
@@ -134,12 +143,16 @@ class _Candidates:
         if top.bit_length() + self.bits > 62:
             raise ValueError("too many recipients over too long a period to index")
         self.copy = g.copies()
-        scoped = np.flatnonzero(g.post_scope >= 0)
-        self.scoped = _Sorted(
-            scoped, self._key(g.post_scope[scoped], g.post_ms[scoped]), g.post_ms[scoped]
-        )
-        loose = np.flatnonzero(g.post_scope < 0)
-        self.loose = _Sorted(loose, g.post_ms[loose], g.post_ms[loose])
+        self.span = g.spans()
+        self.max_span = int(self.span.max(initial=0))
+        self.post_index = []
+        # POSTs of uncertain time are searched from further back, then checked one by one.
+        for wide in (False, True):
+            for scoped in (True, False):
+                posts = np.flatnonzero(((g.post_scope >= 0) == scoped) & ((self.span > 0) == wide))
+                keys = self._key(g.post_scope[posts], g.post_ms[posts]) if scoped else None
+                index = _Sorted(posts, g.post_ms[posts] if keys is None else keys, g.post_ms[posts])
+                self.post_index.append((index, scoped, wide))
         every = np.arange(g.n_records)
         self.records = _Sorted(every, self._key(g.rec_scope, g.rec_ms), g.rec_ms)
         late = np.flatnonzero(self.copy)
@@ -151,33 +164,48 @@ class _Candidates:
     def _key(self, scope: np.ndarray, ms: np.ndarray) -> np.ndarray:
         return (scope.astype(np.int64) << self.bits) + (ms.astype(np.int64) - self.base)
 
-    def _post_ranges(self, recs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _post_ranges(
+        self, recs: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """(POSTs, first, last, checked one by one?) ranges of the candidates of records."""
         g = self.g
         scope, ms = g.rec_scope[recs], g.rec_ms[recs]
         hi = np.where(self.copy[recs], g.copy_reach, g.hi_ms)
-        ranges = [
-            self.scoped.by_scope(self._key(scope, ms - hi), self._key(scope, ms - g.lo_ms)),
-            self.loose.by_time(ms - hi, ms - g.lo_ms),
-        ]
         fixed = g.rec_fixed[recs] >= 0
-        return [(first, np.where(fixed, first, last)) for first, last in ranges]
+        out = []
+        for index, scoped, wide in self.post_index:
+            start = ms - hi - (self.max_span if wide else 0)
+            if scoped:
+                first, last = index.by_scope(
+                    self._key(scope, start), self._key(scope, ms - g.lo_ms)
+                )
+                out.append((index.by_key, first, np.where(fixed, first, last), wide))
+            else:
+                first, last = index.by_time(start, ms - g.lo_ms)
+                out.append((index.by_ms, first, np.where(fixed, first, last), wide))
+        return out
 
     def post_counts(self, recs: np.ndarray) -> np.ndarray:
         """An upper bound of the candidate POSTs of each record."""
-        counts = sum(last - first for first, last in self._post_ranges(recs))
+        counts = sum(last - first for _, first, last, _ in self._post_ranges(recs))
         return np.asarray(counts) + (self.g.rec_fixed[recs] >= 0)
 
     def posts_of(self, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in recs, POST) for every candidate POST of the records."""
         g = self.g
-        (s_first, s_last), (u_first, u_last) = self._post_ranges(recs)
-        o1, p1 = _expand(s_first, s_last)
-        o2, p2 = _expand(u_first, u_last)
+        owners, posts = [], []
+        for items, first, last, wide in self._post_ranges(recs):
+            o, pos = _expand(first, last)
+            p = items[pos]
+            if wide:  # made late enough in its interval to have created the record?
+                hi = np.where(self.copy[recs[o]], g.copy_reach, g.hi_ms)
+                keep = g.post_ms[p] + self.span[p] >= g.rec_ms[recs[o]] - hi
+                o, p = o[keep], p[keep]
+            owners.append(o)
+            posts.append(p)
         fixed = np.flatnonzero(g.rec_fixed[recs] >= 0)
-        owner = np.concatenate([o1, o2, fixed])
-        post = np.concatenate(
-            [self.scoped.by_key[p1], self.loose.by_ms[p2], g.rec_fixed[recs[fixed]]]
-        )
+        owner = np.concatenate([*owners, fixed])
+        post = np.concatenate([*posts, g.rec_fixed[recs[fixed]]])
         ok = ~g.post_failed_only[post] | g.rec_failed[recs[owner]]
         return owner[ok], post[ok]
 
@@ -185,13 +213,14 @@ class _Candidates:
         """(index, by scope?, first, last) ranges of the candidate records of each POST."""
         g = self.g
         scope, ms = g.post_scope[posts], g.post_ms[posts]
+        end = ms + self.span[posts]
         scoped = scope >= 0
         key = np.maximum(scope, 0)
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         # Ordinary records within the band; possible copies a little later too.
         for index, lo, hi, after in (
-            (self.records, ms + g.lo_ms, ms + g.hi_ms, False),
-            (self.late, ms + g.hi_ms, ms + g.copy_reach, True),
+            (self.records, ms + g.lo_ms, end + g.hi_ms, False),
+            (self.late, end + g.hi_ms, end + g.copy_reach, True),
         ):
             k_first, k_last = index.by_scope(self._key(key, lo), self._key(key, hi))
             m_first, m_last = index.by_time(lo, hi)
@@ -512,7 +541,8 @@ def candidate_pairs(g: Graph, recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def isolated_pairs(g: Graph, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
-    """(record, POST) pairs where each is the other's only candidate; accepted POSTs only.
+    """(record, POST) pairs where each is the other's only candidate; accepted POSTs of
+    exact time only.
 
     These are the pairs the data itself vouches for, used to learn the delay band.
     At most ``limit`` records and POSTs are looked at.
@@ -523,5 +553,5 @@ def isolated_pairs(g: Graph, limit: int = 200_000) -> tuple[np.ndarray, np.ndarr
     owner, post = cand.posts_of(recs)
     rec = recs[owner]
     lone = np.flatnonzero(cand.record_counts(post) == 1)
-    keep = lone[g.post_kind[post[lone]] == ACCEPTED]
+    keep = lone[(g.post_kind[post[lone]] == ACCEPTED) & (g.spans()[post[lone]] == 0)]
     return rec[keep], post[keep]

@@ -88,7 +88,8 @@ def make_block(fmt: str, offset: int) -> str:
                 pre + "-- END Twilio API Request --",
                 pre + f"Response Status Code: {status}",
                 pre
-                + "Response Headers: {'Content-Type': 'application/json', "
+                + f"Response Headers: {{'Date': 'Sun, 29 Nov 2026 {t} GMT', "
+                + "'Content-Type': 'application/json', "
                 + f"'Twilio-Request-Id': 'RQ{sec:032x}', 'Twilio-Request-Duration': '0.041'}}",
                 f"2026-11-29 {t},{sec % 1000:03d} INFO app.jobs: sent reminder {sid}",
             ]

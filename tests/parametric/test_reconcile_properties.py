@@ -47,6 +47,7 @@ def traffic(draw: st.DrawFn) -> Traffic:
     copy_reach = draw(st.sampled_from([None, 4000]))
     t = 1_700_000_000_000
     post_ms, post_kind, post_key, post_logged_scope = [], [], [], []
+    post_span: list[int] = []
     rec_ms, rec_key, rec_post = [], [], []
     keys = 0
     for _ in range(n_posts):
@@ -62,7 +63,11 @@ def traffic(draw: st.DrawFn) -> Traffic:
             continue
         made = {"ok": 1, "twice": draw(st.integers(2, 3)), "lost_made": 1, "lost_none": 0}[outcome]
         post = len(post_ms)
-        post_ms.append(t)
+        # A log without times knows some POSTs only to lie between its neighbours.
+        before, after = (draw(st.integers(0, 5000)), draw(st.integers(0, 5000)))
+        vague = draw(st.integers(0, 5)) == 0
+        post_ms.append(t - before if vague else t)
+        post_span.append(before + after if vague else 0)
         post_kind.append(POSSIBLE if outcome.startswith("lost") else ACCEPTED)
         post_key.append(key)
         post_logged_scope.append(key if scoped and draw(st.integers(0, 4)) else -1)
@@ -106,6 +111,7 @@ def traffic(draw: st.DrawFn) -> Traffic:
         hi_ms=HI_MS,
         rec_copy=rec_cluster >= 0,
         copy_hi_ms=copy_reach,
+        post_span_ms=np.array(post_span, dtype=np.int64),
     )
     return Traffic(graph, rec_cluster, len(dup_keys), truth, keys_arr)
 
@@ -114,11 +120,14 @@ def _candidates(g: Graph, r: int) -> list[int]:
     if g.rec_fixed[r] >= 0:
         return [int(g.rec_fixed[r])]
     hi = g.copy_reach if g.copies()[r] else HI_MS
-    return [
-        p
-        for p in range(g.n_posts)
-        if LO_MS <= g.rec_ms[r] - g.post_ms[p] <= hi and g.post_scope[p] in (-1, g.rec_scope[r])
-    ]
+    out = []
+    for p in range(g.n_posts):
+        # Some moment of the POST's interval lies within the band before the record.
+        earliest, latest = g.post_ms[p], g.post_ms[p] + g.spans()[p]
+        in_band = earliest + LO_MS <= g.rec_ms[r] <= latest + hi
+        if in_band and g.post_scope[p] in (-1, g.rec_scope[r]):
+            out.append(p)
+    return out
 
 
 def brute_force(t: Traffic) -> list[int] | None:

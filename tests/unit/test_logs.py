@@ -6,8 +6,10 @@ import gzip
 import json
 import logging
 import random
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -110,6 +112,8 @@ def test_jsonl_known_lines_exact(tmp_path: Path) -> None:
     assert res.requests.schema == REQUEST_SCHEMA
     got = rows(res)
     expected_common = {
+        "twilio_time": None,
+        "time_max": None,
         "account_sid": ACC,
         "to": None,
         "message_sid": None,
@@ -296,6 +300,8 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
     line = json.dumps({k: rec[k] for k in keys})
     row = {
         "time": base,
+        "twilio_time": None,
+        "time_max": None,
         "method": method.upper(),
         "path": path,
         "account_sid": ACC if path.startswith(f"/2010-04-01/Accounts/{ACC}") else None,
@@ -369,8 +375,10 @@ def sdk_block(
     rid: str = "RQ" + "b" * 32,
     prefix: str = PREFIX,
     query: str = "",
+    date: str | None = None,
 ) -> list[str]:
-    """A 2022+ twilio-python block, as its logger writes it."""
+    """A 2022+ twilio-python block, as its logger writes it (``date``: Twilio's Date header,
+    which twilio-python 7.8.2+ logs first among the response headers)."""
     p0 = prefix.format(sec=sec, ms=0)
     p1 = prefix.format(sec=sec, ms=250)
     url = f"https://api.twilio.com{path}"
@@ -386,12 +394,18 @@ def sdk_block(
         p0 + "-- END Twilio API Request --",
     ]
     if status is not None:
+        date_header = "" if date is None else f"'Date': '{date}', "
         out += [
             p1 + f"Response Status Code: {status}",
-            p1 + "Response Headers: {'Content-Type': 'application/json', "
+            p1 + f"Response Headers: {{{date_header}'Content-Type': 'application/json', "
             f"'Twilio-Request-Id': '{rid}', 'Twilio-Request-Duration': '0.040'}}",
         ]
     return out
+
+
+def http_date(t: datetime) -> str:
+    """Twilio's Date header (RFC 7231, GMT, whole seconds)."""
+    return formatdate(int(t.timestamp()), usegmt=True)
 
 
 def test_sdk_blocks_exact(tmp_path: Path) -> None:
@@ -961,11 +975,22 @@ def test_real_twilio_sdk_log_parsed(tmp_path: Path) -> None:
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
     )
+    # The same calls through logging.basicConfig()'s format (no time at all), and through
+    # a formatter printing UTC+5:30 wall-clock time without a zone (a Celery worker's).
+    basic_path, local_path = tmp_path / "basic.log", tmp_path / "local.log"
+    basic = logging.FileHandler(basic_path, encoding="utf-8")
+    basic.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    local = logging.FileHandler(local_path, encoding="utf-8")
+    local_fmt = logging.Formatter("[%(asctime)s: %(levelname)s/ForkPoolWorker-7] %(message)s")
+    local_fmt.converter = lambda secs: time.gmtime((secs or 0) + 5.5 * 3600)
+    local.setFormatter(local_fmt)
+    handlers = [handler, basic, local]
     logger = logging.getLogger("twilio.http_client")
     old_level, old_propagate = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    logger.addHandler(handler)
+    for h in handlers:
+        logger.addHandler(h)
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     try:
         with FakeTwilio() as server:
@@ -980,8 +1005,9 @@ def test_real_twilio_sdk_log_parsed(tmp_path: Path) -> None:
             list(client.messages.list(limit=5))
             account = server.account_sid
     finally:
-        logger.removeHandler(handler)
-        handler.close()
+        for h in handlers:
+            logger.removeHandler(h)
+            h.close()
         logger.setLevel(old_level)
         logger.propagate = old_propagate
     after = datetime.now(UTC) + timedelta(seconds=1)
@@ -1006,3 +1032,656 @@ def test_real_twilio_sdk_log_parsed(tmp_path: Path) -> None:
     assert [r["time"] for r in got] == sorted(r["time"] for r in got)
     gets = [r for r in got if r["method"] == "GET"]
     assert len(gets) == 1 and gets[0]["status"] == 200 and not gets[0]["is_send"]
+    # The server's Date header (same machine: same clock, whole seconds) as twilio_time.
+    twilio_times = [r["twilio_time"] for r in rows(res, "twilio_time")]
+    assert len(twilio_times) == 4
+    for r, tw in zip(got, twilio_times, strict=True):
+        assert tw is not None and tw.microsecond == 0
+        assert timedelta(seconds=-1) <= r["time"] - tw <= timedelta(seconds=1)
+    assert (st_.time_source, st_.offset_corrected_seconds, st_.warnings) == ("line", 0.0, [])
+
+    # basicConfig(): every block timed by Twilio's Date, exactly.
+    res_basic = read_server_logs([basic_path])
+    got_basic = rows(res_basic, "time", "twilio_time", "method", "status", "request_id")
+    assert [r["time"] for r in got_basic] == twilio_times
+    assert [r["twilio_time"] for r in got_basic] == twilio_times
+    assert [r["request_id"] for r in got_basic] == [r["request_id"] for r in got]
+    st_basic = res_basic.files[0]
+    assert (st_basic.format, st_basic.time_source, st_basic.malformed) == (
+        "twilio-sdk",
+        "twilio_date",
+        0,
+    )
+    # local time read as UTC: corrected by 5 h 30 min, to the very rows of the UTC log
+    res_local = read_server_logs([local_path], log_tz="UTC")
+    st_local = res_local.files[0]
+    assert st_local.offset_corrected_seconds == 19800.0
+    assert st_local.warnings[0].startswith(
+        f"times in {local_path} look like local time 5 h 30 min ahead of UTC"
+    )
+    # asctime has milliseconds: the UTC log's times, truncated to the millisecond
+    local_times = [r["time"] for r in rows(res_local, "time")]
+    assert local_times == [
+        r["time"].replace(microsecond=r["time"].microsecond // 1000 * 1000) for r in got
+    ]
+
+
+# --------------------------------------------------------------------------- Twilio's Date header
+
+CELERY = "[2025-11-20 16:10:{sec:02d},{ms:03d}: INFO/ForkPoolWorker-7] "
+BARE = "INFO:twilio.http_client:"
+
+
+def test_sdk_date_header_fills_twilio_time(tmp_path: Path) -> None:
+    aiohttp_block = sdk_block(40, rid="RQ" + "e" * 32)[:-1] + [
+        PREFIX.format(sec=40, ms=250)
+        + "Response Headers: <CIMultiDictProxy('Date': 'Sun, 29 Nov 2026 14:03:41 GMT', "
+        "'Content-Type': 'application/json', 'Twilio-Request-Id': 'RQ" + "e" * 32 + "')>"
+    ]
+    later_block = sdk_block(50)[:-1] + [
+        PREFIX.format(sec=50, ms=250)
+        + "Response Headers: {'Content-Type': 'application/json', 'Date': 'Sun, 29 Nov 2026 "
+        "14:03:50 GMT', 'Twilio-Request-Id': 'RQ" + "f" * 32 + "', 'X-Home-Region': 'us1'}"
+    ]
+    lines = (
+        sdk_block(1, date=http_date(utc(2026, 11, 29, 14, 3, 2)))
+        + sdk_block(5, status=None)  # timed out: no response, no Date
+        + sdk_block(20, date="not a date")
+        + aiohttp_block
+        + later_block  # Date not first
+        + sdk_block(55, date="Sun, 29 Nov 2026 14:03:56 GMT+1")  # not a header's Date
+    )
+    path = write(tmp_path / "app.log", lines)
+    res = read_server_logs([path])
+    assert res.requests.schema == REQUEST_SCHEMA
+    assert REQUEST_SCHEMA.field("twilio_time").type == pa.timestamp("us", tz="UTC")
+    assert rows(res, "time", "twilio_time", "request_id", "line") == [
+        {
+            "time": utc(2026, 11, 29, 14, 3, 1),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 2),
+            "request_id": "RQ" + "b" * 32,
+            "line": 1,
+        },
+        {"time": utc(2026, 11, 29, 14, 3, 5), "twilio_time": None, "request_id": None, "line": 9},
+        {
+            "time": utc(2026, 11, 29, 14, 3, 20),
+            "twilio_time": None,
+            "request_id": "RQ" + "b" * 32,
+            "line": 15,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 40),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 41),
+            "request_id": "RQ" + "e" * 32,
+            "line": 23,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 50),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 50),
+            "request_id": "RQ" + "f" * 32,
+            "line": 31,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 55),
+            "twilio_time": None,
+            "request_id": "RQ" + "b" * 32,
+            "line": 39,
+        },
+    ]
+    st_ = res.files[0]
+    assert (st_.malformed, st_.time_source, st_.offset_corrected_seconds) == (0, "line", 0.0)
+    assert st_.warnings == [] and res.warnings == []
+
+
+def test_parse_twilio_dates_forms() -> None:
+    from analyzer.logs import parse_twilio_dates
+
+    got = parse_twilio_dates(
+        pa.array(
+            [
+                "Wed, 08 Apr 2026 09:04:08 GMT",  # RFC 7231 (the header)
+                "Fri, 24 May 2019 17:44:46 +0000",  # RFC 2822 (Twilio's resource dates)
+                "1 Jan 2026 01:02 -0130",  # no weekday, no seconds, an offset
+                "wed, 08 apr 2026 09:04:08 gmt",
+                "2026-04-08T09:04:08Z",
+                "2026-04-08 09:04:08.5",  # zoneless ISO: Twilio's clock is UTC
+                "Mon, 31 Feb 2026 00:00:00 GMT",
+                "garbage",
+                "",
+                None,
+            ]
+        )
+    ).to_pylist()
+    assert got == [
+        utc(2026, 4, 8, 9, 4, 8),
+        utc(2019, 5, 24, 17, 44, 46),
+        utc(2026, 1, 1, 2, 32),
+        utc(2026, 4, 8, 9, 4, 8),
+        utc(2026, 4, 8, 9, 4, 8),
+        utc(2026, 4, 8, 9, 4, 8, 500000),
+        None,
+        None,
+        None,
+        None,
+    ]
+    # all values in the header's own fixed-width shape (the fast path)
+    fixed = ["Wed, 08 Apr 2026 09:04:08 GMT", None, "Tue, 31 Feb 2026 00:00:00 GMT"]
+    assert parse_twilio_dates(pa.array(fixed)).to_pylist() == [utc(2026, 4, 8, 9, 4, 8), None, None]
+    assert parse_twilio_dates(pa.array([1795960984, None])).to_pylist() == [
+        utc(2026, 11, 29, 14, 3, 4),
+        None,
+    ]
+
+
+def test_sdk_basicconfig_blocks_timed_by_date_header(tmp_path: Path) -> None:
+    # logging.basicConfig(): "INFO:twilio.http_client:..." and no time at all
+    lines = []
+    for i in range(3):
+        lines += sdk_block(0, prefix=BARE, date=http_date(utc(2026, 4, 8, 9, 4, 8 + i)))
+    lines += sdk_block(0, prefix=BARE, status=None)  # no response: neither time nor Date
+    path = write(tmp_path / "basic.log", lines)
+    assert detect_format(path) == "twilio-sdk"
+    res = read_server_logs([path])
+    assert rows(res, "time", "twilio_time", "duration_ms", "status", "is_send", "line") == [
+        {
+            "time": utc(2026, 4, 8, 9, 4, 8 + i),
+            "twilio_time": utc(2026, 4, 8, 9, 4, 8 + i),
+            "duration_ms": None,
+            "status": 201,
+            "is_send": True,
+            "line": 1 + 8 * i,
+        }
+        for i in range(3)
+    ] + [
+        {
+            "time": None,
+            "twilio_time": None,
+            "duration_ms": None,
+            "status": None,
+            "is_send": True,
+            "line": 25,
+        }
+    ]
+    st_ = res.files[0]
+    assert (st_.requests, st_.malformed, st_.time_source) == (4, 1, "twilio_date")
+    assert [(s.line, s.reason) for s in st_.samples] == [
+        (25, "no timestamp in the log line prefix")
+    ]
+    assert st_.first_time == utc(2026, 4, 8, 9, 4, 8)
+    assert st_.last_time == utc(2026, 4, 8, 9, 4, 10)
+    assert st_.offset_corrected_seconds == 0.0 and st_.warnings == []
+
+
+def test_sdk_mixed_time_sources_correct_only_line_times(tmp_path: Path) -> None:
+    # Three Celery blocks (local time, 3 h ahead) and two bare ones timed by Twilio's Date:
+    # the correction shifts the line times only.
+    lines = []
+    for sec in (1, 2, 3):
+        lines += sdk_block(sec, prefix=CELERY, date=http_date(utc(2025, 11, 20, 13, 10, sec)))
+    for sec in (4, 5):
+        lines += sdk_block(0, prefix=BARE, date=http_date(utc(2025, 11, 20, 13, 10, sec)))
+    res = read_server_logs([write(tmp_path / "mixed.log", lines)])
+    assert [r["time"] for r in rows(res, "time")] == [
+        utc(2025, 11, 20, 13, 10, sec) for sec in (1, 2, 3, 4, 5)
+    ]
+    st_ = res.files[0]
+    assert (st_.time_source, st_.offset_corrected_seconds, st_.malformed) == ("mixed", 10800.0, 0)
+
+
+def test_sdk_no_time_anywhere_is_malformed_and_warned(tmp_path: Path) -> None:
+    path = write(tmp_path / "bare.log", sdk_block(1, prefix=BARE) + sdk_block(2, prefix=BARE))
+    res = read_server_logs([path])
+    st_ = res.files[0]
+    assert [r["time"] for r in rows(res, "time")] == [None, None]
+    assert (st_.malformed, st_.time_source, st_.first_time) == (2, None, None)
+    assert {s.reason for s in st_.samples} == {"no timestamp in the log line prefix"}
+    assert st_.warnings == [
+        f"no request in {path} has a time: its lines carry none and no Twilio Date header was "
+        "logged; add the time to the log format (e.g. %(asctime)s)"
+    ]
+
+
+def _celery_log(
+    tmp_path: Path, offset: timedelta, n: int = 4, *, jitter: Sequence[float] = ()
+) -> tuple[Path, list[datetime]]:
+    """A Celery worker log whose naive line times are UTC + offset; the true UTC times."""
+    lines: list[str] = []
+    true: list[datetime] = []
+    for i in range(n):
+        t = utc(2025, 11, 20, 13, 10, 10 + 3 * i, 921000)
+        local = t + offset
+        prefix = f"[{local:%Y-%m-%d %H:%M:%S},921: INFO/ForkPoolWorker-7] "
+        extra = timedelta(seconds=jitter[i] if i < len(jitter) else 0)
+        block = sdk_block(0, prefix=prefix, date=http_date(t + extra))
+        lines += block
+        true.append(t)
+    return write(tmp_path / "celery.log", lines), true
+
+
+@pytest.mark.parametrize(
+    ("offset", "text"),
+    [
+        (timedelta(hours=3), "3 h ahead of"),
+        (timedelta(hours=5, minutes=30), "5 h 30 min ahead of"),
+        (timedelta(hours=-5), "5 h behind"),
+        (timedelta(minutes=45), "45 min ahead of"),
+    ],
+)
+def test_local_time_log_corrected_by_twilio_date(
+    tmp_path: Path, offset: timedelta, text: str
+) -> None:
+    # one block's Date is off by a few seconds: the median ignores it
+    path, true = _celery_log(tmp_path, offset, n=5, jitter=[0, 0, 0, 0, 7])
+    res = read_server_logs([path], chunk_lines=3)
+    assert [r["time"] for r in rows(res, "time")] == true
+    st_ = res.files[0]
+    assert st_.offset_corrected_seconds == offset.total_seconds()
+    assert st_.warnings == [
+        f"times in {path} look like local time {text} UTC (measured against Twilio's Date "
+        "header): corrected; pass --log-tz to state the zone"
+    ]
+    assert res.warnings == st_.warnings
+    assert (st_.first_time, st_.last_time) == (true[0], true[-1])
+    assert st_.time_source == "line"
+
+
+def test_local_time_correction_uses_the_whole_file(tmp_path: Path) -> None:
+    # The first blocks have no Date header (and sit in their own chunks): they are shifted too.
+    lines: list[str] = []
+    for i in range(6):
+        t = utc(2025, 11, 20, 13, 10, 10 + i)
+        prefix = f"[{t + timedelta(hours=3):%Y-%m-%d %H:%M:%S},000: INFO/ForkPoolWorker-1] "
+        lines += sdk_block(0, prefix=prefix, date=None if i < 3 else http_date(t))
+    path = write(tmp_path / "celery.log", lines)
+    small = read_server_logs([path], chunk_lines=4)
+    big = read_server_logs([path])
+    assert small.requests.equals(big.requests)
+    assert [r["time"] for r in rows(small, "time")] == [
+        utc(2025, 11, 20, 13, 10, 10 + i) for i in range(6)
+    ]
+    assert small.files[0].offset_corrected_seconds == 10800.0
+
+
+@pytest.mark.parametrize(
+    ("offset", "n", "log_tz"),
+    [
+        (timedelta(seconds=90), 4, "UTC"),  # clock skew: left to the cross-reference
+        (timedelta(minutes=9), 4, "UTC"),  # under 10 min: still skew
+        (timedelta(hours=3), 2, "UTC"),  # too few pairs to tell
+        (timedelta(hours=3), 4, "Europe/Moscow"),  # the right zone was given
+    ],
+)
+def test_local_time_not_corrected(tmp_path: Path, offset: timedelta, n: int, log_tz: str) -> None:
+    path, true = _celery_log(tmp_path, offset, n=n)
+    res = read_server_logs([path], log_tz=log_tz)
+    expected = true if log_tz != "UTC" else [t + offset for t in true]
+    assert [r["time"] for r in rows(res, "time")] == expected
+    assert res.files[0].offset_corrected_seconds == 0.0
+    assert res.warnings == []
+
+
+def test_local_time_wrong_zone_given_and_residuals_reported(tmp_path: Path) -> None:
+    path, true = _celery_log(tmp_path, timedelta(hours=3), n=4)
+    res = read_server_logs([path], log_tz="Europe/Berlin")  # UTC+1 in November
+    assert [r["time"] for r in rows(res, "time")] == true
+    assert res.files[0].offset_corrected_seconds == 7200.0
+    assert res.warnings == [
+        f"times in {path}, read in Europe/Berlin, are 2 h ahead of Twilio's Date header: "
+        "corrected; check --log-tz"
+    ]
+    # A daylight saving change within the file: three blocks at +3 h, two at +2 h.
+    lines: list[str] = []
+    for i, hours in enumerate([3, 3, 3, 2, 2]):
+        t = utc(2025, 10, 26, 0, 10, i)
+        prefix = f"[{t + timedelta(hours=hours):%Y-%m-%d %H:%M:%S},000: INFO/W] "
+        lines += sdk_block(0, prefix=prefix, date=http_date(t))
+    dst = write(tmp_path / "dst.log", lines)
+    res = read_server_logs([dst])
+    assert res.files[0].offset_corrected_seconds == 10800.0
+    assert res.warnings[1] == (
+        f"2 of 5 requests in {dst} still differ from Twilio's Date header by 10 minutes or "
+        "more after that correction (a change of zone or of daylight saving time within the "
+        "file?)"
+    )
+
+
+def test_request_id_from_dict_repr_and_header_lines(tmp_path: Path) -> None:
+    rid = ["RQ" + c * 32 for c in "1234"]
+    p = PREFIX.format(sec=1, ms=0)
+    lines = (
+        sdk_block(1, rid=rid[0])  # requests' dict repr: 'Twilio-Request-Id': 'RQ…'
+        # a response header logged on its own line, in the SDK's "Key : value" form
+        + sdk_block(2, status=None)
+        + [p + "Response Status Code: 201", p + f"Twilio-Request-Id : {rid[1]}"]
+        # lower-case keys (HTTP/2) in the dict repr
+        + sdk_block(3, status=None)
+        + [
+            p + "Response Status Code: 201",
+            p + f"Response Headers: {{'twilio-request-id': '{rid[2]}'}}",
+        ]
+        # an application line quoting the header is no SDK line
+        + [p.replace("twilio.http_client", "app") + f"got Twilio-Request-Id: {rid[3]}"]
+    )
+    res = read_server_logs([write(tmp_path / "rid.log", lines)])
+    assert rows(res, "request_id", "status", "line") == [
+        {"request_id": rid[0], "status": 201, "line": 1},
+        {"request_id": rid[1], "status": 201, "line": 9},
+        {"request_id": rid[2], "status": 201, "line": 17},
+    ]
+    assert res.files[0].malformed == 0
+
+
+def test_jsonl_twilio_date_field(tmp_path: Path) -> None:
+    def rec(**kw: Any) -> str:
+        return json.dumps({"method": "POST", "url": SEND_PATH, **kw})
+
+    lines = [
+        rec(timestamp="2026-11-29T14:03:01.200Z", twilio_date="Sun, 29 Nov 2026 14:03:01 GMT"),
+        rec(timestamp="2026-11-29T14:03:02Z", twilio_date="Sun, 29 Nov 2026 14:03:02 +0000"),
+        rec(timestamp="2026-11-29T14:03:03Z", twilio_date="2026-11-29T14:03:04Z"),
+        rec(timestamp="2026-11-29T14:03:05Z", twilio_date="bad"),  # optional: not malformed
+        rec(twilio_date="Sun, 29 Nov 2026 14:03:06 GMT"),  # no timestamp: Twilio's clock
+        rec(timestamp="2026-11-29T14:03:07Z"),
+    ]
+    path = write(tmp_path / "app.jsonl", lines)
+    res = read_server_logs([path])
+    assert rows(res, "time", "twilio_time", "line") == [
+        {
+            "time": utc(2026, 11, 29, 14, 3, 1, 200000),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 1),
+            "line": 1,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 2),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 2),
+            "line": 2,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 3),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 4),
+            "line": 3,
+        },
+        {"time": utc(2026, 11, 29, 14, 3, 5), "twilio_time": None, "line": 4},
+        {
+            "time": utc(2026, 11, 29, 14, 3, 6),
+            "twilio_time": utc(2026, 11, 29, 14, 3, 6),
+            "line": 5,
+        },
+        {"time": utc(2026, 11, 29, 14, 3, 7), "twilio_time": None, "line": 6},
+    ]
+    st_ = res.files[0]
+    assert (st_.malformed, st_.time_source, st_.offset_corrected_seconds) == (0, "mixed", 0.0)
+    # remapped, as epoch seconds
+    other = write(
+        tmp_path / "other.jsonl",
+        [rec(timestamp="2026-11-29T14:03:04Z", hdr_date=1795960984)],
+    )
+    res = read_server_logs([other], fields={"twilio_date": "hdr_date"})
+    assert rows(res, "twilio_time") == [{"twilio_time": utc(2026, 11, 29, 14, 3, 4)}]
+
+
+def test_jsonl_local_time_corrected_by_twilio_date(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(
+            {
+                "timestamp": f"2026-11-29 19:33:{s:02d}.100",  # India, UTC+5:30, no zone
+                "method": "POST",
+                "url": SEND_PATH,
+                "twilio_date": http_date(utc(2026, 11, 29, 14, 3, s)),
+            }
+        )
+        for s in range(4)
+    ]
+    path = write(tmp_path / "app.jsonl", lines)
+    res = read_server_logs([path])
+    assert [r["time"] for r in rows(res, "time")] == [
+        utc(2026, 11, 29, 14, 3, s, 100000) for s in range(4)
+    ]
+    assert res.files[0].offset_corrected_seconds == 19800.0
+    assert "5 h 30 min ahead of UTC" in res.warnings[0]
+
+
+# --------------------------------------------------------------------------- more log shapes
+
+ISTIO_EXAMPLE = (
+    '[2022-04-26T13:23:57.254Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 2381 31 29 "-" '
+    '"curl/7.68.0" "de3bf1b0-9a3f-4a2b-8c7e-0f0b2a1c3d4e" "httpbin:8000" "10.244.0.7:80" '
+    "inbound|80|| 127.0.0.6:58069 10.244.0.7:80 10.244.0.1:54190 "
+    "outbound_.8000_._.httpbin.default.svc.cluster.local default"
+)
+
+
+def istio_line(
+    t: str, method: str, path: str, status: int, flags: str, details: str, dur: str
+) -> str:
+    return (
+        f'[{t}] "{method} {path} HTTP/1.1" {status} {flags} {details} - "-" 512 850 {dur} 140 '
+        '"-" "twilio-python/9.3.0 (Linux x86_64) Python/3.11.7" '
+        '"0b1c2d3e-aaaa-bbbb-cccc-000000000001" "api.twilio.com" "54.172.60.1:443" '
+        "outbound|443||api.twilio.com 10.244.0.9:40122 54.172.60.1:443 10.244.0.9:40120 "
+        "api.twilio.com -"
+    )
+
+
+def test_envoy_istio_format(tmp_path: Path) -> None:
+    lines = [
+        ISTIO_EXAMPLE,
+        istio_line("2026-11-29T14:03:01.123Z", "POST", SEND_PATH, 201, "-", "via_upstream", "143"),
+        istio_line(
+            "2026-11-29T14:03:11.123Z",
+            "POST",
+            SEND_PATH,
+            504,
+            "UT",
+            "upstream_response_timeout",
+            "15001",
+        ),
+        # Istio before 1.8: mixer status and transport failure reason, both quoted
+        f'[2026-11-29T14:03:12.000Z] "POST {SEND_PATH} HTTP/1.1" 201 - "-" "-" 512 850 99 98 '
+        '"-" "twilio-python/9.3.0" "0b1c2d3e" "api.twilio.com" "54.172.60.1:443" '
+        "outbound|443||api.twilio.com 10.244.0.9:40122 54.172.60.1:443 10.244.0.9:40120 - -",
+        # a TLS passthrough (TCP proxy) connection: no method, no path
+        '[2026-11-29T14:03:13.000Z] "- - -" 0 - - - "-" 1532 6012 30021 - "-" "-" "-" "-" '
+        '"54.172.60.1:443" PassthroughCluster 10.244.0.9:40124 54.172.60.1:443 '
+        "10.244.0.9:40122 api.twilio.com -",
+    ]
+    path = write(tmp_path / "istio.log", lines)
+    assert detect_format(path) == "envoy"
+    res = read_server_logs([path])
+    assert rows(
+        res, "time", "method", "path", "status", "duration_ms", "error", "is_send", "line"
+    ) == [
+        {
+            "time": utc(2022, 4, 26, 13, 23, 57, 254000),
+            "method": "GET",
+            "path": "/",
+            "status": 200,
+            "duration_ms": 31.0,
+            "error": None,
+            "is_send": False,
+            "line": 1,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 1, 123000),
+            "method": "POST",
+            "path": SEND_PATH,
+            "status": 201,
+            "duration_ms": 143.0,
+            "error": None,
+            "is_send": True,
+            "line": 2,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 11, 123000),
+            "method": "POST",
+            "path": SEND_PATH,
+            "status": 504,
+            "duration_ms": 15001.0,
+            "error": "UT",
+            "is_send": True,
+            "line": 3,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 12),
+            "method": "POST",
+            "path": SEND_PATH,
+            "status": 201,
+            "duration_ms": 99.0,
+            "error": None,
+            "is_send": True,
+            "line": 4,
+        },
+        {
+            "time": utc(2026, 11, 29, 14, 3, 13),
+            "method": "CONNECT",
+            "path": None,
+            "status": None,
+            "duration_ms": 30021.0,
+            "error": None,
+            "is_send": False,
+            "line": 5,
+        },
+    ]
+    st_ = res.files[0]
+    assert (st_.malformed, st_.sends, st_.tunnels) == (0, 3, 1)
+    assert st_.warnings == [
+        f"1 line in {path} is a TCP tunnel (CONNECT): this proxy cannot see the paths of HTTPS "
+        "calls, so it cannot tell message sends from other calls"
+    ]
+
+
+def test_combined_vhost_and_forwarded_for_chain(tmp_path: Path) -> None:
+    ua = '"-" "twilio-python/9.3.0 (Linux x86_64) Python/3.11.7"'
+    lines = [
+        # vhost_combined: host[:port] before the client address
+        f'api.twilio.com:443 10.0.0.5 - - [29/Nov/2026:14:03:01 +0000] "POST {SEND_PATH} '
+        f'HTTP/1.1" 201 850 {ua}',
+        f'api.twilio.com 10.0.0.5 - bob [29/Nov/2026:14:03:02 +0000] "GET {SEND_PATH} '
+        f'HTTP/1.1" 200 90 {ua}',
+        # an X-Forwarded-For chain as the first field
+        f'10.0.0.2, 10.0.0.1, 127.0.0.1 - - [29/Nov/2026:14:03:03 +0000] "POST {SEND_PATH} '
+        f'HTTP/1.1" 201 850 {ua}',
+        f'10.0.0.2, 10.0.0.1 - - [29/Nov/2026:15:03:04 +0100] "POST {SEND_PATH} HTTP/1.1" '
+        f"500 0 {ua}",
+    ]
+    path = write(tmp_path / "vhost.log", lines)
+    assert detect_format(path) == "combined"
+    res = read_server_logs([path])
+    assert rows(res, "time", "method", "path", "account_sid", "status", "is_send") == [
+        {
+            "time": utc(2026, 11, 29, 14, 3, s),
+            "method": m,
+            "path": SEND_PATH,
+            "account_sid": ACC,
+            "status": code,
+            "is_send": m == "POST",
+        }
+        for s, m, code in ((1, "POST", 201), (2, "GET", 200), (3, "POST", 201), (4, "POST", 500))
+    ]
+    assert (res.files[0].malformed, res.files[0].sends, res.warnings) == (0, 3, [])
+
+
+SEND_PATHS = {
+    f"/2010-04-01/Accounts/{ACC}/Messages.json": True,
+    f"/2010-04-01/Accounts/{ACC}/Messages": True,  # Twilio's Arduino example
+    f"/2010-04-01/Accounts/{ACC}/Messages.xml": True,
+    f"/2010-04-01/Accounts/{ACC}/SMS/Messages.json": True,  # legacy resource
+    f"/2010-04-01/Accounts/{ACC}/SMS/Messages": True,
+    f"/2010-04-01/Accounts/{ACC}/Messages/SM{'1' * 32}.json": False,  # an update
+    f"/2010-04-01/Accounts/{ACC}/Messages/SM{'1' * 32}/Media.json": False,
+    f"/2010-04-01/Accounts/{ACC}/SMS/Messages/SM{'1' * 32}": False,
+    f"/2010-04-01/Accounts/{ACC}/Calls.json": False,
+    f"/2010-04-01/Accounts/{ACC}.json": False,
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "twilio-sdk", "combined", "envoy"])
+def test_send_paths_in_every_format(tmp_path: Path, fmt: str) -> None:
+    lines: list[str] = []
+    for i, p in enumerate(SEND_PATHS):
+        if fmt == "jsonl":
+            lines.append(
+                json.dumps({"timestamp": f"2026-11-29T14:03:{i:02d}Z", "method": "POST", "url": p})
+            )
+        elif fmt == "twilio-sdk":
+            lines += sdk_block(i, path=p)
+        elif fmt == "combined":
+            lines.append(
+                f'10.0.0.1 - - [29/Nov/2026:14:03:{i:02d} +0000] "POST {p} HTTP/1.1" 201 1 "-" "x"'
+            )
+        else:
+            lines.append(envoy_line(f"2026-11-29T14:03:{i:02d}.000Z", "POST", p, 201, "-", "5"))
+    res = read_server_logs([write(tmp_path / "x.log", lines)], format=fmt)
+    assert rows(res, "path", "account_sid", "is_send") == [
+        {"path": p, "account_sid": ACC, "is_send": send} for p, send in SEND_PATHS.items()
+    ]
+    assert res.files[0].sends == sum(SEND_PATHS.values()) == 5
+
+
+def test_tunnel_lines_are_rows_never_sends_nor_malformed(tmp_path: Path) -> None:
+    connect = (
+        '10.0.0.1 - - [29/Nov/2026:14:03:0{s} +0000] "CONNECT api.twilio.com:443 HTTP/1.1" 200 '
+        '4211 "-" "python-requests/2.32"'
+    )
+    lines = [connect.format(s=1), connect.format(s=2), _combined_line(3)]
+    path = write(tmp_path / "proxy.log", lines)
+    res = read_server_logs([path])
+    assert rows(res, "method", "path", "account_sid", "is_send") == [
+        {"method": "CONNECT", "path": None, "account_sid": None, "is_send": False},
+        {"method": "CONNECT", "path": None, "account_sid": None, "is_send": False},
+        {"method": "POST", "path": SEND_PATH, "account_sid": ACC, "is_send": True},
+    ]
+    st_ = res.files[0]
+    assert (st_.requests, st_.malformed, st_.tunnels, st_.sends) == (3, 0, 2, 1)
+    assert st_.warnings == [
+        f"2 lines in {path} are TCP tunnels (CONNECT): this proxy cannot see the paths of "
+        "HTTPS calls, so it cannot tell message sends from other calls"
+    ]
+
+
+def test_unreadable_and_empty_files_are_warned(tmp_path: Path) -> None:
+    combined = write(tmp_path / "access.log", [_combined_line(i) for i in range(3)])
+    jsonl = write(
+        tmp_path / "app.jsonl",
+        [json.dumps({"timestamp": "2026-11-29T14:00:00Z", "method": "POST", "url": SEND_PATH})],
+    )
+    empty = write(tmp_path / "empty.log", [], end="")
+    blank = write(tmp_path / "blank.log", ["", "  "])
+    res = read_server_logs([combined], format="envoy")
+    st_ = res.files[0]
+    assert (st_.lines, st_.requests, st_.malformed) == (3, 0, 3)
+    assert res.warnings == [f"no line of {combined} could be read as envoy"]
+    # the SDK parser ignores foreign lines rather than counting them: still unreadable
+    res = read_server_logs([jsonl], format="twilio-sdk")
+    assert (res.files[0].malformed, res.warnings) == (
+        0,
+        [f"no line of {jsonl} could be read as twilio-sdk"],
+    )
+    res = read_server_logs([empty, blank, combined])
+    assert [f.format for f in res.files] == [None, None, "combined"]
+    assert res.warnings == [f"{empty} is empty", f"{blank} is empty"]
+    assert read_server_logs([empty], format="jsonl").warnings == [f"{empty} is empty"]
+    # a readable file with a few bad lines is not "unreadable"
+    partly = write(tmp_path / "partly.log", [_combined_line(1), "garbage"])
+    res = read_server_logs([partly])
+    assert (res.files[0].malformed, res.warnings) == (1, [])
+
+
+def test_sdk_untimed_block_is_placed_between_its_neighbours(tmp_path: Path) -> None:
+    # basicConfig log: an attempt that timed out has no answer, hence no Date; the
+    # blocks around it bound when it was made.
+    lines = sdk_block(0, prefix=BARE, date=http_date(utc(2026, 4, 8, 9, 4, 8)))
+    lines += sdk_block(0, prefix=BARE, status=None)
+    lines += sdk_block(0, prefix=BARE, date=http_date(utc(2026, 4, 8, 9, 4, 11)))
+    res = read_server_logs([write(tmp_path / "basic.log", lines)])
+    got = rows(res, "time", "time_max", "status", "line")
+    assert got[1] == {
+        "time": utc(2026, 4, 8, 9, 4, 8),
+        "time_max": utc(2026, 4, 8, 9, 4, 12),
+        "status": None,
+        "line": 9,
+    }
+    assert [r["time_max"] for r in (got[0], got[2])] == [None, None]
+    st_ = res.files[0]
+    assert (st_.requests, st_.malformed, st_.samples) == (3, 0, [])
+    assert st_.time_source == "twilio_date"
