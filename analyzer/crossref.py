@@ -828,8 +828,8 @@ def _verdicts(result: rc.Reconciled, model: _Model, covered: np.ndarray, n: int)
     reason[app] = "a POST for every record"
     unsure = app & (result.possible > 0)
     reason[unsure] = [
-        f"a POST for every record; {k} of them got no answer or a 5xx, yet only it can "
-        "have created its record"
+        f"a POST for every record; {k} of them got no answer or a 5xx but must have "
+        "created a record, since no other POST can have"
         for k in result.possible[unsure]
     ]
     reason[app & exact] = "every record's SID was logged with its POST"

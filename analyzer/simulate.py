@@ -106,6 +106,9 @@ class SimulationConfig:
     #: Spread the events evenly over this many seconds from the first day's midnight,
     #: instead of over ``days`` days with a daily curve (for a chosen send rate).
     span_seconds: int | None = None
+    #: Answer each create with a Twilio-Request-Id that carries the created SID's hex
+    #: digits, as public logs of the real service show (False: unrelated random ids).
+    request_id_is_sid: bool = False
 
 
 @dataclass
@@ -1350,6 +1353,7 @@ def _request_chunk(
     seed: int,
     lines: np.ndarray,
     with_records: bool,
+    request_id_is_sid: bool = False,
 ) -> pa.Table:
     """The given planned log lines as a request table (the jsonl fields, plus ``ms``,
     ``seq`` and ``cut``; with_records adds what the pre-2022 SDK logged)."""
@@ -1364,6 +1368,10 @@ def _request_chunk(
         _counter_bytes(seed, 1, lines),
         np.broadcast_to(np.frombuffer(b"RQ", np.uint8), (n, 2)),
     )
+    if request_id_is_sid:
+        created = pa.array((status == 201) & ~is_get)
+        same = pc.binary_join_element_wise("RQ", pc.utf8_slice_codeunits(sid, 2), "")
+        request_id = pc.if_else(created, same, request_id)
     to = numbers.recipients.take(pa.array(plan.recipient[rec]))
     nulls = pa.nulls(n, pa.string())
     get = pa.array(is_get)
@@ -1873,7 +1881,9 @@ def simulate(
         with_records = "twilio-sdk-legacy" in formats
         for begin in range(0, plan.line_ms.size, step):
             lines = np.arange(begin, min(begin + step, plan.line_ms.size))
-            chunk = _request_chunk(plan, numbers, sids, config.seed, lines, with_records)
+            chunk = _request_chunk(
+                plan, numbers, sids, config.seed, lines, with_records, config.request_id_is_sid
+            )
             for fmt, handle in handles.items():
                 _write_text(handle, _render(fmt, chunk, config.seed))
             del chunk

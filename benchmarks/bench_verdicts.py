@@ -28,20 +28,22 @@ ROOT = Path(__file__).resolve().parents[1]
 DECIDED = (APP_SIDE, TWILIO_SIDE)
 MIN_SPAN_SECONDS = 7_200
 
-#: Log kind → (simulated file format, jsonl fields left out).
-KINDS: dict[str, tuple[str, dict[str, str]]] = {
-    "jsonl, SID logged": ("jsonl", {}),
-    "jsonl, recipient only": ("jsonl", {"message_sid": "not_logged"}),
-    "jsonl, time only": ("jsonl", {"message_sid": "not_logged", "to": "not_logged"}),
-    "twilio-sdk (2022+)": ("twilio-sdk", {}),
-    "twilio-sdk (pre-2022)": ("twilio-sdk-legacy", {}),
-    "combined (egress proxy)": ("combined", {}),
-    "envoy (egress proxy)": ("envoy", {}),
+#: Log kind → (simulated file format, jsonl fields left out, request ids carry the SID).
+KINDS: dict[str, tuple[str, dict[str, str], bool]] = {
+    "jsonl, SID logged": ("jsonl", {}, False),
+    "jsonl, recipient only": ("jsonl", {"message_sid": "not_logged"}, False),
+    "jsonl, time only": ("jsonl", {"message_sid": "not_logged", "to": "not_logged"}, False),
+    "twilio-sdk 2022+, Request-Id = SID": ("twilio-sdk", {}, True),
+    "twilio-sdk 2022+, other Request-Id": ("twilio-sdk", {}, False),
+    "twilio-sdk pre-2022": ("twilio-sdk-legacy", {}, False),
+    "combined (egress proxy)": ("combined", {}, False),
+    "envoy (egress proxy)": ("envoy", {}, False),
 }
 
 
 def measure(folder: Path, kind: str) -> dict[str, float]:
-    fmt, fields = KINDS[kind]
+    fmt, fields, honest = KINDS[kind]
+    folder = folder / ("request-id-is-sid" if honest else "random-request-id")
     messages = pq.read_table(folder / "messages.parquet")
     clusters = find_duplicates(messages, window=60).clusters
     log = folder / ("server_requests.jsonl" if fmt == "jsonl" else f"server_requests.{fmt}.log")
@@ -83,17 +85,20 @@ def main() -> None:
         messages = max(args.messages, round(rate * span))
         folder = args.data / f"rate-{rate:g}"
         t0 = time.perf_counter()
-        simulate(
-            folder,
-            SimulationConfig(
-                messages=messages,
-                seed=args.seed,
-                days=math.ceil(span / 86_400),
-                span_seconds=span,
-                log_gap=None,
-                log_formats=tuple(sorted({fmt for fmt, _ in KINDS.values()})),
-            ),
-        )
+        for honest in (False, True):
+            formats = {fmt for fmt, _, h in KINDS.values() if h == honest}
+            simulate(
+                folder / ("request-id-is-sid" if honest else "random-request-id"),
+                SimulationConfig(
+                    messages=messages,
+                    seed=args.seed,
+                    days=math.ceil(span / 86_400),
+                    span_seconds=span,
+                    log_gap=None,
+                    log_formats=tuple(sorted(formats)),
+                    request_id_is_sid=honest,
+                ),
+            )
         print(
             f"rate {rate:g}/s: {messages:,} messages over {span:,} s "
             f"(simulated in {time.perf_counter() - t0:.1f} s)",
@@ -102,7 +107,7 @@ def main() -> None:
         for kind in KINDS:
             m = results[(kind, rate)] = measure(folder, kind)
             print(
-                f"  {kind:26s} {m['clusters']:5d} planted  decided {m['decided']:6.1%}  "
+                f"  {kind:36s} {m['clusters']:5d} planted  decided {m['decided']:6.1%}  "
                 f"wrong {m['wrong']}  band {m['band'][0]:+.1f}..{m['band'][1]:+.1f} s  "
                 f"skew {m['skew']:+.2f} s  {m['seconds']:.2f} s",
                 flush=True,
