@@ -37,6 +37,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_logs.py
+	$(BIN)/python benchmarks/bench_verdicts.py --markdown
 
 sample: $(STAMP)
 	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet \

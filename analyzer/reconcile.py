@@ -153,9 +153,10 @@ class _Candidates:
                 keys = self._key(g.post_scope[posts], g.post_ms[posts]) if scoped else None
                 index = _Sorted(posts, g.post_ms[posts] if keys is None else keys, g.post_ms[posts])
                 self.post_index.append((index, scoped, wide))
-        every = np.arange(g.n_records)
-        self.records = _Sorted(every, self._key(g.rec_scope, g.rec_ms), g.rec_ms)
-        late = np.flatnonzero(self.copy)
+        # A record whose SID was logged is found through its POST alone (fixed_of_post).
+        free = np.flatnonzero(g.rec_fixed < 0)
+        self.records = _Sorted(free, self._key(g.rec_scope[free], g.rec_ms[free]), g.rec_ms[free])
+        late = np.flatnonzero(self.copy & (g.rec_fixed < 0))
         self.late = _Sorted(late, self._key(g.rec_scope[late], g.rec_ms[late]), g.rec_ms[late])
         self.fixed_of_post = np.full(g.n_posts, -1, dtype=np.int64)
         fixed = np.flatnonzero(g.rec_fixed >= 0)
