@@ -321,20 +321,21 @@ def _sids_from_request_ids(sends: pa.Table, messages: pa.Table) -> tuple[pa.Tabl
     if not sends.num_rows:
         return sends, info
     status = sends["status"]
-    ok = pc.and_(
-        pc.and_(pc.greater_equal(status, 200), pc.less(status, 300)),
-        pc.is_null(sends["message_sid"]),
+    ok = _np(
+        pc.and_(
+            pc.and_(pc.greater_equal(status, 200), pc.less(status, 300)),
+            pc.and_(pc.is_null(sends["message_sid"]), pc.is_valid(sends["request_id"])),
+        )
     )
+    if not ok.any():
+        return sends, info
     hexes = pc.struct_field(
-        pc.extract_regex(
-            pc.fill_null(sends["request_id"], ""), r"^(?:RQ|rq)(?P<h>[0-9a-fA-F]{32})$"
-        ),
-        "h",
+        pc.extract_regex(pc.fill_null(sends["request_id"], ""), _REQUEST_ID_RE), "h"
     )
-    hexes = pc.utf8_lower(hexes)
-    candidate = _np(pc.and_(pc.fill_null(ok, False), pc.is_valid(hexes)))
+    candidate = ok & _np(pc.is_valid(hexes))
     if not candidate.any():
         return sends, info
+    hexes = pc.utf8_lower(hexes)
     created = messages["date_created"]
     lo, hi = pc.min_max(created).values()
     if not lo.is_valid:
@@ -642,47 +643,61 @@ def _build_model(
         pc.fill_null(sends["status"], -1).to_numpy(zero_copy_only=False), dtype=np.int64
     )
     rec_sid = records["sid"].combine_chunks()
-    position = pc.index_in(sends["message_sid"], value_set=rec_sid)
-    found = np.asarray(pc.fill_null(position, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     live = outcome != REFUSED
     scoped_log = mode != "time_only"
     has_to = _np(pc.is_valid(sends["to"]))
+    has_sid = _np(pc.is_valid(sends["message_sid"]))
+    found = np.full(sends.num_rows, -1, dtype=np.int64)
+
+    def look_up(rows: np.ndarray) -> None:
+        """The record each of these sends' logged SIDs names (-1: none)."""
+        if len(rows):
+            wanted = sends["message_sid"].take(pa.array(rows, pa.int64()))
+            position = pc.index_in(wanted, value_set=rec_sid)
+            found[rows] = np.asarray(
+                pc.fill_null(position, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+
+    recipients = pc.unique(clusters["to"].cast(pa.string()))
+    to_cluster = _np(pc.is_in(sends["to"], value_set=recipients)) if scoped_log else has_to
+    look_up(np.flatnonzero(has_sid & (~has_to | to_cluster)))
     # A POST that names neither its recipient nor a known SID could have made any record.
     loose = live & ~has_to & (found < 0)
     keep_rec = np.ones(records.num_rows, dtype=bool)
     keep_send = np.ones(sends.num_rows, dtype=bool)
     if scoped_log and not loose.any():
         # Only the clusters' recipients (and the POSTs to them) can matter.
-        recipients = pc.unique(clusters["to"].cast(pa.string()))
         keep_rec = _np(pc.is_in(records["to"], value_set=recipients))
         rec_of = np.where(found >= 0, found, 0)
-        keep_send = (_np(pc.is_in(sends["to"], value_set=recipients)) & (found < 0)) | (
-            (found >= 0) & keep_rec[rec_of]
-        )
+        keep_send = (to_cluster & (found < 0)) | ((found >= 0) & keep_rec[rec_of])
+    else:
+        look_up(np.flatnonzero(has_sid & has_to & ~to_cluster))
     rec_index = np.flatnonzero(keep_rec)
     new_of_old = np.full(records.num_rows, -1, dtype=np.int64)
     new_of_old[rec_index] = np.arange(len(rec_index))
     sub = records.take(pa.array(rec_index, pa.int64()))
     n_rec = sub.num_rows
+    send_scope = np.full(sends.num_rows, -1, dtype=np.int64)
     if scoped_log:
-        codes, _ = pd.factorize(
-            pd.Series(
-                np.concatenate(
-                    [
-                        sub["to"].to_numpy(zero_copy_only=False),
-                        sends["to"].to_numpy(zero_copy_only=False),
-                    ]
-                ),
-                dtype=object,
-            ),
-            use_na_sentinel=True,
+        kept = np.flatnonzero(keep_send)
+        both = pa.chunked_array(
+            [
+                sub["to"].combine_chunks(),
+                sends["to"].take(pa.array(kept, pa.int64())).combine_chunks(),
+            ],
+            pa.string(),
         )
-        codes = codes.astype(np.int64)
-        rec_scope = np.maximum(codes[:n_rec], 0)
-        send_scope = codes[n_rec:]
+        # Arrow's dictionary encoding numbers the recipients without Python strings.
+        encoded = pc.dictionary_encode(both).combine_chunks()
+        codes = np.asarray(
+            pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+        rec_scope = codes[:n_rec]
+        # A record without a recipient is in a scope of its own: no POST names it.
+        rec_scope[rec_scope < 0] = len(encoded.dictionary)
+        send_scope[kept] = codes[n_rec:]
     else:
         rec_scope = np.zeros(n_rec, dtype=np.int64)
-        send_scope = np.full(sends.num_rows, -1, dtype=np.int64)
 
     post_mask = live & keep_send
     post_row = np.flatnonzero(post_mask)
@@ -919,7 +934,8 @@ def _log_kinds(
     kinds = np.full(n, "", dtype=object)
     if not len(send_row):
         return kinds
-    files = sends["source_file"].cast(pa.string()).to_numpy(zero_copy_only=False)[send_row]
+    picked = sends["source_file"].take(pa.array(send_row, pa.int64()))
+    files = picked.cast(pa.string()).to_numpy(zero_copy_only=False)
     known = {name: LOG_KINDS.get(fmt or "", "unknown") for name, fmt in (formats or {}).items()}
     first = np.ones(len(cluster_of), dtype=bool)
     first[1:] = cluster_of[1:] != cluster_of[:-1]
