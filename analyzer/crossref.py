@@ -146,7 +146,7 @@ def cross_reference(
     not_api = _not_api_records(clusters, messages)
     if requests is None or requests.num_rows == 0:
         columns = _empty_evidence(n, "no server logs given")
-        _not_api_verdicts(columns, not_api, clusters)
+        _not_api_verdicts(columns, not_api)
         table = _attach(clusters, columns)
         return CrossReference(
             clusters=table,
@@ -205,13 +205,13 @@ def cross_reference(
     covered = _covered(first_us + tol_us, last_us - tol_us, coverage)
     evidence = _verdicts(result, model, covered, n)
     send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
-    cluster_of, send_row = _evidence_rows(result, model, band, send_us, n)
+    cluster_of, send_row = _evidence_rows(result, model, band, send_us)
     evidence["match_mode"] = np.full(n, mode, dtype=object)
     evidence.update(_matched_lists(n, sends, cluster_of, send_row))
     evidence["covered"] = covered
     evidence["skew_seconds"] = np.full(n, used)
     evidence["log_kind"] = _log_kinds(n, sends, cluster_of, send_row, formats)
-    _not_api_verdicts(evidence, not_api, clusters)
+    _not_api_verdicts(evidence, not_api)
     table = _attach(clusters, evidence)
     kinds = pd.Series(outcome).value_counts()
     return CrossReference(
@@ -257,9 +257,7 @@ def _not_api_records(clusters: pa.Table, messages: pa.Table) -> tuple[np.ndarray
     return np.bincount(parent, weights=hit, minlength=n).astype(np.int64), sizes
 
 
-def _not_api_verdicts(
-    evidence: dict[str, Any], not_api: tuple[np.ndarray, np.ndarray], clusters: pa.Table
-) -> None:
+def _not_api_verdicts(evidence: dict[str, Any], not_api: tuple[np.ndarray, np.ndarray]) -> None:
     """Clusters of replies get webhook_side; clusters mixing replies and API sends, inconclusive."""
     replies, sizes = not_api
     if not len(replies):
@@ -869,7 +867,6 @@ def _evidence_rows(
     model: _Model,
     band: tuple[int, int],
     send_us: np.ndarray,
-    n: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cluster, send row) of the POSTs near each cluster, refused ones included, in time order."""
     cluster_of = [result.pair_cluster]

@@ -24,7 +24,7 @@ vectorized range searches; components larger than ``max_nodes`` are not decided.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,6 +278,30 @@ def _new_pairs(
     return fresh // width, fresh % width, np.union1d(known, fresh)
 
 
+def _grow(
+    cluster: np.ndarray,
+    nodes: np.ndarray,
+    counts: Callable[[np.ndarray], np.ndarray],
+    expand: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    known: np.ndarray,
+    size: np.ndarray,
+    crowded: np.ndarray,
+    max_nodes: int,
+    width: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the search: the neighbours of (cluster, node) pairs not known yet.
+
+    The step is bounded before it is taken (a busy log can join everything): clusters
+    whose component would grow beyond ``max_nodes`` are marked crowded (in place) and
+    go no further. ``size`` counts, per cluster, an upper bound of its nodes.
+    """
+    size += np.bincount(cluster, weights=counts(nodes), minlength=len(size)).astype(np.int64)
+    crowded |= size > max_nodes
+    keep = ~crowded[cluster]
+    owner, found = expand(nodes[keep])
+    return _new_pairs(cluster[keep][owner], found, known, width)
+
+
 def _components(
     cand: _Candidates, rec_cluster: np.ndarray, n_clusters: int, max_nodes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -295,23 +319,13 @@ def _components(
     size = np.bincount(f_cl, minlength=n_clusters)
     crowded = np.zeros(n_clusters, dtype=bool)
     while len(f_cl):
-        # Bound the next step before taking it: a busy log can join everything.
-        size += np.bincount(f_cl, weights=cand.post_counts(f_rec), minlength=n_clusters).astype(
-            np.int64
+        limits = (size, crowded, max_nodes, width)
+        p_cl, p_post, post_known = _grow(
+            f_cl, f_rec, cand.post_counts, cand.posts_of, post_known, *limits
         )
-        crowded |= size > max_nodes
-        keep = ~crowded[f_cl]
-        f_cl, f_rec = f_cl[keep], f_rec[keep]
-        owner, post = cand.posts_of(f_rec)
-        p_cl, p_post, post_known = _new_pairs(f_cl[owner], post, post_known, width)
-        size += np.bincount(p_cl, weights=cand.record_counts(p_post), minlength=n_clusters).astype(
-            np.int64
+        f_cl, f_rec, rec_known = _grow(
+            p_cl, p_post, cand.record_counts, cand.records_of, rec_known, *limits
         )
-        crowded |= size > max_nodes
-        keep = ~crowded[p_cl]
-        p_cl, p_post = p_cl[keep], p_post[keep]
-        owner, rec = cand.records_of(p_post)
-        f_cl, f_rec, rec_known = _new_pairs(p_cl[owner], rec, rec_known, width)
     return rec_known, post_known, crowded
 
 
