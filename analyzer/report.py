@@ -496,8 +496,9 @@ def _evidence_text(out: dict[str, Any], host: str) -> str:
     band = out.get("delay_band_seconds")
     if band:
         text += (
-            f" A record was matched to POSTs made {-float(band[1]):+.1f} to "
-            f"{-float(band[0]):+.1f} s from it (learned from the data)."
+            f" A record was matched to the POSTs made {-float(band[1]):+.1f} s to "
+            f"{-float(band[0]):+.1f} s from its creation time (POST minus record, after the "
+            "skew; learned from the data, Twilio's times being whole seconds)."
         )
     sends = out.get("sends_by_outcome") or {}
     if sends:
