@@ -109,8 +109,8 @@ def cross_reference(
     skew: float | None = None,
     tolerance: float = _crossref.DEFAULT_TOLERANCE,
 ) -> pd.DataFrame:
-    """Give each duplicate cluster a verdict (app_side, twilio_side, unverified,
-    inconclusive) with its evidence and a root-cause hint.
+    """Give each duplicate cluster a verdict (app_side, twilio_side, webhook_side,
+    unverified, inconclusive) with its evidence and a root-cause hint.
 
     Example::
 

@@ -169,7 +169,8 @@ def detect(
         typer.Option(
             "--server-log",
             help="The application's HTTP request log (repeatable; globs and .gz accepted). "
-            "Each cluster then gets a verdict: app_side, twilio_side, unverified or inconclusive.",
+            "Each cluster then gets a verdict: app_side, twilio_side, webhook_side, "
+            "unverified or inconclusive.",
         ),
     ] = None,
     log_format: Annotated[
