@@ -75,6 +75,7 @@ _MIN_BAND_MS = 2_000
 ACCEPTED = "accepted"
 POSSIBLE = "possible"
 REFUSED = "refused"
+OUTCOMES: tuple[str, ...] = (ACCEPTED, POSSIBLE, REFUSED)
 #: Statuses that may hide a created message: a proxy's client-closed (499), request
 #: timeout (408) and Twilio's own 400 (since 2024 some refused sends are failed records).
 _UNSURE_4XX = (400, 408, 499)
@@ -167,11 +168,11 @@ def cross_reference(
     warnings: list[str] = []
     if request_ids.get("candidates") and not request_ids.get("used"):
         warnings.append(request_ids["note"])
-    live = outcome != REFUSED
+    live = outcome != OUTCOMES.index(REFUSED)
     exact = (
         live & ~_np(pc.is_valid(sends["time_max"])) if "time_max" in sends.column_names else live
     )
-    estimate = estimate_skew(sends.filter(pa.array(exact)), records, mode)
+    estimate = estimate_skew(sends, records, mode, exact)
     used = float(skew) if skew is not None else estimate.seconds
     skew_info = SkewEstimate(
         seconds=used,
@@ -213,7 +214,8 @@ def cross_reference(
     evidence["log_kind"] = _log_kinds(n, sends, cluster_of, send_row, formats)
     _not_api_verdicts(evidence, not_api)
     table = _attach(clusters, evidence)
-    kinds = pd.Series(outcome).value_counts()
+    counts = np.bincount(outcome, minlength=len(OUTCOMES))
+    kinds = {name: int(counts[i]) for i, name in enumerate(OUTCOMES)}
     return CrossReference(
         clusters=table,
         skew=skew_info,
@@ -223,7 +225,7 @@ def cross_reference(
         warnings=warnings,
         delay_band=(band[0] / 1000, band[1] / 1000),
         delay_band_method=band_method,
-        sends={k: int(kinds.get(k, 0)) for k in (ACCEPTED, POSSIBLE, REFUSED)},
+        sends=kinds,
         request_ids=request_ids,
     )
 
@@ -376,31 +378,40 @@ def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _outcomes(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """ACCEPTED, POSSIBLE or REFUSED for each POST, from its HTTP status."""
+    """The position in OUTCOMES (accepted, possible, refused) of each POST's outcome."""
     code = np.asarray(pc.fill_null(status, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    out = np.full(len(code), REFUSED, dtype=object)
-    out[(code >= 200) & (code < 300)] = ACCEPTED
-    out[(code < 100) | (code >= 500) | np.isin(code, _UNSURE_4XX)] = POSSIBLE
+    out = np.full(len(code), OUTCOMES.index(REFUSED), dtype=np.int8)
+    out[(code >= 200) & (code < 300)] = OUTCOMES.index(ACCEPTED)
+    out[(code < 100) | (code >= 500) | np.isin(code, _UNSURE_4XX)] = OUTCOMES.index(POSSIBLE)
     return out
 
 
 _SKEW_SAMPLE = 200_000
 
 
-def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate:
+def estimate_skew(
+    sends: pa.Table, records: pa.Table, mode: str, usable: np.ndarray | None = None
+) -> SkewEstimate:
     """Estimate log clock minus Twilio clock from the data, and how sure it is.
 
-    ``records`` are the outbound-api records (sid, to, us). Uses, best first: Twilio's
-    own Date header where the log has it; SID-matched pairs; the nearest record to the
-    same recipient; and otherwise lines up per-second POST counts with per-second
-    record counts (refused with fewer than MIN_SKEW_REQUESTS requests). Pairs come from
-    a sample of at most 200,000 requests.
+    ``records`` are the outbound-api records (sid, to, us); ``usable`` selects the
+    sends to use (default: all). Uses, best first: Twilio's own Date header where the
+    log has it; SID-matched pairs; the nearest record to the same recipient; and
+    otherwise lines up per-second POST counts with per-second record counts (refused
+    with fewer than MIN_SKEW_REQUESTS requests). Pairs come from a sample of at most
+    200,000 requests.
     """
-    if sends.num_rows == 0 or records.num_rows == 0:
+    keep = np.ones(sends.num_rows, dtype=bool) if usable is None else usable
+    if not keep.any() or records.num_rows == 0:
         return SkewEstimate(0.0, "none", note="no requests or no records to compare")
-    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+
+    def sample(column: str, *more: str) -> pa.Table:
+        """Up to 200,000 usable sends that have ``column``, with only the columns used."""
+        rows = np.flatnonzero(keep & _np(pc.is_valid(sends[column])))[:_SKEW_SAMPLE]
+        return sends.select(["time", column, *more]).take(pa.array(rows, pa.int64()))
+
     if "twilio_time" in sends.column_names:
-        dated = sends.filter(pc.is_valid(sends["twilio_time"])).slice(0, _SKEW_SAMPLE)
+        dated = sample("twilio_time")
         if dated.num_rows >= MIN_PAIRS:
             line = pc.cast(dated["time"], pa.int64()).to_numpy(zero_copy_only=False)
             twilio = pc.cast(dated["twilio_time"], pa.int64()).to_numpy(zero_copy_only=False)
@@ -408,7 +419,7 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
             return _from_diffs((line - twilio) / _US - 0.5, "date_header")
     # Twilio truncates date_created to the second: its mid-point is half a second on.
     if mode == "sid":
-        with_sid = sends.filter(pc.is_valid(sends["message_sid"])).slice(0, _SKEW_SAMPLE)
+        with_sid = sample("message_sid")
         position = pc.index_in(records["sid"], value_set=with_sid["message_sid"])
         matched = pc.is_valid(position)
         if pc.any(matched).as_py():
@@ -421,7 +432,7 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
             if len(sid_diffs) >= MIN_PAIRS:
                 return _from_diffs(sid_diffs, "sid_pairs")
     if mode in ("sid", "recipient_time"):
-        with_to = sends.filter(pc.is_valid(sends["to"])).slice(0, _SKEW_SAMPLE)
+        with_to = sample("to")
         recipients = pc.unique(with_to["to"])
         near = records.filter(pc.fill_null(pc.is_in(records["to"], value_set=recipients), False))
         diffs = _nearest_recipient_diffs(with_to, near)
@@ -431,6 +442,7 @@ def estimate_skew(sends: pa.Table, records: pa.Table, mode: str) -> SkewEstimate
             # when the pairs agree closely on how far apart they are.
             if abs(estimate.seconds) <= _MAX_SKEW or (estimate.spread or 0) <= 5.0:
                 return estimate
+    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[keep]
     if len(send_us) < MIN_SKEW_REQUESTS:
         return SkewEstimate(
             0.0,
@@ -641,7 +653,7 @@ def _build_model(
         pc.fill_null(sends["status"], -1).to_numpy(zero_copy_only=False), dtype=np.int64
     )
     rec_sid = records["sid"].combine_chunks()
-    live = outcome != REFUSED
+    live = outcome != OUTCOMES.index(REFUSED)
     scoped_log = mode != "time_only"
     has_to = _np(pc.is_valid(sends["to"]))
     has_sid = _np(pc.is_valid(sends["message_sid"]))
@@ -731,7 +743,9 @@ def _build_model(
         post_row=post_row,
         post_us=send_us[post_row],
         post_scope=post_scope,
-        post_kind=np.where(outcome[post_row] == ACCEPTED, rc.ACCEPTED, rc.POSSIBLE).astype(np.int8),
+        post_kind=np.where(
+            outcome[post_row] == OUTCOMES.index(ACCEPTED), rc.ACCEPTED, rc.POSSIBLE
+        ).astype(np.int8),
         post_failed_only=status[post_row] == 400,
         post_span_us=_spans(sends, post_row),
         refused_row=refused_row,
