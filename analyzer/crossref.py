@@ -652,25 +652,30 @@ def _build_model(
     status = np.asarray(
         pc.fill_null(sends["status"], -1).to_numpy(zero_copy_only=False), dtype=np.int64
     )
-    rec_sid = records["sid"].combine_chunks()
+    rec_sid = records["sid"]
     live = outcome != OUTCOMES.index(REFUSED)
     scoped_log = mode != "time_only"
     has_to = _np(pc.is_valid(sends["to"]))
     has_sid = _np(pc.is_valid(sends["message_sid"]))
     found = np.full(sends.num_rows, -1, dtype=np.int64)
 
-    def look_up(rows: np.ndarray) -> None:
-        """The record each of these sends' logged SIDs names (-1: none)."""
-        if len(rows):
-            wanted = sends["message_sid"].take(pa.array(rows, pa.int64()))
-            position = pc.index_in(wanted, value_set=rec_sid)
-            found[rows] = np.asarray(
-                pc.fill_null(position, -1).to_numpy(zero_copy_only=False), dtype=np.int64
-            )
+    def look_up(rows: np.ndarray, among: np.ndarray | None = None) -> None:
+        """The record each of these sends' logged SIDs names (-1: none), looked for
+        among the records ``among`` (default: all)."""
+        if not len(rows):
+            return
+        wanted = sends["message_sid"].take(pa.array(rows, pa.int64()))
+        pool = rec_sid if among is None else rec_sid.take(pa.array(among, pa.int64()))
+        pool = pool.combine_chunks() if isinstance(pool, pa.ChunkedArray) else pool
+        position = pc.index_in(wanted, value_set=pool)
+        at = np.asarray(pc.fill_null(position, -1).to_numpy(zero_copy_only=False), np.int64)
+        found[rows] = at if among is None else np.where(at >= 0, among[np.maximum(at, 0)], -1)
 
     recipients = pc.unique(clusters["to"].cast(pa.string()))
     to_cluster = _np(pc.is_in(sends["to"], value_set=recipients)) if scoped_log else has_to
-    look_up(np.flatnonzero(has_sid & (~has_to | to_cluster)))
+    # Sends that name no recipient can have made any record: their SIDs are looked up
+    # among all of them (a log without recipients has nothing else to go by).
+    look_up(np.flatnonzero(has_sid & ~has_to))
     # A POST that names neither its recipient nor a known SID could have made any record.
     loose = live & ~has_to & (found < 0)
     keep_rec = np.ones(records.num_rows, dtype=bool)
@@ -678,10 +683,11 @@ def _build_model(
     if scoped_log and not loose.any():
         # Only the clusters' recipients (and the POSTs to them) can matter.
         keep_rec = _np(pc.is_in(records["to"], value_set=recipients))
+        look_up(np.flatnonzero(has_sid & to_cluster), np.flatnonzero(keep_rec))
         rec_of = np.where(found >= 0, found, 0)
         keep_send = (to_cluster & (found < 0)) | ((found >= 0) & keep_rec[rec_of])
     else:
-        look_up(np.flatnonzero(has_sid & has_to & ~to_cluster))
+        look_up(np.flatnonzero(has_sid & has_to))
     rec_index = np.flatnonzero(keep_rec)
     new_of_old = np.full(records.num_rows, -1, dtype=np.int64)
     new_of_old[rec_index] = np.arange(len(rec_index))

@@ -384,7 +384,20 @@ def reconcile(
             np.searchsorted(e_cl, todo, side="left"),
             np.searchsorted(e_cl, todo, side="right"),
         )
-        for i, c in enumerate(todo):
+        # One candidate per record and one record per candidate: the only assignment
+        # gives every record its own POST. Most clusters look like this; the rest are
+        # solved one by one.
+        n_rec = rec_bounds[1] - rec_bounds[0]
+        n_edges = edge_bounds[1] - edge_bounds[0]
+        with_edge = np.unique(e_cl * width + e_rec) // width
+        with_post = np.unique(e_cl * width + e_post) // width
+        n_with_edge = np.bincount(with_edge, minlength=n_clusters)[todo]
+        n_posts = np.bincount(with_post, minlength=n_clusters)[todo]
+        simple = (n_edges == n_rec) & (n_with_edge == n_rec) & (n_posts == n_rec)
+        outcome[todo[simple]] = APP
+        reason[todo[simple]] = REASON_DECIDED
+        for i in np.flatnonzero(~simple):
+            c = todo[i]
             recs = sel_rec[rec_bounds[0][i] : rec_bounds[1][i]]
             a, b = edge_bounds[0][i], edge_bounds[1][i]
             outcome[c], reason[c] = _solve(g, int(c), recs, e_rec[a:b], e_post[a:b], rec_cluster)
