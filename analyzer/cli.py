@@ -639,8 +639,22 @@ def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) ->
             "",
             f"Verdicts: {verdicts}.",
             f"Server logs: matched by {summary['match_mode']}, clock skew "
-            f"{summary['skew_seconds']:+.1f} s ({summary['skew_method']}).",
+            f"{summary['skew_seconds']:+.1f} s ({summary['skew_method']}, confidence "
+            f"{summary.get('skew_confidence') or 'none'}).",
         ]
+        outcomes = summary.get("sends_by_outcome") or {}
+        if outcomes:
+            lines.append(
+                f"POSTs: {outcomes.get('accepted', 0):,} accepted, {outcomes.get('possible', 0):,} "
+                f"without an answer or with a 5xx, {outcomes.get('refused', 0):,} refused (4xx)."
+            )
+        ids = summary.get("request_id_sids") or {}
+        if ids.get("candidates"):
+            lines.append(
+                f"Twilio-Request-Id: {ids.get('found', 0):,} of {ids['candidates']:,} successful "
+                f"creates name an exported record ({'used' if ids.get('used') else 'not used'} "
+                "as SIDs)."
+            )
         for log in summary["logs"]:
             lines.append(
                 f"  {log['path']}: {log['format']}, {log['lines']:,} lines, {log['sends']:,} "
