@@ -160,12 +160,13 @@ def cross_reference(
     records = _api_records(messages)
     sends = _send_table(requests)
     sends, request_ids = _sids_from_request_ids(sends, messages)
+    sends, records, recipient_note = _comparable_recipients(sends, records)
     outcome = _outcomes(sends["status"])
     has_sid = bool(sends.num_rows) and pc.any(pc.is_valid(sends["message_sid"])).as_py()
     has_to = bool(sends.num_rows) and pc.any(pc.is_valid(sends["to"])).as_py()
     mode = "sid" if has_sid else "recipient_time" if has_to else "time_only"
 
-    warnings: list[str] = []
+    warnings: list[str] = [recipient_note] if recipient_note else []
     if request_ids.get("candidates") and not request_ids.get("used"):
         warnings.append(request_ids["note"])
     live = outcome != OUTCOMES.index(REFUSED)
@@ -294,6 +295,71 @@ def _api_records(messages: pa.Table) -> pa.Table:
             "failed": failed,
         }
     )
+
+
+#: Logged recipients must name exported records this often to be used at all.
+RECIPIENT_MATCH_SHARE = 0.5
+_RECIPIENT_SAMPLE = 100_000
+
+
+def recipient_key(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Phone numbers in one comparable form: an optional channel (``whatsapp:``), ``+``
+    and the digits, a leading ``00`` read as ``+``; null for what holds no number
+    (``redacted``, empty). ``+1 (232) 812-8904``, ``12328128904`` and ``+12328128904``
+    are one key."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    parts = pc.extract_regex(text, r"^(?P<channel>[a-z]+:)?(?P<rest>.*)$")
+    digits = pc.replace_substring_regex(pc.struct_field(parts, "rest"), r"[^0-9]", "")
+    digits = pc.replace_substring_regex(digits, r"^00", "")
+    enough = pc.greater_equal(pc.utf8_length(digits), 6)
+    channel = pc.fill_null(pc.struct_field(parts, "channel"), "")
+    key = pc.binary_join_element_wise(channel, "+", digits, "")
+    out = pc.if_else(enough, key, pa.scalar(None, pa.string()))
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _comparable_recipients(sends: pa.Table, records: pa.Table) -> tuple[pa.Table, pa.Table, str]:
+    """Logged and exported recipients in one form, or none logged when they cannot match.
+
+    Logs write numbers their own way (no ``+``, spaces) or not at all (``redacted``, another
+    account's numbers). Where they already name the records' recipients nothing changes;
+    otherwise both sides are compared as recipient_key; and where the logged recipients
+    still name too few records, they are not used (the SIDs or the times are).
+    """
+    logged = sends["to"]
+    if sends.num_rows == 0 or logged.null_count == len(logged) or records.num_rows == 0:
+        return sends, records, ""
+    sample = logged.drop_null().slice(0, _RECIPIENT_SAMPLE)
+    known = records["to"].combine_chunks()
+    if _share_in(sample, known) >= RECIPIENT_MATCH_SHARE:
+        return sends, records, ""
+    records = records.set_column(
+        records.schema.get_field_index("to"), "to", recipient_key(records["to"])
+    )
+    keyed = recipient_key(logged)
+    share = _share_in(keyed.drop_null().slice(0, _RECIPIENT_SAMPLE), records["to"])
+    column = sends.schema.get_field_index("to")
+    if share >= RECIPIENT_MATCH_SHARE:
+        return sends.set_column(column, "to", keyed), records, ""
+    note = (
+        f"the recipients in the request logs name {share:.0%} of the exported records' "
+        "recipients (redacted, written another way, or another account's): they are not "
+        "used, and requests are matched by SID or by time"
+    )
+    return sends.set_column(column, "to", pa.nulls(sends.num_rows, pa.string())), records, note
+
+
+def _share_in(values: pa.Array | pa.ChunkedArray, known: pa.Array | pa.ChunkedArray) -> float:
+    if len(values) == 0:
+        return 0.0
+    pool = known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known
+    return float(pc.mean(pc.cast(pc.is_in(values, value_set=pool), pa.int8())).as_py() or 0.0)
+
+
+def records_in_clusters(records: pa.Table, clusters: pa.Table) -> np.ndarray:
+    """Which records belong to a duplicate cluster."""
+    flat = pc.list_flatten(clusters["sids"]).cast(pa.string()).combine_chunks()
+    return _np(pc.is_in(records["sid"], value_set=flat))
 
 
 _SEND_COLUMNS = ["time", "to", "message_sid", "request_id", "status", "source_file", "line"]
@@ -671,7 +737,7 @@ def _build_model(
         at = np.asarray(pc.fill_null(position, -1).to_numpy(zero_copy_only=False), np.int64)
         found[rows] = at if among is None else np.where(at >= 0, among[np.maximum(at, 0)], -1)
 
-    recipients = pc.unique(clusters["to"].cast(pa.string()))
+    recipients = pc.unique(records["to"].filter(pa.array(records_in_clusters(records, clusters))))
     to_cluster = _np(pc.is_in(sends["to"], value_set=recipients)) if scoped_log else has_to
     # Sends that name no recipient can have made any record: their SIDs are looked up
     # among all of them (a log without recipients has nothing else to go by).

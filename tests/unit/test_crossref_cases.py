@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -18,6 +19,7 @@ from analyzer.crossref import (
     _skew_by_counts,
     cross_reference,
     estimate_skew,
+    recipient_key,
 )
 from analyzer.detect import find_duplicates
 from analyzer.logs import REQUEST_SCHEMA
@@ -281,3 +283,42 @@ def test_the_date_header_places_the_log_on_twilio_clock() -> None:
     estimate = estimate_skew(sends, records, "time_only")
     assert estimate.method == "date_header"
     assert abs(estimate.seconds - 42.0) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("written", "mode"),
+    [
+        (lambda to: to.lstrip("+"), "recipient_time"),  # no "+"
+        (lambda to: f"{to[:2]} {to[2:5]}-{to[5:]}", "recipient_time"),  # spaces and dashes
+        (lambda to: "redacted", "time_only"),
+        (lambda to: "+4420" + to[-7:], "time_only"),  # another account's recipients
+    ],
+    ids=["no-plus", "formatted", "redacted", "other-account"],
+)
+@pytest.mark.parametrize("infer_string", [False, True], ids=["object", "string-dtype"])
+def test_recipients_written_another_way(written: Any, mode: str, infer_string: bool) -> None:
+    t = Traffic()
+    t.post(600.2, to="+15551230001", status=429)
+    t.send(601.2, "+15551230001", "your code is 1234", [601.5, 601.9])
+    t.send(1200.1, "+15551230002", "welcome", [1200.3])
+    t.send(1200.6, "+15551230002", "welcome", [1200.8])
+    for r in t.requests:
+        r["to"] = written(r["to"])
+    with pd.option_context("future.infer_string", infer_string):
+        verdicts, result = t.judge()
+    assert result.mode == mode
+    assert verdicts["your code is 1234"]["verdict"] == TWILIO_SIDE
+    assert verdicts["welcome"]["verdict"] == APP_SIDE
+    unused = [w for w in result.warnings if "recipients in the request logs" in w]
+    assert bool(unused) == (mode == "time_only")
+
+
+def test_recipient_key_forms() -> None:
+    values = pa.array(
+        ["+1 (232) 812-8904", "12328128904", "0012328128904", "whatsapp:+12328128904",
+         "redacted", "", None]
+    )  # fmt: skip
+    assert recipient_key(values).to_pylist() == [
+        "+12328128904", "+12328128904", "+12328128904", "whatsapp:+12328128904",
+        None, None, None,
+    ]  # fmt: skip
