@@ -434,9 +434,19 @@ def _read_file(
             for n_lines, prepared in _prefetch(chunks, parser.prepare):
                 st.lines += n_lines
                 parts.append(_collect(parser.feed(prepared), st))
-            parts.append(_collect(parser.finish(), st))
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except EOFError:
+            # A .gz cut short (a log being rotated, a copy that stopped): what was
+            # read stands; the lost end counts as one malformed line.
+            st.malformed += 1
+            if len(st.samples) < MAX_SAMPLES:
+                st.samples.append(MalformedSample(st.lines + 1, _TRUNCATED_REASON, ""))
+            st.warnings.append(
+                f"{path} ends early (a truncated compressed file): read its first "
+                f"{st.lines:,} lines"
+            )
+        except (OSError, gzip.BadGzipFile) as exc:
             raise InputError(f"cannot read log file {path}: {exc}") from exc
+        parts.append(_collect(parser.finish(), st))
     table = pa.concat_tables(parts) if parts else _empty_core()
     lines_np = table["line"].to_numpy()
     if len(lines_np) > 1 and (np.diff(lines_np) < 0).any():
@@ -460,6 +470,7 @@ def _read_file(
 #: An untimed request placed within a longer interval than this stays malformed.
 _MAX_PLACED_SPAN_US = 600 * 1_000_000
 _UNTIMED_REASON = "no timestamp in the log line prefix"
+_TRUNCATED_REASON = "the compressed file ends here, before its end marker"
 
 
 def _place_untimed(table: pa.Table, st: FileStats) -> pa.Table:

@@ -1685,3 +1685,17 @@ def test_sdk_untimed_block_is_placed_between_its_neighbours(tmp_path: Path) -> N
     st_ = res.files[0]
     assert (st_.requests, st_.malformed, st_.samples) == (3, 0, [])
     assert st_.time_source == "twilio_date"
+
+
+def test_truncated_gz_keeps_what_was_read(tmp_path: Path) -> None:
+    lines = [_combined_line(i) for i in range(5000)]
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "proxy.log.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])  # a copy that stopped two thirds in
+    res = read_server_logs([path], chunk_lines=500)
+    st_ = res.files[0]
+    assert 0 < st_.requests < 5000
+    assert rows(res, "line")[: st_.requests] == [{"line": i + 1} for i in range(st_.requests)]
+    assert st_.malformed >= 1
+    assert any(s.reason.startswith("the compressed file ends here") for s in st_.samples)
+    assert any("ends early" in w for w in res.warnings)
