@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -254,17 +254,35 @@ def list_days(dataset: str | Path) -> list[str]:
 
 
 def as_day(value: date | datetime | str | None) -> date | None:
-    """The UTC day of a date, datetime or ``YYYY-MM-DD…`` text; InputError otherwise."""
+    """The UTC day of a date, a midnight datetime or ``YYYY-MM-DD`` text.
+
+    Ranges of messages are whole UTC days: a time of day other than midnight would be
+    silently widened to its day, so it is an InputError, like anything else.
+    """
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.date()
+        moment = value if value.tzinfo is None else value.astimezone(UTC)
+        if moment.time() != time(0):
+            raise InputError(_NOT_A_DAY.format(value=value.isoformat()))
+        return moment.date()
     if isinstance(value, date):
         return value
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value)[:10])
+        day = date.fromisoformat(text[:10])
     except ValueError:
         raise InputError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
+    if text[10:] and _MIDNIGHT.fullmatch(text[10:]) is None:
+        raise InputError(_NOT_A_DAY.format(value=text))
+    return day
+
+
+_MIDNIGHT = re.compile(r"[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
+_NOT_A_DAY = (
+    "{value} is not a whole UTC day: message ranges (--start/--end) select days, "
+    "YYYY-MM-DD; the clusters of a day are those that start on it"
+)
 
 
 def _day(value: date | datetime | str | None) -> str | None:
