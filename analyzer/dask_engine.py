@@ -5,7 +5,7 @@ in one partition; each partition then runs the single-machine pandas/Arrow code
 (analyzer.detect) and the per-partition results are combined. Keys never span
 partitions, so the combination is exact: clusters are concatenated, counts summed.
 
-Needs the optional extra: ``pip install 'analyzer[dask]'``.
+Needs the optional extra: ``pip install -e '.[dask]'`` from a checkout.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _require_dask() -> Any:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise UserError(
-            "the dask engine needs the optional extra: pip install 'analyzer[dask]'"
+            "the dask engine needs the optional extra: "
+            "pip install -e '.[dask]' (from the analyzer checkout)"
         ) from None
     return dd, Client, LocalCluster
 

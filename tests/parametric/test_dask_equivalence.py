@@ -131,5 +131,5 @@ def test_without_dask_the_error_is_clear(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert "pip install 'analyzer[dask]'" in proc.stderr
+    assert "pip install -e '.[dask]'" in proc.stderr
     assert "Traceback" not in proc.stderr
