@@ -14,7 +14,9 @@ import json
 import math
 import os
 import re
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -1086,6 +1088,73 @@ def _plan_lines(
 # ----------------------------------------------------------------------------- output
 
 
+METADATA_FILE = "simulation.json"
+
+
+class _FileSet:
+    """Files written aside and put in place together at the end, or not at all.
+
+    A simulation is one set (messages, logs, truth, metadata): an interrupted run into
+    a folder that holds an older one must leave the older one whole, never a mix.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pending: list[tuple[Path, Path]] = []
+
+    @contextmanager
+    def file(self, path: Path) -> Iterator[Path]:
+        """A temporary path to write ``path`` to; it is put in place at commit."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.pending.append((Path(tmp), path))
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary data files
+
+    def commit(self) -> None:
+        """Put every file in place, and remove the files of an older set not rewritten."""
+        stale = set(_set_files(self.folder)) - {path for _, path in self.pending}
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        in_main = threading.current_thread() is threading.main_thread()
+        # A few renames: Ctrl-C waits for them rather than splitting the set.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if in_main else None
+        try:
+            for tmp, path in self.pending:
+                os.replace(tmp, path)
+            for path in stale:
+                path.unlink(missing_ok=True)
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def discard(self) -> None:
+        for tmp, _ in self.pending:
+            tmp.unlink(missing_ok=True)
+
+
+def _set_files(folder: Path) -> list[Path]:
+    """The files of the simulation already in ``folder``, as its metadata lists them."""
+    meta = folder / METADATA_FILE
+    try:
+        files = json.loads(meta.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    names = [files.get(k) for k in ("messages", "server_requests", "truth", "complaints")]
+    names += list((files.get("request_logs") or {}).values())
+    return [folder / n for n in names if isinstance(n, str) and "/" not in n] + [meta]
+
+
+@contextmanager
+def _file_set(folder: Path) -> Iterator[_FileSet]:
+    files = _FileSet(folder)
+    try:
+        yield files
+    except BaseException:
+        files.discard()
+        raise
+    files.commit()
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -1837,11 +1906,29 @@ def simulate(
         requests_path=out / "server_requests.jsonl",
         truth_path=out / "truth.parquet",
         complaints_path=out / "complaints.csv",
-        metadata_path=out / "simulation.json",
+        metadata_path=out / METADATA_FILE,
         records=plan.counts,
         groups={s: plan.groups[s] for s in SCENARIOS},
         log_lines=int(plan.line_ms.size),
     )
+    with _file_set(out) as files:
+        _write_simulation(config, plan, numbers, sids, rng, result, files, progress)
+    return result
+
+
+def _write_simulation(
+    config: SimulationConfig,
+    plan: _Plan,
+    numbers: _Numbers,
+    sids: list[str],
+    rng: np.random.Generator,
+    result: SimulationResult,
+    files: _FileSet,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Write every file of a simulation aside, through ``files``."""
+    out = result.messages_path.parent
+    _atomic = files.file
     total = plan.n + plan.line_ms.size
     done = 0
     if progress is not None:
@@ -1900,7 +1987,6 @@ def simulate(
     metadata = _metadata(config, result, sids)
     with _atomic(result.metadata_path) as metadata_tmp:
         metadata_tmp.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
-    return result
 
 
 def _metadata(config: SimulationConfig, result: SimulationResult, sids: list[str]) -> dict:

@@ -915,3 +915,28 @@ def test_price_text_matches_format(prices: list[float | None]) -> None:
         else:
             assert float(text) == pytest.approx(round(price, 5), abs=1e-9)
             assert re.fullmatch(r"-?\d+\.\d{5}", text)
+
+
+def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) -> None:
+    old = simulate(
+        tmp_path, SimulationConfig(messages=2_000, seed=1, log_formats=("jsonl", "combined"))
+    )
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def interrupt(done: int, total: int) -> None:
+        if done > total // 2:  # the messages are written, the logs half-way
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(tmp_path, SimulationConfig(messages=3_000, seed=2), progress=interrupt)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert old.request_logs["combined"].exists()
+
+    simulate(tmp_path, SimulationConfig(messages=3_000, seed=2))
+    names = {p.name for p in tmp_path.iterdir()}
+    # The new set, whole, and nothing of the older one beside it.
+    assert names == {
+        "messages.parquet", "server_requests.jsonl", "truth.parquet", "complaints.csv",
+        "simulation.json",
+    }  # fmt: skip
+    assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000
