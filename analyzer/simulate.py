@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import UserError
 from analyzer.schema import MESSAGE_SCHEMA, TIMESTAMP, coerce_messages
+from analyzer.store import write_messages
 
 SCENARIOS: tuple[str, ...] = (
     "normal",
@@ -1889,9 +1890,14 @@ def simulate(
     out_dir: str | Path,
     config: SimulationConfig,
     progress: Callable[[int, int], None] | None = None,
+    dataset: str | Path | None = None,
 ) -> SimulationResult:
     """Simulate the configured days and write messages, request log, truth, complaints
-    and metadata into ``out_dir`` (created if missing). Deterministic for a seed."""
+    and metadata into ``out_dir`` (created if missing). Deterministic for a seed.
+
+    With ``dataset``, the messages are also stored in that message dataset (as
+    ``analyzer export`` would), for ``nightly --no-export`` or ``detect --start/--end``.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a directory")
@@ -1913,6 +1919,10 @@ def simulate(
     )
     with _file_set(out) as files:
         _write_simulation(config, plan, numbers, sids, rng, result, files, progress)
+    if dataset is not None:
+        messages = pq.ParquetFile(result.messages_path)
+        for group in range(messages.num_row_groups):
+            write_messages(dataset, messages.read_row_group(group))
     return result
 
 

@@ -940,3 +940,19 @@ def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) ->
         "simulation.json",
     }  # fmt: skip
     assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000
+
+
+def test_simulated_messages_can_go_into_a_dataset(tmp_path: Path) -> None:
+    from analyzer.pipeline import run_detect
+    from analyzer.store import list_days
+
+    sim = simulate(
+        tmp_path / "sim", SimulationConfig(messages=4_000, seed=3, days=2), dataset=tmp_path / "ds"
+    )
+    assert list_days(tmp_path / "ds") == ["2026-11-29", "2026-11-30"]
+    whole = run_detect(sim.messages_path, tmp_path / "a").detection.summary
+    days = run_detect(
+        tmp_path / "ds", tmp_path / "b", start="2026-11-29", end="2026-11-30"
+    ).detection.summary
+    assert days["messages"] == whole["messages"] == 4_000
+    assert days["duplicate_clusters"] == whole["duplicate_clusters"] > 0
