@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from analyzer import reconcile as rc
 from analyzer.errors import InputError
+from analyzer.phones import normalize_e164
 
 APP_SIDE = "app_side"
 TWILIO_SIDE = "twilio_side"
@@ -303,19 +304,16 @@ _RECIPIENT_SAMPLE = 100_000
 
 
 def recipient_key(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Phone numbers in one comparable form: an optional channel (``whatsapp:``), ``+``
-    and the digits, a leading ``00`` read as ``+``; null for what holds no number
+    """Recipients in one comparable form: the channel (``whatsapp:``), if any, and the
+    number as E.164 (analyzer.phones.normalize_e164); null for what holds no number
     (``redacted``, empty). ``+1 (232) 812-8904``, ``12328128904`` and ``+12328128904``
     are one key."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
-    parts = pc.extract_regex(text, r"^(?P<channel>[a-z]+:)?(?P<rest>.*)$")
-    digits = pc.replace_substring_regex(pc.struct_field(parts, "rest"), r"[^0-9]", "")
-    digits = pc.replace_substring_regex(digits, r"^00", "")
-    enough = pc.greater_equal(pc.utf8_length(digits), 6)
-    channel = pc.fill_null(pc.struct_field(parts, "channel"), "")
-    key = pc.binary_join_element_wise(channel, "+", digits, "")
-    out = pc.if_else(enough, key, pa.scalar(None, pa.string()))
-    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    parts = pc.extract_regex(text, r"^(?P<channel>[A-Za-z]+:)?(?P<number>.*)$")
+    number = normalize_e164(pc.struct_field(parts, "number"))
+    channel = pc.utf8_lower(pc.fill_null(pc.struct_field(parts, "channel"), ""))
+    key = pc.binary_join_element_wise(channel, number, "")
+    return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
 
 
 def _comparable_recipients(sends: pa.Table, records: pa.Table) -> tuple[pa.Table, pa.Table, str]:

@@ -1,10 +1,14 @@
 """Investigate reported duplicates: 'this recipient got the same SMS twice around then'.
 
-For each report, the Twilio records to that recipient near that time decide:
+For each report, the Twilio records to that recipient created before it decide:
 several records with one body (a duplicate cluster): ``app_side`` or
 ``twilio_side`` from the request logs, as for any cluster (or ``unverified`` /
-``inconclusive``); a single record: ``carrier_side``, the recipient's carrier or
-roaming delivered it twice; no record: ``not_found``.
+``inconclusive``); a single record of each message: ``carrier_side``, the
+recipient's carrier or roaming delivered it twice; no record: ``not_found``.
+
+Only records created before the report can be what the recipient saw twice; a
+small allowance after it (``after``, 5 minutes by default) absorbs a report time
+that is approximate or taken on another clock than Twilio's.
 """
 
 from __future__ import annotations
@@ -22,18 +26,30 @@ import pyarrow.compute as pc
 from analyzer.crossref import cross_reference
 from analyzer.detect import find_duplicates
 from analyzer.errors import InputError
+from analyzer.phones import normalize_e164
 from analyzer.redact import country_codes
 
 CARRIER_SIDE = "carrier_side"
 NOT_FOUND = "not_found"
 DEFAULT_BEFORE = timedelta(hours=6)
-DEFAULT_AFTER = timedelta(minutes=30)
+#: Records created this long after a report still count as seen before it: report
+#: times are approximate ("around 14:00") or taken on another clock than Twilio's.
+DEFAULT_AFTER = timedelta(minutes=5)
+#: SIDs quoted in the escalation message; the rest are in the reports' ``sids``.
+ESCALATION_SIDS = 10
 _US = 1_000_000
 
 
 @dataclass
 class Investigation:
-    """One row per report, and whether the carrier-side ones should go to Twilio support."""
+    """One row per report, and whether the carrier-side ones should go to Twilio support.
+
+    ``reports`` has the complaint's columns (``to`` as E.164 where it can be one,
+    ``reported_at``, ``note``, any others) and ``sids`` (the records that explain the
+    report, oldest first), ``n_records`` (their number), ``first_created``,
+    ``last_created``, ``verdict``, ``reason``, ``cluster_id`` (None unless a duplicate
+    cluster explains it) and ``country``.
+    """
 
     reports: pd.DataFrame
     escalate: bool
@@ -61,9 +77,18 @@ def read_complaints(path: str | Path) -> pd.DataFrame:
 
 
 def complaints_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Normalise reports: ``to`` as text, ``reported_at`` as UTC timestamps."""
+    """Normalise reports: ``to`` as E.164, ``reported_at`` as UTC timestamps.
+
+    ``+1 232-812-8904``, ``12328128904`` and ``0012328128904`` become ``+12328128904``
+    (see :func:`analyzer.phones.normalize_e164`); a recipient that cannot be a phone
+    number (``whatsapp:+1…``, a short code) is kept as written, without surrounding
+    spaces.
+    """
     result = frame.copy()
-    result["to"] = result["to"].astype(str).str.strip()
+    written = pa.array(
+        result["to"].astype(str).str.strip().to_numpy(dtype=object), type=pa.string()
+    )
+    result["to"] = pc.coalesce(normalize_e164(written), written).to_numpy(zero_copy_only=False)
     times = pd.to_datetime(result["reported_at"], utc=True, errors="coerce", format="ISO8601")
     bad = times.isna()
     if bad.any():
@@ -86,14 +111,20 @@ def investigate(
     after: timedelta = DEFAULT_AFTER,
     skew: float | None = None,
 ) -> Investigation:
-    """Decide each reported duplicate from the records to its recipient near its time.
+    """Decide each reported duplicate from the records to its recipient before its time.
 
     ``messages`` needs sid, to, body, direction, date_created (and the detection
-    columns); ``complaints`` has ``to`` and ``reported_at`` (see read_complaints).
-    Records from ``reported_at - before`` to ``reported_at + after`` are considered;
-    two records with one body in that period are a duplicate unless ``window``
-    (seconds) is given: a recipient who saw a message twice an hour apart was
-    right to complain.
+    columns); ``complaints`` has ``to`` and ``reported_at`` (see complaints_frame).
+
+    A report is explained by the outbound records to its recipient created from
+    ``reported_at - before`` to ``reported_at + after``. ``after`` is an allowance,
+    not a search: a record created later cannot be what the recipient saw twice, but
+    a report time may be approximate or taken on another clock than Twilio's. A
+    duplicate cluster explains a report when at least two of its records fall in that
+    period (the latest such cluster, with just those records); two records with one
+    body in the period are a duplicate unless ``window`` (seconds) is given: a
+    recipient who saw a message twice an hour apart was right to complain. Otherwise
+    every record in the period is listed (``carrier_side``), or none (``not_found``).
 
     Example::
 
@@ -102,89 +133,139 @@ def investigate(
         found.reports[["to", "verdict", "sids"]]
     """
     reports = complaints.reset_index(drop=True).copy()
-    reports["report"] = np.arange(len(reports))
-    outbound = pc.fill_null(
-        pc.starts_with(messages["direction"].cast(pa.string()), "outbound"), False
-    )
-    wanted = pc.is_in(messages["to"].cast(pa.string()), value_set=pa.array(reports["to"].unique()))
-    nearby = messages.filter(pc.and_(outbound, wanted))
+    n = len(reports)
+    report_to = pa.array(reports["to"], from_pandas=True).cast(pa.string())
+    recipients = pc.unique(report_to.drop_null())
+    reported = pd.DatetimeIndex(reports["reported_at"]).as_unit("us").asi8
 
-    records = pd.DataFrame(
-        {
-            "sid": nearby["sid"].to_numpy(zero_copy_only=False),
-            "to": nearby["to"].cast(pa.string()).to_numpy(zero_copy_only=False),
-            "created": pd.to_datetime(
-                pc.cast(nearby["date_created"], pa.int64()).to_numpy(zero_copy_only=False),
-                unit="us",
-                utc=True,
-            ),
-        }
+    to = messages["to"].cast(pa.string())
+    keep = pc.and_(
+        pc.fill_null(pc.starts_with(messages["direction"].cast(pa.string()), "outbound"), False),
+        pc.and_(pc.is_in(to, value_set=recipients), pc.is_valid(messages["date_created"])),
     )
-    pairs = reports[["report", "to", "reported_at"]].merge(records, on="to")
-    pairs = pairs[
-        (pairs["created"] >= pairs["reported_at"] - before)
-        & (pairs["created"] <= pairs["reported_at"] + after)
-    ]
+    nearby = messages.filter(keep)
+    created = _int64(nearby["date_created"])
+
+    # Every (report, record) pair with one recipient, in the report's period.
+    pairs = pd.DataFrame(
+        {"report": np.arange(n), "recipient": _positions(report_to, recipients)}
+    ).merge(
+        pd.DataFrame(
+            {
+                "record": np.arange(nearby.num_rows),
+                "recipient": _positions(nearby["to"].cast(pa.string()), recipients),
+            }
+        ),
+        on="recipient",
+    )
+    report_of = pairs["report"].to_numpy(dtype=np.int64)
+    record_of = pairs["record"].to_numpy(dtype=np.int64)
+    lag = created[record_of] - reported[report_of]
+    inside = (lag >= -_microseconds(before)) & (lag <= _microseconds(after))
+    report_of, record_of = report_of[inside], record_of[inside]
 
     # Duplicate clusters among those records, judged like any other cluster.
-    in_scope = nearby.filter(pc.is_in(nearby["sid"], value_set=pa.array(pairs["sid"].unique())))
+    scope = np.unique(record_of)
     span = window if window is not None else (before + after).total_seconds()
-    clusters = find_duplicates(in_scope, window=span).clusters
+    clusters = find_duplicates(nearby.take(pa.array(scope, type=pa.int64())), window=span).clusters
     if clusters.num_rows:
         clusters = cross_reference(
             clusters, requests, messages, formats=formats, skew=skew
         ).clusters
-    flat = pd.DataFrame(
-        {
-            "sid": pc.list_flatten(clusters["sids"]).to_numpy(zero_copy_only=False),
-            "cluster": pc.list_parent_indices(clusters["sids"]).to_numpy(zero_copy_only=False),
-        }
-    )
-    pairs = pairs.merge(flat, on="sid", how="left")
+    cluster_of = np.full(nearby.num_rows, -1, dtype=np.int64)
+    if clusters.num_rows:
+        members = _positions(pc.list_flatten(clusters["sids"]), nearby["sid"].take(scope))
+        cluster_of[scope[members]] = pc.list_parent_indices(clusters["sids"]).to_numpy()
 
-    # The latest cluster in each report's window explains it; else the records do.
-    clustered = pairs.dropna(subset=["cluster"]).sort_values("created")
-    chosen = clustered.groupby("report")["cluster"].last().astype(np.int64)
-    latest = pairs.sort_values("created", ascending=False)
-    candidates = latest.groupby("report").agg(
-        sids=("sid", list), n_records=("sid", "size"), last_created=("created", "first")
+    # The latest cluster with two or more records in a report's period explains it,
+    # with just those records; else every record in the period does.
+    in_cluster = pd.DataFrame(
+        {"report": report_of, "cluster": cluster_of[record_of], "created": created[record_of]}
     )
+    in_cluster = in_cluster[in_cluster["cluster"] >= 0]
+    seen = in_cluster.groupby(["report", "cluster"])["created"].agg(["size", "max"]).reset_index()
+    seen = seen[seen["size"] >= 2].sort_values(["report", "max", "cluster"])
+    latest = seen.groupby("report")["cluster"].last()
+    chosen: np.ndarray = np.full(n, -1, dtype=np.int64)
+    chosen[latest.index.to_numpy(dtype=np.int64)] = latest.to_numpy(dtype=np.int64)
+    explains = (chosen[report_of] < 0) | (cluster_of[record_of] == chosen[report_of])
+    report_of, record_of = report_of[explains], record_of[explains]
+    sid = nearby["sid"].cast(pa.string()).to_numpy(zero_copy_only=False)
+    order = np.lexsort((sid[record_of], created[record_of], report_of))
+    report_of, record_of = report_of[order], record_of[order]
 
-    reports = reports.join(candidates, on="report")
-    reports["n_records"] = reports["n_records"].fillna(0).astype(np.int64)
-    reports["cluster"] = reports["report"].map(chosen)
-    has_cluster = reports["cluster"].notna()
-    verdict = np.where(reports["n_records"] > 0, CARRIER_SIDE, NOT_FOUND).astype(object)
+    counts = np.bincount(report_of, minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    sids = pa.ListArray.from_arrays(pa.array(offsets), pa.array(sid[record_of], type=pa.string()))
+    first = np.full(n, np.nan)
+    last = np.full(n, np.nan)
+    if len(record_of):
+        starts = offsets[:-1][counts > 0]
+        first[counts > 0] = created[record_of][starts]
+        last[counts > 0] = created[record_of][offsets[1:][counts > 0] - 1]
+    found = counts > 0
+    has_cluster = chosen >= 0
+
+    verdict = np.where(found, CARRIER_SIDE, NOT_FOUND).astype(object)
     reason = np.where(
-        reports["n_records"] > 0,
-        "Twilio holds a single record of each message sent to this recipient then: "
-        "the carrier (or roaming) delivered it twice",
-        "no message to this recipient in the searched period",
+        found,
+        "Twilio holds a single record of each message sent to this recipient before the "
+        "report: the carrier (or roaming) delivered it twice",
+        f"no message to this recipient from {_duration(before)} before the report "
+        f"to {_duration(after)} after it",
     ).astype(object)
-    cluster_ids = np.full(len(reports), None, dtype=object)
+    cluster_ids: np.ndarray = np.full(n, None, dtype=object)
     if has_cluster.any():
-        picked = reports.loc[has_cluster, "cluster"].astype(np.int64).to_numpy()
-        table = clusters.take(pa.array(picked))
-        verdict[has_cluster.to_numpy()] = table["verdict"].to_numpy(zero_copy_only=False)
-        reason[has_cluster.to_numpy()] = table["verdict_reason"].to_numpy(zero_copy_only=False)
-        cluster_ids[has_cluster.to_numpy()] = table["cluster_id"].to_numpy(zero_copy_only=False)
-        cluster_sids = table["sids"].to_pylist()
-        reports.loc[has_cluster, "sids"] = pd.Series(cluster_sids, index=reports.index[has_cluster])
-    reports["verdict"] = verdict
-    reports["reason"] = reason
-    reports["cluster_id"] = cluster_ids
-    reports["sids"] = reports["sids"].map(lambda v: v if isinstance(v, list) else [])
-    reports["country"] = country_codes(reports["to"].astype(str)).fill_null("").to_pylist()
-    reports = reports.drop(columns=["report", "cluster"])
+        table = clusters.take(pa.array(chosen[has_cluster]))
+        verdict[has_cluster] = table["verdict"].to_numpy(zero_copy_only=False)
+        reason[has_cluster] = table["verdict_reason"].to_numpy(zero_copy_only=False)
+        cluster_ids[has_cluster] = table["cluster_id"].to_numpy(zero_copy_only=False)
+
+    reports["sids"] = pd.Series(sids.to_pylist(), index=reports.index, dtype=object)
+    reports["n_records"] = counts.astype(np.int64)
+    reports["first_created"] = _timestamps(first)
+    reports["last_created"] = _timestamps(last)
+    reports["verdict"] = pd.Series(verdict, index=reports.index, dtype=object)
+    reports["reason"] = pd.Series(reason, index=reports.index, dtype=object)
+    reports["cluster_id"] = pd.Series(cluster_ids, index=reports.index, dtype=object)
+    reports["country"] = country_codes(report_to).fill_null("").to_pylist()
 
     escalate, escalation = _escalation(reports)
-    counts = reports["verdict"].value_counts()
+    by_verdict = reports["verdict"].value_counts()
     return Investigation(
         reports=reports,
         escalate=escalate,
         escalation=escalation,
-        by_verdict={str(k): int(v) for k, v in counts.items()},
+        by_verdict={str(k): int(v) for k, v in by_verdict.items()},
     )
+
+
+def _positions(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
+    """Where each value is in ``value_set`` (-1: not there)."""
+    found = pc.index_in(values, value_set=value_set).fill_null(-1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _microseconds(span: timedelta) -> int:
+    return round(span.total_seconds() * _US)
+
+
+def _int64(times: pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as microseconds since the epoch."""
+    us = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+    return np.asarray(us.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _timestamps(us: np.ndarray) -> pd.Series:
+    """Microseconds (NaN: none) as UTC timestamps (NaT: none)."""
+    return pd.Series(pd.to_datetime(us, unit="us", utc=True)).dt.as_unit("us")
+
+
+def _duration(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
 
 
 def _escalation(reports: pd.DataFrame) -> tuple[bool, str]:
@@ -204,17 +285,30 @@ def _escalation(reports: pd.DataFrame) -> tuple[bool, str]:
     if not spread:
         return False, ""
     sids = sorted({s for group in carrier["sids"] for s in group})
+    listed = ", ".join(sids[:ESCALATION_SIDS])
+    if len(sids) > ESCALATION_SIDS:
+        listed += (
+            f" … and {len(sids) - ESCALATION_SIDS} more (every SID is in the reports' sids: "
+            "carrier.parquet and investigation.json)"
+        )
     return True, (
         f"{len(carrier)} carrier-side reports span {' and '.join(spread)}: this belongs with "
-        f"Twilio support. SIDs: {', '.join(sids)}"
+        f"Twilio support. SIDs: {listed}"
     )
 
 
 def report_rows(investigation: Investigation) -> list[dict[str, Any]]:
-    """The reports as JSON-ready dicts."""
+    """The reports as JSON-ready dicts: times in ISO 8601, null (never NaN) where empty."""
     frame = investigation.reports.copy()
-    frame["reported_at"] = frame["reported_at"].map(lambda t: t.isoformat())
-    frame["last_created"] = frame["last_created"].map(
-        lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None
-    )
+    for column in ("reported_at", "first_created", "last_created"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(
+                lambda t: t.isoformat() if isinstance(t, pd.Timestamp) and not pd.isna(t) else None
+            )
+    frame = frame.astype(object)
+    frame = frame.where(frame.map(_present), None)
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, list | np.ndarray) or not pd.isna(value)
