@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,19 +24,105 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from typer.core import TyperGroup
 
+from analyzer.atomic import ensure_output_dir
 from analyzer.crossref import DEFAULT_TOLERANCE
 from analyzer.detect import DEFAULT_WINDOW
 from analyzer.errors import UserError
+from analyzer.investigate import DEFAULT_AFTER, DEFAULT_BEFORE
+from analyzer.paths import check_output_outside
 from analyzer.redact import scrub_secrets
+
+# Typer raises click's exceptions: click's own or, in newer Typer, those of its bundled copy.
+_click_exceptions = sys.modules[typer.BadParameter.__module__]
+
+
+class _ShortErrors(TyperGroup):
+    """Usage errors as two plain lines on stderr (the error, where to find help), exit 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _short_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _short_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _short_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except _click_exceptions.UsageError as exc:
+        help_only: Any = getattr(_click_exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+        if isinstance(exc, help_only):
+            typer.echo(exc.format_message())  # `analyzer` alone: the help, on stdout
+            raise typer.Exit(code=exc.exit_code) from None
+        typer.echo(f"analyzer: error: {scrub_secrets(exc.format_message())}", err=True)
+        if exc.ctx is not None:
+            typer.echo(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
+        raise typer.Exit(code=exc.exit_code) from None
+
 
 app = typer.Typer(
     name="analyzer",
     help="Find duplicate SMS in Twilio Programmable Messaging logs and show who caused them.",
+    cls=_ShortErrors,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Plain help: rich markup would eat [dask], [default: ...] and show <bool> for flags.
+    rich_markup_mode=None,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"analyzer {package_version('analyzer')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Find duplicate SMS in Twilio Programmable Messaging logs and show who caused them."""
+
+
+def _number(
+    minimum: float | None = None, maximum: float | None = None
+) -> Callable[[float | None], float | None]:
+    """A Typer callback that refuses NaN, infinities and values outside [minimum, maximum]."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return value
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"expected a finite number, got {value}")
+        if minimum is not None and value < minimum:
+            raise typer.BadParameter(f"expected {minimum:g} or more, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise typer.BadParameter(f"expected {maximum:g} or less, got {value:g}")
+        return value
+
+    return check
+
+
+_DAY = 86_400
+_TEN_YEARS_HOURS = 10 * 366 * 24
+window_seconds = _number(minimum=0)
+skew_seconds = _number(minimum=-_DAY, maximum=_DAY)
+tolerance_seconds = _number(minimum=0, maximum=3600)
+search_hours = _number(minimum=0, maximum=_TEN_YEARS_HOURS)
+search_minutes = _number(minimum=0, maximum=_TEN_YEARS_HOURS * 60)
 
 QuietOption = Annotated[
     bool,
@@ -76,7 +164,10 @@ class BarFeedback:
         self.task = progress.add_task("Starting", total=None)
 
     def step(self, name: str, total: int | None = None) -> None:
-        self.progress.reset(self.task, total=total, description=name)
+        # A fresh task: reset() keeps the old total when given None, and a step of
+        # unknown size must not show the previous step's count as its goal.
+        self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(name, total=total)
 
     def advance(self, amount: int) -> None:
         self.progress.advance(self.task, amount)
@@ -112,6 +203,14 @@ def simulate(
             "twilio-sdk, twilio-sdk-legacy, combined, envoy.",
         ),
     ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help="Also store the messages in this message dataset, as analyzer export "
+            "would (to try nightly --no-export or detect --start/--end).",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Write synthetic message logs, server request logs and their ground truth."""
@@ -129,10 +228,12 @@ def simulate(
                 log_formats=tuple(log_format or ("jsonl",)),
             ),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            dataset=dataset,
         )
     typer.echo(
         f"Wrote {sum(result.records.values()):,} messages, {result.log_lines:,} server log lines "
         f"and {result.complaints:,} complaints to {out}"
+        + (f"; the messages are also in the dataset {dataset}" if dataset else "")
     )
     for name, count in sorted(result.records.items()):
         typer.echo(f"  {name:<20} {count:>10,} records")
@@ -147,7 +248,10 @@ def detect(
     window: Annotated[
         float,
         typer.Option(
-            "--window", "-w", min=0, help="Largest gap in seconds between records of one cluster."
+            "--window",
+            "-w",
+            callback=window_seconds,
+            help="Largest gap in seconds between records of one cluster (0 or more).",
         ),
     ] = DEFAULT_WINDOW,
     key: Annotated[
@@ -191,12 +295,18 @@ def detect(
         float | None,
         typer.Option(
             "--skew",
-            help="Log clock minus Twilio clock in seconds; estimated from the data if not given.",
+            callback=skew_seconds,
+            help="Log clock minus Twilio clock in seconds, within a day (-86400 to 86400); "
+            "estimated from the data if not given.",
         ),
     ] = None,
     tolerance: Annotated[
         float,
-        typer.Option("--tolerance", min=0, help="Seconds allowed between a POST and its record."),
+        typer.Option(
+            "--tolerance",
+            callback=tolerance_seconds,
+            help="Seconds allowed between a POST and its record (0 to 3600).",
+        ),
     ] = DEFAULT_TOLERANCE,
     engine: Annotated[
         str,
@@ -223,6 +333,7 @@ def detect(
 
     full_key = ("to", "body", *(key or []))
     with user_errors(), _progress(quiet) as progress:
+        check_output(out, input)
         fields = parse_field_map(log_field or [])
         run = run_detect(
             input,
@@ -315,13 +426,29 @@ def investigate(
         str, typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy.")
     ] = "auto",
     before_hours: Annotated[
-        float, typer.Option("--before-hours", min=0, help="Search this long before the report.")
-    ] = 6,
+        float,
+        typer.Option(
+            "--before-hours",
+            callback=search_hours,
+            help="Search this many hours before the report (0 to 87840, ten years).",
+        ),
+    ] = DEFAULT_BEFORE.total_seconds() / 3600,
     after_minutes: Annotated[
-        float, typer.Option("--after-minutes", min=0, help="Search this long after the report.")
-    ] = 30,
+        float,
+        typer.Option(
+            "--after-minutes",
+            callback=search_minutes,
+            help="Also count records created up to this many minutes after the report: an "
+            "allowance for an approximate report time or another clock (0 to 5270400).",
+        ),
+    ] = DEFAULT_AFTER.total_seconds() / 60,
     skew: Annotated[
-        float | None, typer.Option("--skew", help="Log clock minus Twilio clock, seconds.")
+        float | None,
+        typer.Option(
+            "--skew",
+            callback=skew_seconds,
+            help="Log clock minus Twilio clock in seconds, within a day (-86400 to 86400).",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -333,6 +460,8 @@ def investigate(
     from analyzer.pipeline import run_investigate
 
     with user_errors():
+        if out is not None:
+            check_output(out, dataset)
         if complaints is not None:
             reports = read_complaints(complaints)
         elif to and around:
@@ -415,6 +544,10 @@ def nightly(
 
     Exit codes: 0 done, 3 duplicate rate above --threshold, 2 configuration or
     credentials error, 75 another run holds the lock, 1 unexpected failure.
+
+    Every setting is checked before the export starts. The first run creates the
+    --dataset folder, inside an existing folder only; with --no-export it must exist.
+    A day without messages is logged as a warning and marked in the history.
     """
     from analyzer.nightly import load_config, run_nightly
 
@@ -430,8 +563,22 @@ def nightly(
         "export": False if no_export else None,
     }
     with user_errors():
-        settings = load_config(given, config_file=config)
-        result = run_nightly(settings)
+        try:
+            settings = load_config(given, config_file=config)
+            result = run_nightly(settings)
+        except (Exception, KeyboardInterrupt) as exc:
+            if not log_json or (
+                os.environ.get("ANALYZER_DEBUG") and not isinstance(exc, UserError)
+            ):
+                raise
+            # With --log-json the final error is a JSON line like every other one.
+            import logging
+
+            from analyzer.nightly import failure
+
+            code, line = failure(exc)
+            logging.getLogger("analyzer.nightly").error("%s", line)
+            raise typer.Exit(code=code) from None
     typer.echo(f"Report: {result.report_dir / 'index.html' if result.report_dir else '-'}")
     raise typer.Exit(code=result.exit_code)
 
@@ -500,11 +647,16 @@ def export_command(
     TWILIO_API_KEY and TWILIO_API_SECRET. Messages never sent (no date_sent: queued,
     scheduled, many failed) cannot be listed by date and are not exported.
     """
-    from analyzer.sources.twilio_api import Credentials, TwilioAPIError, export_messages
+    from analyzer.sources.twilio_api import Credentials, export_messages
 
+    # Errors, a failure after the retries included (exit 1), go through user_errors:
+    # one line, credentials scrubbed.
     with user_errors():
         credentials = Credentials.from_env(os.environ)
         with _progress(quiet) as progress:
+            # Retries are logged (one line per backoff), above the bar on a terminal and
+            # as plain lines otherwise; --quiet keeps only warnings and errors.
+            setup_logging(json_lines=False, quiet=quiet)
             task = progress.add_task("Exporting records", total=None)
             began = time.monotonic()
 
@@ -514,21 +666,17 @@ def export_command(
                     task, completed=done, description=f"Exporting ({rate:,.0f} records/s)"
                 )
 
-            try:
-                result = export_messages(
-                    out,
-                    start,
-                    end if end is not None else datetime.now(UTC),
-                    credentials=credentials,
-                    api_base_url=api_base_url,
-                    concurrency=concurrency,
-                    lag=timedelta(minutes=lag_minutes),
-                    include_subaccounts=include_subaccounts,
-                    progress=show,
-                )
-            except TwilioAPIError as exc:
-                typer.echo(f"analyzer: error: {exc}", err=True)
-                raise typer.Exit(code=1) from None
+            result = export_messages(
+                out,
+                start,
+                end if end is not None else datetime.now(UTC),
+                credentials=credentials,
+                api_base_url=api_base_url,
+                concurrency=concurrency,
+                lag=timedelta(minutes=lag_minutes),
+                include_subaccounts=include_subaccounts,
+                progress=show,
+            )
     if result.end is None:
         typer.echo("Nothing to export: the range ends within the lag window.")
         return
@@ -546,16 +694,23 @@ def import_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Console CSV exports, Bulk Export files (.json.gz) or saved API pages (.json).",
+            help="Console CSV exports, Bulk Export files (.json.gz), saved API pages (.json) "
+            "or Parquet files of messages.",
             show_default=False,
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write into.")],
     format: Annotated[
-        str, typer.Option("--format", help="auto, console-csv, bulk-export or api-json.")
+        str,
+        typer.Option("--format", help="auto, console-csv, bulk-export, api-json or parquet."),
     ] = "auto",
     strict: Annotated[
-        bool, typer.Option("--strict", help="Stop at the first malformed row instead of skipping.")
+        bool,
+        typer.Option(
+            "--strict",
+            help="Import nothing if any row is malformed or any value unreadable, instead of "
+            "skipping the row or keeping the value empty.",
+        ),
     ] = False,
     date_order: Annotated[
         str,
@@ -583,10 +738,13 @@ def import_command(
             if report.undated
             else ""
         )
+        unreadable = (
+            f", {report.unreadable:,} values unreadable, kept as empty" if report.unreadable else ""
+        )
         typer.echo(
             f"{report.path}: {report.format}, {report.imported:,} of {report.rows:,} rows "
             f"imported, {report.malformed:,} malformed, {report.no_sent_date:,} never sent "
-            f"(no sent date){undated}"
+            f"(no sent date){undated}{unreadable}"
         )
     for note in result.notes:
         typer.echo(f"Note: {note}")
@@ -595,10 +753,21 @@ def import_command(
     if result.malformed > len(result.samples):
         more = result.malformed - len(result.samples)
         typer.echo(f"analyzer: ... and {more:,} more malformed rows", err=True)
+    for sample in result.unreadable_samples:
+        typer.echo(f"analyzer: warning: {sample}", err=True)
+    if result.unreadable > len(result.unreadable_samples):
+        more = result.unreadable - len(result.unreadable_samples)
+        typer.echo(f"analyzer: ... and {more:,} more values unreadable", err=True)
     typer.echo(
         f"{result.write.inserted:,} new, {result.write.updated:,} updated, "
         f"{result.write.unchanged:,} unchanged in {out}"
     )
+
+
+def check_output(out: Path, source: Path) -> None:
+    """Refuse, before any work, an output folder inside the input or one that cannot be made."""
+    check_output_outside(out, source)
+    ensure_output_dir(out, create=False)
 
 
 def parse_field_map(items: list[str]) -> dict[str, str]:

@@ -270,12 +270,14 @@ def read_server_logs(
     log_tz: str = "UTC",
     fields: Mapping[str, str] | None = None,
     chunk_lines: int = 200_000,
+    progress: Callable[[int], None] | None = None,
 ) -> LogParseResult:
     """Parse application/proxy HTTP logs into the canonical request table.
 
     ``paths`` may hold globs and ``.gz`` files. ``format`` is one of FORMATS or
     ``"auto"`` (detected per file). Times without a zone are taken in ``log_tz``.
     ``fields`` remaps jsonl field names (keys of DEFAULT_JSONL_FIELDS).
+    ``progress`` is called with the number of lines of each chunk read.
     """
     if format != "auto" and format not in FORMATS:
         raise UserError(
@@ -289,7 +291,7 @@ def read_server_logs(
     tables: list[pa.Table] = []
     stats: list[FileStats] = []
     for path in files:
-        table, st = _read_file(path, format, log_tz, field_map, chunk_lines)
+        table, st = _read_file(path, format, log_tz, field_map, chunk_lines, progress)
         tables.append(table)
         stats.append(st)
     requests = pa.concat_tables(tables) if tables else empty_requests()
@@ -419,7 +421,12 @@ def _detect_from_lines(lines: list[str]) -> str | None:
 
 
 def _read_file(
-    path: Path, fmt: str, log_tz: str, field_map: dict[str, str], chunk_lines: int
+    path: Path,
+    fmt: str,
+    log_tz: str,
+    field_map: dict[str, str],
+    chunk_lines: int,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[pa.Table, FileStats]:
     detected = detect_format(path) if fmt == "auto" else fmt
     st = FileStats(path=str(path), format=detected, bytes=path.stat().st_size)
@@ -434,6 +441,8 @@ def _read_file(
             for n_lines, prepared in _prefetch(chunks, parser.prepare):
                 st.lines += n_lines
                 parts.append(_collect(parser.feed(prepared), st))
+                if progress is not None:
+                    progress(n_lines)
         except EOFError:
             # A .gz cut short (a log being rotated, a copy that stopped): what was
             # read stands; the lost end counts as one malformed line.

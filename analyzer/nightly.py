@@ -3,12 +3,24 @@
 Exit codes: 0 done; 3 done but the duplicate rate is above the threshold;
 2 configuration or credentials error; 75 another run holds the lock (EX_TEMPFAIL);
 1 unexpected failure.
+
+Every setting is checked before anything is fetched or written: numbers are finite
+and in range, the server logs exist, the dataset and reports folders are writable or
+can be created. Folders: with the export on, a missing dataset folder is created (the
+first run), but only inside an existing folder; with ``--no-export`` the dataset must
+exist; a reports folder is created when its parent exists. A path whose parent does
+not exist is taken for a typo (exit 2). A failed run removes the dataset folder it
+created as long as nothing but its lock files is in it.
+
+A day without messages is not an error (exit 0) but is said so: a warning in the log,
+and the day is marked "no messages" in the history page.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tomllib
@@ -21,9 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.atomic import write_text
-from analyzer.errors import UserError
+from analyzer.errors import InputError, UserError
+from analyzer.logs import FORMATS, _expand_paths
 from analyzer.pipeline import run_detect
-from analyzer.store import dataset_lock
+from analyzer.sources.twilio_api import (
+    Credentials,
+    ExportResult,
+    check_api_base_url,
+    check_output_folder,
+    missing_folders,
+    remove_created_folders,
+    scrub,
+)
+from analyzer.store import LOCK_FILE, LockedError, dataset_lock
 
 Day = date
 
@@ -34,6 +56,10 @@ EXIT_THRESHOLD = 3
 EXIT_LOCKED = 75
 NIGHTLY_LOCK = ".nightly.lock"
 HISTORY_FILE = "index.html"
+#: The largest window: a nightly report covers one day.
+MAX_WINDOW = 86_400.0
+#: The most trailing days one run exports again.
+MAX_TRAILING_DAYS = 366
 
 log = logging.getLogger("analyzer.nightly")
 
@@ -52,6 +78,13 @@ class NightlyConfig:
     api_base_url: str | None = None
     trailing_days: int = 3
     export: bool = True
+
+    def __post_init__(self) -> None:
+        # However the settings were made, they hold checked values of the right type.
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                setattr(self, item.name, _convert(item.name, value, f"{item.name} setting"))
 
     @property
     def day(self) -> Day:
@@ -101,12 +134,15 @@ def load_config(
     merged: dict[str, Any] = {}
     for item in fields(NightlyConfig):
         name = item.name
-        value = given.get(name)
+        value, origin = given.get(name), _GIVEN.get(name, f"--{name}")
         if value is None or value == []:
             raw = environ.get(ENV[name])
-            value = _from_env(name, raw) if raw not in (None, "") else from_file.get(name)
+            if raw not in (None, ""):
+                value, origin = _from_env(name, raw), ENV[name]
+            else:
+                value, origin = from_file.get(name), f"{name} in {config_file}"
         if value is not None:
-            merged[name] = _convert(name, value)
+            merged[name] = _convert(name, value, origin)
     for required in ("dataset", "reports"):
         if required not in merged:
             raise UserError(
@@ -115,36 +151,102 @@ def load_config(
     return NightlyConfig(**merged)
 
 
+#: Where the command line's values come from (typer also reads some variables itself).
+_GIVEN = {
+    "dataset": "--dataset or ANALYZER_DATASET",
+    "reports": "--reports or ANALYZER_REPORTS",
+    "server_log": "--server-log",
+    "window": "--window or ANALYZER_WINDOW",
+    "threshold": "--threshold or ANALYZER_THRESHOLD",
+    "date": "--date or ANALYZER_DATE",
+    "api_base_url": "--api-base-url or TWILIO_API_BASE_URL",
+    "export": "--no-export",
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _from_env(name: str, raw: str | None) -> Any:
     if raw is None:
         return None
     if name == "server_log":
         return [part for part in raw.split(os.pathsep) if part]
-    if name == "export":
-        return raw.strip().lower() not in ("0", "false", "no", "off")
     return raw
 
 
-def _convert(name: str, value: Any) -> Any:
+def _convert(name: str, value: Any, origin: str) -> Any:
+    """``value`` as setting ``name`` wants it; one line naming ``origin`` if it is bad."""
     try:
         if name in ("dataset", "reports"):
+            if not isinstance(value, str | os.PathLike) or not str(value):
+                raise ValueError("must be a folder path")
             return Path(value)
         if name == "server_log":
-            return [str(v) for v in ([value] if isinstance(value, str) else value)]
-        if name in ("window", "threshold"):
-            return float(value)
+            paths = [value] if isinstance(value, str | os.PathLike) else value
+            if not isinstance(paths, list | tuple) or not all(
+                isinstance(p, str | os.PathLike) for p in paths
+            ):
+                raise ValueError("must be a path or a list of paths")
+            return [str(p) for p in paths]
+        if name == "window":
+            return _number(value, 0.0, MAX_WINDOW, "a finite number of seconds")
+        if name == "threshold":
+            return _number(value, 0.0, 100.0, "a finite percentage")
         if name == "trailing_days":
-            days = int(value)
-            if days < 1:
-                raise ValueError("must be at least 1")
-            return days
+            return _whole(value, 1, MAX_TRAILING_DAYS, "a whole number of days")
         if name == "date":
-            return value if isinstance(value, date) else date.fromisoformat(str(value))
+            if isinstance(value, datetime) or not isinstance(value, date | str):
+                raise ValueError("must be a UTC day, YYYY-MM-DD")
+            return value if isinstance(value, date) else date.fromisoformat(value.strip())
         if name == "export":
-            return bool(value)
+            return _switch(value)
+        if name == "log_format":
+            if value != "auto" and value not in FORMATS:
+                raise ValueError(f"must be auto or one of {', '.join(FORMATS)}")
+            return str(value)
+        if name == "api_base_url":
+            if not isinstance(value, str):
+                raise ValueError("must be a URL")
+            return check_api_base_url(value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise UserError(f"bad value for {name}: {value!r} ({exc})") from None
+        shown = scrub(repr(value) if isinstance(value, str) else str(value))
+        raise UserError(f"bad value for {name} ({origin}): {shown}: {exc}") from None
+
+
+def _number(value: Any, low: float, high: float, what: str) -> float:
+    problem = ValueError(f"must be {what} from {low:g} to {high:g}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise problem
+    try:
+        number = float(value)
+    except ValueError:
+        raise problem from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise problem
+    return number
+
+
+def _whole(value: Any, low: int, high: int, what: str) -> int:
+    problem = ValueError(f"must be {what} from {low} to {high}")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise problem
+    try:
+        number = int(value)
+    except ValueError:
+        raise problem from None
+    if not low <= number <= high:
+        raise problem
+    return number
+
+
+def _switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"must be true or false ({'/'.join(_TRUE)} or {'/'.join(_FALSE)})")
 
 
 @dataclass
@@ -156,6 +258,33 @@ class NightlyResult:
     report_dir: Path | None = None
     duplicate_rate: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    #: No outbound message on the day: the report is empty (a warning was logged).
+    empty: bool = False
+
+
+def check_settings(
+    config: NightlyConfig, environ: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """Check every local setting, and the credentials when exporting, before any work.
+
+    Raises UserError (exit 2) naming the first bad one; returns the credentials.
+    """
+    dataset = config.dataset
+    if config.export or dataset.is_dir():
+        check_output_folder(dataset, "dataset", parents=False)
+    elif dataset.exists():
+        raise InputError(f"the dataset {dataset} is a file, not a folder")
+    else:
+        raise InputError(
+            f"the dataset folder {dataset} does not exist (with --no-export it must hold "
+            "the messages already): check --dataset"
+        )
+    check_output_folder(config.reports, "reports", parents=False)
+    if config.server_log:
+        _expand_paths(config.server_log)
+    if not config.export:
+        return None
+    return Credentials.from_env(os.environ if environ is None else environ)
 
 
 def run_nightly(
@@ -167,46 +296,36 @@ def run_nightly(
     """Run the whole job for one UTC day and return its exit code.
 
     Raises LockedError (75) when another run holds the lock and UserError (2) on
-    configuration or credential errors.
+    configuration or credential errors, found before anything is fetched or written.
     """
     day = config.day
+    credentials = check_settings(config, environ)
+    created = missing_folders(config.dataset)
     with dataset_lock(config.dataset, blocking=False, name=NIGHTLY_LOCK):
-        log.info("nightly run for %s: dataset %s, reports %s", day, config.dataset, config.reports)
-        if config.export:
-            _export(config, day, environ, progress)
-        log.info("finding duplicates on %s (window %g s)", day, config.window)
-        config.reports.mkdir(parents=True, exist_ok=True)
-        staging = config.reports / f".{day.isoformat()}.{uuid.uuid4().hex}.tmp"
         try:
-            run = run_detect(
-                config.dataset,
-                staging / "results",
-                window=config.window,
-                server_logs=config.server_log,
-                log_format=config.log_format,
-                day=day,
-                allow_empty=True,
+            log.info(
+                "nightly run for %s: dataset %s, reports %s", day, config.dataset, config.reports
             )
-            from analyzer.report import build_report
-
-            build_report(staging / "results", staging, ticket=True)
-            target = config.reports / day.isoformat()
-            _replace_dir(staging, target)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        write_history(config.reports)
-    summary = run.detection.summary
+            exported = None
+            if credentials is not None:
+                exported = _export(config, day, credentials, progress)
+            summary = _report_day(config, day)
+        except BaseException:
+            _discard_created(config.dataset, created)
+            raise
     outbound = summary.get("outbound_messages", 0)
     rate = summary["extra_messages"] / outbound * 100 if outbound else 0.0
-    log.info(
-        "%s: %d duplicate clusters, %d extra messages, rate %.3f%% of %d outbound",
-        day,
-        summary["duplicate_clusters"],
-        summary["extra_messages"],
-        rate,
-        outbound,
-    )
+    if not outbound:
+        log.warning("%s", _empty_day_text(config, day, summary, exported))
+    else:
+        log.info(
+            "%s: %d duplicate clusters, %d extra messages, rate %.3f%% of %d outbound",
+            day,
+            summary["duplicate_clusters"],
+            summary["extra_messages"],
+            rate,
+            outbound,
+        )
     code = EXIT_OK
     if config.threshold is not None and rate > config.threshold:
         log.warning("duplicate rate %.3f%% is above the threshold %.3f%%", rate, config.threshold)
@@ -217,18 +336,84 @@ def run_nightly(
         report_dir=config.reports / day.isoformat(),
         duplicate_rate=rate,
         summary=summary,
+        empty=not outbound,
     )
+
+
+def _report_day(config: NightlyConfig, day: date) -> dict[str, Any]:
+    """Detect, cross-reference and write the day's report and the history; the summary."""
+    log.info("finding duplicates on %s (window %g s)", day, config.window)
+    config.reports.mkdir(exist_ok=True)
+    staging = config.reports / f".{day.isoformat()}.{uuid.uuid4().hex}.tmp"
+    try:
+        run = run_detect(
+            config.dataset,
+            staging / "results",
+            window=config.window,
+            server_logs=config.server_log,
+            log_format=config.log_format,
+            day=day,
+            allow_empty=True,
+        )
+        from analyzer.report import build_report
+
+        build_report(staging / "results", staging, ticket=True)
+        target = config.reports / day.isoformat()
+        _replace_dir(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    write_history(config.reports)
+    return run.detection.summary
+
+
+def _empty_day_text(
+    config: NightlyConfig, day: date, summary: Mapping[str, Any], exported: ExportResult | None
+) -> str:
+    records = summary.get("messages", 0)
+    what = (
+        f"no outbound messages on {day} in {config.dataset} ({records:,} other records)"
+        if records
+        else f"no messages on {day} in {config.dataset}"
+    )
+    if exported is None:
+        source = "the export was off (--no-export)"
+    elif exported.end is None:
+        source = "the export had nothing to fetch yet (the day is too recent)"
+    else:
+        source = (
+            f"the export found {exported.records:,} records sent "
+            f"{exported.start:%Y-%m-%d %H:%M} to {exported.end:%Y-%m-%d %H:%M} UTC"
+        )
+    return (
+        f"{what}: the day's report is empty (marked in the history); {source}. "
+        "Check --dataset, --date and the export."
+    )
+
+
+def _discard_created(dataset: Path, created: list[Path]) -> None:
+    """After a failed run, remove the dataset folder it created if only its locks are in it."""
+    if not created:
+        return
+    try:
+        with dataset_lock(dataset, blocking=False):
+            removed = remove_created_folders(created, (LOCK_FILE, NIGHTLY_LOCK))
+    except LockedError:
+        return  # someone else writes there: it is theirs now
+    except (UserError, OSError):
+        return  # never hide the error that ended the run
+    if removed:
+        log.info("removed the dataset folder %s this failed run had created", dataset)
 
 
 def _export(
     config: NightlyConfig,
     day: date,
-    environ: Mapping[str, str] | None,
+    credentials: Credentials,
     progress: Callable[[int], None] | None,
-) -> None:
-    from analyzer.sources.twilio_api import Credentials, export_messages
+) -> ExportResult:
+    from analyzer.sources.twilio_api import export_messages
 
-    credentials = Credentials.from_env(os.environ if environ is None else environ)
     first = day - timedelta(days=config.trailing_days - 1)
     last = day + timedelta(days=1)  # the next morning, to see clusters that cross midnight
     log.info("exporting messages sent %s to %s", first, last)
@@ -246,6 +431,24 @@ def _export(
         result.inserted,
         result.updated,
         result.unchanged,
+    )
+    return result
+
+
+def failure(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one line (credentials scrubbed) for an error that ended a run.
+
+    The same words the command line prints, for the JSON log (``--log-json``).
+    """
+    if isinstance(exc, UserError):
+        return exc.exit_code, scrub(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "interrupted"
+    text = str(exc)
+    first = scrub(text.splitlines()[0]) if text else ""
+    return (
+        EXIT_FAILURE,
+        f"unexpected error: {type(exc).__name__}: {first} (set ANALYZER_DEBUG=1 for a traceback)",
     )
 
 
@@ -274,8 +477,12 @@ def history(reports: Path) -> list[dict[str, Any]]:
                 "outbound_messages": outbound,
                 "duplicate_clusters": summary.get("duplicate_clusters", 0),
                 "extra_messages": summary.get("extra_messages", 0),
-                "rate": (summary.get("extra_messages", 0) / outbound * 100) if outbound else 0.0,
+                # No rate without messages: NaN leaves a gap in the chart, not a zero.
+                "rate": (summary.get("extra_messages", 0) / outbound * 100)
+                if outbound
+                else math.nan,
                 "by_verdict": summary.get("by_verdict", {}),
+                "empty": not outbound,
             }
         )
     return rows
@@ -305,13 +512,23 @@ def write_history(reports: Path) -> Path:
         for h in ["day", "outbound", "clusters", "extra messages", "rate", *verdicts]
     )
     body = "\n".join(
-        "<tr>"
-        f'<td><a href="{escape(r["day"])}/index.html">{escape(r["day"])}</a></td>'
+        ('<tr class="empty">' if r["empty"] else "<tr>")
+        + f'<td><a href="{escape(r["day"])}/index.html">{escape(r["day"])}</a>'
+        + (' <span class="mark">⚠ no messages</span>' if r["empty"] else "")
+        + "</td>"
         f"<td>{r['outbound_messages']:,}</td><td>{r['duplicate_clusters']:,}</td>"
-        f"<td>{r['extra_messages']:,}</td><td>{r['rate']:.3f}%</td>"
+        f"<td>{r['extra_messages']:,}</td>"
+        + ("<td>–</td>" if r["empty"] else f"<td>{r['rate']:.3f}%</td>")
         + "".join(f"<td>{r['by_verdict'].get(v, 0):,}</td>" for v in verdicts)
         + "</tr>"
         for r in reversed(rows)
+    )
+    empty = sum(1 for r in rows if r["empty"])
+    warning = (
+        f'<p class="warning">⚠ {empty} day(s) without any message (no outbound message in '
+        "the dataset): their reports are empty. Check that the export ran for them.</p>"
+        if empty
+        else ""
     )
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Duplicate SMS: history</title>
@@ -321,10 +538,13 @@ table {{ border-collapse: collapse; }}
 th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; }}
 td {{ text-align: right; }} td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }}
+tr.empty td {{ background: #fff4d6; }}
+.mark, .warning {{ color: #8a5a00; font-weight: 600; }}
 </style></head><body>
 <h1>Duplicate SMS, day by day</h1>
 <p>{len(rows)} day(s) analysed. The rate is extra messages (records beyond the first of each
 duplicate cluster) per outbound message. Each day links to its full report.</p>
+{warning}
 {images}
 <table><thead><tr>{header}</tr></thead><tbody>
 {body}

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import pandas as pd
 import pyarrow as pa
 
-from analyzer.atomic import write_parquet, write_text
+from analyzer.atomic import ensure_output_dir, write_parquet, write_text
 from analyzer.crossref import DEFAULT_TOLERANCE, CrossReference, cross_reference
 from analyzer.detect import (
     DEFAULT_KEY,
@@ -35,6 +35,7 @@ from analyzer.investigate import (
     report_rows,
 )
 from analyzer.logs import LogParseResult, read_server_logs
+from analyzer.paths import check_output_outside
 from analyzer.store import as_day, list_days, read_messages, scan_messages
 
 CLUSTERS_FILE = "clusters.parquet"
@@ -109,6 +110,9 @@ def run_detect(
     when there is nothing to analyse. With ``day``, only the clusters that start
     on that UTC day are kept (the days around it are read to see them whole).
     """
+    # Before any long work: a bad output folder should not cost a night's run.
+    check_output_outside(out_dir, source)
+    ensure_output_dir(out_dir, create=False)
     report = feedback or _Silent()
     if engine == "dask":
         if day is not None:
@@ -138,8 +142,14 @@ def run_detect(
     logs: LogParseResult | None = None
     crossref: CrossReference | None = None
     if server_logs:
-        report.step("Reading server logs")
-        logs = read_server_logs(server_logs, format=log_format, log_tz=log_tz, fields=log_fields)
+        report.step("Reading server logs (lines)")
+        logs = read_server_logs(
+            server_logs,
+            format=log_format,
+            log_tz=log_tz,
+            fields=log_fields,
+            progress=report.advance,
+        )
         report.step("Cross-referencing")
         messages = read_messages(
             source, start=start, end=end, columns=CROSSREF_COLUMNS, dictionary=["direction"]
@@ -379,7 +389,7 @@ def write_detection(
     detection: Detection, out_dir: Path, *, source: str | Path | None = None
 ) -> None:
     """Write a detection's clusters, sensitivity table and summary, each atomically."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(out_dir)
     write_parquet(detection.clusters, out_dir / CLUSTERS_FILE)
     write_text(detection.sensitivity.to_csv(index=False), out_dir / SENSITIVITY_FILE)
     summary = dict(detection.summary)

@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from analyzer import charts
-from analyzer.atomic import write_text, write_with
+from analyzer.atomic import ensure_output_dir, write_text, write_with
 from analyzer.crossref import (
     APP_SIDE,
     INCONCLUSIVE,
@@ -429,12 +429,24 @@ def _carrier_summary(carrier: pd.DataFrame | None) -> dict[str, Any] | None:
     return {"reports": len(carrier), "by_verdict": by_verdict}
 
 
+def _period_text(out: dict[str, Any]) -> str:
+    """The period the report covers, or that it had no message at all."""
+    if out["period_start"] is None and out["period_end"] is None:
+        return "Period: no messages"
+    return f"Period {out['period_start']} – {out['period_end']} (UTC)"
+
+
 def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
     """The summary in plain words, computed from the data."""
     f = data.frame
     outbound = out["outbound_messages"]
     window = out["window_seconds"]
     key = " + ".join(out["key"]) if isinstance(out["key"], list) else str(out["key"])
+    if out["messages"] == 0:
+        return (
+            "No messages in this period: nothing to analyse. Check that the export ran "
+            "and the dataset path."
+        )
     if len(f) == 0:
         return (
             f"No duplicate clusters among {outbound:,} outbound messages "
@@ -812,27 +824,55 @@ def _method_items(data: _Data, out: dict[str, Any]) -> list[str]:
     return items
 
 
-def _carrier_rows(carrier: pd.DataFrame, redact: bool) -> tuple[list[str], list[list[Any]]]:
-    c = carrier.copy()
-    header = ["recipient", "reported at (UTC)", "verdict", "SIDs", "first record (UTC)"]
+def _carrier_rows(
+    carrier: pd.DataFrame, redact: bool, *, notes: bool = True
+) -> tuple[list[str], list[list[Any]]]:
+    """The rows of the carrier investigation table (``carrier.parquet``).
+
+    ``redact`` masks recipients and the numbers inside notes; ``notes=False`` leaves the
+    complaints' notes out (free text, kept out of a redacted ticket like bodies are).
+    """
+    c = carrier.reset_index(drop=True)
+    n = len(c)
+
+    def column(name: str) -> list[Any]:
+        if name not in c.columns:
+            return [None] * n
+        values = c[name].astype(object)
+        return values.where(values.map(_carrier_present), None).tolist()
+
+    header = [
+        "recipient",
+        "reported at (UTC)",
+        "verdict",
+        "SIDs",
+        "first record (UTC)",
+        "last record (UTC)",
+        "reason",
+    ]
+    columns = [
+        _masked(c["to"] if "to" in c else pd.Series([None] * n), redact),
+        [_iso(v) for v in column("reported_at")],
+        column("verdict"),
+        [" ".join(map(str, list(v))) if v is not None else None for v in column("sids")],
+        [_iso(v) for v in column("first_created")],
+        [_iso(v) for v in column("last_created")],
+        column("reason"),
+    ]
+    if notes:
+        header.append("note")
+        note = pa.array(column("note"), type=pa.string())
+        columns.append((mask_numbers_in_text(note) if redact else note).to_pylist())
     hint_col = next((h for h in ("hint", "carrier_hint", "carrier") if h in c.columns), None)
     if hint_col:
         header.append(hint_col.replace("_", " "))
-    to = _masked(c["to"] if "to" in c else pd.Series([None] * len(c)), redact)
-    rows = []
-    for i in range(len(c)):
-        sids = c["sids"].iloc[i] if "sids" in c else None
-        row = [
-            to[i] or "",
-            _iso(c["reported_at"].iloc[i]) if "reported_at" in c else "",
-            c["verdict"].iloc[i] if "verdict" in c else "",
-            " ".join(map(str, list(sids))) if sids is not None else "",
-            _iso(c["first_created"].iloc[i]) if "first_created" in c else "",
-        ]
-        if hint_col:
-            row.append(c[hint_col].iloc[i] or "")
-        rows.append(row)
+        columns.append(column(hint_col))
+    rows = [["" if v is None else v for v in row] for row in zip(*columns, strict=True)]
     return header, rows
+
+
+def _carrier_present(value: Any) -> bool:
+    return isinstance(value, list | np.ndarray) or not pd.isna(value)
 
 
 def _render_html(
@@ -846,7 +886,7 @@ def _render_html(
         "<title>Duplicate SMS report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Duplicate SMS report</h1>",
-        f'<p class="muted">Period {_e(out["period_start"])} – {_e(out["period_end"])} (UTC)'
+        f'<p class="muted">{_e(_period_text(out))}'
         + (f" · source <code>{_e(out['source'])}</code>" if out.get("source") else "")
         + "</p>",
         f'<p class="lead">{_e(out["headline"])}</p>',
@@ -1003,8 +1043,7 @@ def _render_md(data: _Data, out: dict[str, Any], made: list[charts.Chart], rows:
     parts = [
         "# Duplicate SMS report",
         "",
-        f"Period {out['period_start']} – {out['period_end']} (UTC)"
-        + (f" · source `{out['source']}`" if out.get("source") else ""),
+        _period_text(out) + (f" · source `{out['source']}`" if out.get("source") else ""),
         "",
         f"**{_md(out['headline'])}**",
         "",
@@ -1278,7 +1317,7 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
             "ask the carrier whether their SMSC delivered it again.",
             "",
         ]
-        header, rows = _carrier_rows(carrier_side, redact_ticket)
+        header, rows = _carrier_rows(carrier_side, redact_ticket, notes=not redact_ticket)
         lines += [_md_table(header, rows), ""]
     return "\n".join(lines)
 
@@ -1307,11 +1346,7 @@ def build_report(
     PosixPath('report/index.html')
     """
     data = _load(Path(results))
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create {out}: {exc.strerror}") from None
+    out = ensure_output_dir(out_dir)
     secrets = secret_values()
 
     def clean(text: str) -> str:

@@ -57,6 +57,8 @@ def coerce_messages(data: pd.DataFrame | pa.Table, *, fill_missing: bool = False
     raise SchemaError naming them, unless ``fill_missing`` is true, in which case
     they become nulls (``sid`` and ``date_created`` are always required). Values
     that cannot be converted raise SchemaError naming the column and a sample value.
+    Time columns must be timestamps or text: numbers (epoch seconds or milliseconds)
+    and dates without a time raise SchemaError naming the column and its type.
     """
     if isinstance(data, pd.DataFrame):
         table = _table_from_pandas(data)
@@ -67,6 +69,7 @@ def coerce_messages(data: pd.DataFrame | pa.Table, *, fill_missing: bool = False
             f"expected a pandas DataFrame or an Arrow table, got {type(data).__name__}"
         )
 
+    check_time_columns(table.schema, text=True)
     present = set(table.column_names)
     missing = [name for name in MESSAGE_COLUMNS if name not in present]
     required_missing = [name for name in missing if not fill_missing or name in KEY_COLUMNS]
@@ -138,8 +141,6 @@ def _to_timestamp(column: pa.ChunkedArray) -> pa.ChunkedArray:
         if source.tz is None:
             column = pc.assume_timezone(column, "UTC")
         return column.cast(TIMESTAMP)
-    if pa.types.is_date(source):
-        return pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
     if pa.types.is_string(source) or pa.types.is_large_string(source):
         series = pd.Series(column.to_pandas(), dtype=object)
         series = series.where(series.notna() & (series.astype(str).str.strip() != ""), None)
@@ -156,6 +157,34 @@ def _parse_datetimes(series: pd.Series) -> pd.Series:
         except (ValueError, TypeError):
             continue
     raise ValueError("unrecognised date format; expected ISO 8601 or RFC 2822")
+
+
+def check_time_columns(schema: pa.Schema, *, where: str = "", text: bool = False) -> None:
+    """Raise SchemaError when a time column (``date_created``, ``date_sent``,
+    ``date_updated``) of ``schema`` is not a timestamp.
+
+    Epoch numbers are refused rather than guessed (seconds? milliseconds?), and so are
+    dates without a time of day. With ``text``, strings pass too (they are parsed, and
+    refused value by value). ``where`` (a path) starts the message.
+    """
+    for name in DATE_COLUMNS:
+        index = schema.get_field_index(name)
+        if index < 0:
+            continue
+        kind = schema.field(index).type
+        value_type = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if pa.types.is_timestamp(value_type) or pa.types.is_null(value_type):
+            continue
+        if text and (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+            continue
+        hint = (
+            "; convert epoch numbers to timestamps first, e.g. "
+            "pd.to_datetime(values, unit='ms', utc=True)"
+            if pa.types.is_integer(value_type) or pa.types.is_floating(value_type)
+            else ""
+        )
+        prefix = f"{where}: " if where else ""
+        raise SchemaError(f"{prefix}column {name} is {kind}, not a timestamp{hint}")
 
 
 def _sample_failure(column: pa.ChunkedArray, exc: Exception) -> str:

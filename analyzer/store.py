@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from analyzer.atomic import write_parquet
 from analyzer.errors import InputError, SchemaError, UserError
-from analyzer.schema import MESSAGE_SCHEMA, coerce_messages
+from analyzer.schema import MESSAGE_SCHEMA, check_time_columns, coerce_messages
 
 PART_FILE = "part-0.parquet"
 LOCK_FILE = ".lock"
@@ -66,11 +66,16 @@ def dataset_lock(
 
     ``name`` picks the lock: the default one guards writes; jobs that span
     several writes (a nightly run) hold their own. With ``blocking=False`` a held
-    lock raises LockedError at once.
+    lock raises LockedError at once. A dataset path that cannot be a folder or
+    cannot be written raises InputError.
     """
     root = Path(dataset)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / name, "a+b") as handle:
+    _make_root(root)
+    try:
+        handle = open(root / name, "a+b")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise InputError(f"cannot write the lock file {root / name}: {_reason(exc)}") from None
+    with handle:
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         try:
             fcntl.flock(handle.fileno(), flags)
@@ -82,6 +87,48 @@ def dataset_lock(
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _make_root(root: Path) -> None:
+    """Create the dataset folder; InputError when the path cannot be one."""
+    if root.exists() and not root.is_dir():
+        raise InputError(f"dataset path is a file, not a folder: {root}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the dataset folder {root}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error, without the path it may repeat."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _read_day(target: Path) -> pa.Table:
+    """A day file, or InputError naming it when it is not a readable message file."""
+    try:
+        check_time_columns(pq.read_schema(target), where=str(target))
+        return pq.read_table(target, schema=MESSAGE_SCHEMA)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable_day(target, exc) from None
+
+
+def _unreadable_day(target: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"cannot read {target} as Parquet ({_reason(exc)}): restore it, or move it away "
+        "and import or export that day again"
+    )
+
+
+def _write_day(table: pa.Table, target: Path) -> None:
+    """Replace a day file atomically; InputError naming it when it cannot be written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(table, target, row_group_size=1_000_000)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {_reason(exc)}") from None
 
 
 def day_partition(dataset: str | Path, day: str) -> Path:
@@ -107,7 +154,7 @@ def write_messages(
         raise InputError(f"dataset path is a file, not a folder: {root}")
     result = WriteResult(rows_in=table.num_rows)
     if table.num_rows == 0:
-        root.mkdir(parents=True, exist_ok=True)
+        _make_root(root)
         return result
     with dataset_lock(root) if lock else _nothing():
         dated_mask = pc.is_valid(table["date_created"])
@@ -130,7 +177,7 @@ def _drop_undated(root: Path, sids: pa.ChunkedArray, result: WriteResult) -> Non
     target = day_partition(root, UNDATED) / PART_FILE
     if not target.exists():
         return
-    existing = pq.read_table(target, schema=MESSAGE_SCHEMA)
+    existing = _read_day(target)
     superseded = pc.is_in(existing["sid"], value_set=pc.unique(sids))
     moved = _true_count(superseded)
     if not moved:
@@ -141,10 +188,13 @@ def _drop_undated(root: Path, sids: pa.ChunkedArray, result: WriteResult) -> Non
     result.updated += moved
     remaining = existing.filter(pc.invert(superseded))
     if remaining.num_rows:
-        write_parquet(remaining, target, row_group_size=1_000_000)
-    else:
+        _write_day(remaining, target)
+        return
+    try:
         target.unlink()
         target.parent.rmdir()
+    except OSError as exc:
+        raise InputError(f"cannot remove {target}: {_reason(exc)}") from None
 
 
 def _upsert_undated(root: Path, incoming: pa.Table, result: WriteResult) -> None:
@@ -152,10 +202,16 @@ def _upsert_undated(root: Path, incoming: pa.Table, result: WriteResult) -> None
     files = [day_partition(root, day) / PART_FILE for day in list_days(root)]
     if files:
         wanted = pc.unique(incoming["sid"])
-        found = ds.dataset([str(f) for f in files], format="parquet").to_table(
-            columns=["sid"], filter=ds.field("sid").isin(wanted)
-        )
-        dated = pc.is_in(incoming["sid"], value_set=found["sid"])
+        found = []
+        for file in files:  # one day file at a time, so that a bad one can be named
+            try:
+                found.append(
+                    pq.read_table(file, columns=["sid"], filters=ds.field("sid").isin(wanted))
+                )
+            except (pa.ArrowException, OSError) as exc:
+                raise _unreadable_day(file, exc) from None
+        sids = pa.concat_tables(found)["sid"]
+        dated = pc.is_in(incoming["sid"], value_set=sids)
         result.unchanged += _true_count(dated)
         incoming = incoming.filter(pc.invert(dated))
     if incoming.num_rows:
@@ -171,7 +227,7 @@ def _upsert_day(root: Path, day: str, incoming: pa.Table, result: WriteResult) -
     folder = day_partition(root, day)
     target = folder / PART_FILE
     if target.exists():
-        existing = pq.read_table(target, schema=MESSAGE_SCHEMA)
+        existing = _read_day(target)
         merged, inserted, updated, unchanged = _merge(existing, incoming)
         result.inserted += inserted
         result.updated += updated
@@ -182,8 +238,7 @@ def _upsert_day(root: Path, day: str, incoming: pa.Table, result: WriteResult) -
         merged = _dedupe(incoming)
         result.inserted += merged.num_rows
     merged = merged.sort_by([("date_created", "ascending"), ("sid", "ascending")])
-    folder.mkdir(parents=True, exist_ok=True)
-    write_parquet(merged, target, row_group_size=1_000_000)
+    _write_day(merged, target)
 
 
 def _dedupe(table: pa.Table) -> pa.Table:
@@ -331,6 +386,9 @@ def read_messages(
             if not dataset.files:
                 return pa.schema([MESSAGE_SCHEMA.field(c) for c in wanted]).empty_table()
             file_fields = set(dataset.schema.names)
+            # The dataset's schema is its first file's; the others would be cast to it.
+            for fragment in dataset.get_fragments(filter=expr):
+                check_time_columns(fragment.physical_schema, where=fragment.path)
         else:
             dataset = ds.dataset(source, format=_parquet_format(dictionary))
             expr = None
@@ -340,6 +398,7 @@ def read_messages(
             if bounds[1] is not None:
                 cond = ds.field("date_created") < bounds[1]
                 expr = cond if expr is None else expr & cond
+            check_time_columns(dataset.schema, where=str(source))
             file_fields = set(dataset.schema.names)
         missing = [c for c in wanted if c not in file_fields]
         if missing:
@@ -419,10 +478,12 @@ def scan_messages(
         )
     for file in files:
         try:
-            names = set(pq.read_schema(file).names)
+            schema = pq.read_schema(file)
         except (pa.ArrowInvalid, OSError) as exc:
             message = str(exc).splitlines()[0]
             raise InputError(f"cannot read {file} as Parquet: {message}") from None
+        check_time_columns(schema, where=str(file))
+        names = set(schema.names)
         missing = [c for c in columns if c not in names]
         if missing:
             raise SchemaError(

@@ -1,10 +1,14 @@
-"""Import message logs exported from Twilio: Console CSV, Bulk Export files, saved API pages.
+"""Import message logs exported from Twilio: Console CSV, Bulk Export files, saved API pages,
+and Parquet files of messages.
 
 Every record keeps where it came from in ``source`` (``console-csv:<file name>``,
-``bulk-export:<file name>``, ``api-json:<file name>``). Rows that cannot be read are
-reported with file and line (or record number) and skipped, or stop the import
-when ``strict``. JSON keys may be snake_case (the REST API, Bulk Export) or camelCase
-(twilio-node, the Twilio CLI).
+``bulk-export:<file name>``, ``api-json:<file name>``, ``parquet:<file name>``). Rows
+that cannot be read (no sid, an unreadable date) are reported with file and line (or
+record number) and skipped, or stop the import when ``strict``; an unreadable optional
+value (a number: price, segments, media, error code) is kept as empty and counted. A
+file none of whose rows can be read is in another format and is refused. JSON keys may
+be snake_case (the REST API, Bulk Export) or camelCase (twilio-node, the Twilio CLI).
+CSV files may be UTF-8 or Windows-1252 and separated by commas, semicolons or tabs.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
+import pyarrow.parquet as pq
 
-from analyzer.errors import InputError
+from analyzer.errors import InputError, SchemaError
 from analyzer.schema import MESSAGE_SCHEMA, TIMESTAMP, coerce_messages
 from analyzer.store import WriteResult, dataset_lock, write_messages
 
-Format = Literal["auto", "console-csv", "bulk-export", "api-json"]
-FORMATS: tuple[str, ...] = ("auto", "console-csv", "bulk-export", "api-json")
+Format = Literal["auto", "console-csv", "bulk-export", "api-json", "parquet"]
+FORMATS: tuple[str, ...] = ("auto", "console-csv", "bulk-export", "api-json", "parquet")
 #: How to read ``NN/NN/YYYY`` dates; "auto" decides per file from the values.
 DateOrder = Literal["auto", "month-first", "day-first"]
 DATE_ORDERS: tuple[str, ...] = ("auto", "month-first", "day-first")
@@ -65,6 +70,15 @@ CSV_COLUMNS: dict[str, str] = {
 _LOWERCASE = ("status", "direction")
 _INTEGERS = ("error_code", "num_segments", "num_media")
 _DATES = ("date_created", "date_sent", "date_updated")
+#: Fields a record can do without: an unreadable value is kept as empty (and counted),
+#: not a reason to drop the record. A missing sid or an unreadable date (which places
+#: the record in time and decides which version of it is newer) still is.
+_OPTIONAL = (*_INTEGERS, "price")
+#: Field separators of CSV files (the Console writes commas; spreadsheets in locales
+#: with a decimal comma write semicolons; tab-separated text).
+_DELIMITERS = (",", ";", "\t")
+# A number written with a decimal comma (-0,0079), in a file separated by semicolons.
+_DECIMAL_COMMA = r"^(\s*[-+]?\d*),(\d+\s*)$"
 # The two leading numbers of a NN/NN/YYYY date, whichever order they are in.
 _SLASH_DATE = r"^\s*(?P<first>\d{1,2})/(?P<second>\d{1,2})/\d{4}(?:\D|$)"
 _ORDER_OPTION = "--date-order month-first or --date-order day-first (date_order= in Python)"
@@ -112,6 +126,9 @@ class FileReport:
     no_sent_date: int = 0
     #: Imported records without date_created, stored in the ``date=undated`` partition.
     undated: int = 0
+    #: Optional values (numbers) that could not be read: their records are imported
+    #: with those fields empty. Not counted in ``malformed``.
+    unreadable: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -124,6 +141,9 @@ class ImportResult:
     imported: int = 0
     malformed: int = 0
     samples: list[MalformedRow] = field(default_factory=list)
+    #: Optional values kept as empty (see FileReport.unreadable), and the first of them.
+    unreadable: int = 0
+    unreadable_samples: list[MalformedRow] = field(default_factory=list)
     write: WriteResult = field(default_factory=WriteResult)
 
     @property
@@ -142,6 +162,19 @@ class _Parsed:
     malformed: list[MalformedRow]
     notes: list[str] = field(default_factory=list)
     created_from_sent: bool = False
+    #: Numbers may be written with a decimal comma (a file separated by semicolons).
+    decimal_comma: bool = False
+
+
+@dataclass
+class _Cleaned:
+    """One file's records in the message schema, and what could not be read."""
+
+    table: pa.Table
+    malformed: int
+    samples: list[MalformedRow]
+    unreadable: int
+    unreadable_samples: list[MalformedRow]
 
 
 def import_files(
@@ -153,13 +186,16 @@ def import_files(
 ) -> ImportResult:
     """Import message logs from files into the dataset (upsert by sid).
 
-    ``format`` is one of "auto", "console-csv", "bulk-export" (gzipped JSON lines)
-    or "api-json" (saved Messages list pages, single Message objects, arrays of
-    Messages). ``date_order`` says how ``NN/NN/YYYY`` dates are read: "auto"
-    decides per file from the values and raises InputError when a file could be
-    read either way. Malformed rows are skipped and reported; with ``strict`` any
-    malformed row raises InputError and nothing is written. Records without a date
-    are kept (see analyzer.store) and counted per file.
+    ``format`` is one of "auto", "console-csv", "bulk-export" (gzipped JSON lines),
+    "api-json" (saved Messages list pages, single Message objects, arrays of
+    Messages) or "parquet" (a Parquet file with the message schema). ``date_order``
+    says how ``NN/NN/YYYY`` dates are read: "auto" decides per file from the values
+    and raises InputError when a file could be read either way. Malformed rows are
+    skipped and reported; an unreadable optional value (a number) is kept as empty
+    and counted. A file none of whose rows can be read raises InputError (it is in
+    another format). With ``strict`` any malformed row or unreadable value raises
+    InputError and nothing is written. Records without a date are kept (see
+    analyzer.store) and counted per file.
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; use one of: " + ", ".join(FORMATS))
@@ -172,30 +208,22 @@ def import_files(
         path = Path(raw_path)
         if not path.is_file():
             raise InputError(f"no such file: {path}")
-        kind = detect_format(path) if format == "auto" else format
-        parsed = _PARSERS[kind](path)
-        table, bad, bad_count = _clean(
-            parsed, path.name, f"{kind}:{path.name}", date_order=date_order
-        )
-        report = FileReport(
-            str(path),
-            kind,
-            rows=len(parsed.records) + len(parsed.malformed),
-            imported=table.num_rows,
-            malformed=bad_count,
-            no_sent_date=table["date_sent"].null_count,
-            undated=table["date_created"].null_count,
-            notes=parsed.notes,
-        )
+        report, cleaned = _read_file(path, format, date_order)
         result.files.append(report)
         result.rows += report.rows
         result.imported += report.imported
         result.malformed += report.malformed
-        result.samples.extend(bad[: max(0, MAX_SAMPLES - len(result.samples))])
-        tables.append(table)
+        result.unreadable += report.unreadable
+        result.samples.extend(cleaned.samples[: max(0, MAX_SAMPLES - len(result.samples))])
+        room = max(0, MAX_SAMPLES - len(result.unreadable_samples))
+        result.unreadable_samples.extend(cleaned.unreadable_samples[:room])
+        tables.append(cleaned.table)
     if strict and result.malformed:
         first = result.samples[0]
         raise InputError(f"{result.malformed} malformed row(s); first: {first}")
+    if strict and result.unreadable:
+        first = result.unreadable_samples[0]
+        raise InputError(f"{result.unreadable} unreadable value(s); first: {first}")
     combined = pa.concat_tables(tables) if tables else MESSAGE_SCHEMA.empty_table()
     with dataset_lock(dataset):
         result.write = write_messages(dataset, combined, lock=False)
@@ -207,17 +235,42 @@ def read_files(
     format: Format = "auto",  # noqa: A002
     date_order: DateOrder = "auto",
 ) -> pa.Table:
-    """Read files into one message-schema table without writing anything (skips bad rows)."""
+    """Read files into one message-schema table without writing anything (skips bad rows,
+    keeps unreadable optional values as empty; a file in another format raises InputError)."""
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; use one of: " + ", ".join(FORMATS))
     _check_date_order(date_order)
-    tables = []
-    for raw_path in paths:
-        path = Path(raw_path)
-        kind = detect_format(path) if format == "auto" else format
-        table, _, _ = _clean(
-            _PARSERS[kind](path), path.name, f"{kind}:{path.name}", date_order=date_order
-        )
-        tables.append(table)
+    tables = [_read_file(Path(path), format, date_order)[1].table for path in paths]
     return pa.concat_tables(tables) if tables else MESSAGE_SCHEMA.empty_table()
+
+
+def _read_file(path: Path, format: str, date_order: str) -> tuple[FileReport, _Cleaned]:  # noqa: A002
+    """Read and check one file; InputError when none of its rows could be read."""
+    kind = detect_format(path) if format == "auto" else format
+    parsed = _PARSERS[kind](path)
+    cleaned = _clean(parsed, path.name, f"{kind}:{path.name}", date_order=date_order)
+    table = cleaned.table
+    report = FileReport(
+        str(path),
+        kind,
+        rows=len(parsed.records) + len(parsed.malformed),
+        imported=table.num_rows,
+        malformed=cleaned.malformed,
+        no_sent_date=table["date_sent"].null_count,
+        undated=table["date_created"].null_count,
+        unreadable=cleaned.unreadable,
+        notes=parsed.notes,
+    )
+    if report.rows and not report.imported:
+        # Not one row: the file is in another format (an empty file is just empty).
+        first = cleaned.samples[0]
+        where = f"line {first.line}" if first.line is not None else f"record {first.record}"
+        others = ", ".join(f for f in FORMATS if f not in ("auto", kind))
+        raise InputError(
+            f"{path}: none of its {report.rows:,} rows could be read as {kind} (first: "
+            f"{where}: {first.reason}); is it another format? Pass --format {others}"
+        )
+    return report, cleaned
 
 
 def _check_date_order(date_order: str) -> None:
@@ -228,8 +281,10 @@ def _check_date_order(date_order: str) -> None:
 
 
 def detect_format(path: Path) -> str:
-    """Guess a file's format from its name and first bytes."""
+    """Guess a file's format from its first bytes and name."""
     head = _open_bytes(path, limit=65_536)
+    if head.startswith(b"PAR1"):
+        return "parquet"
     if path.suffix.lower() == ".csv":
         return "console-csv"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
@@ -242,11 +297,13 @@ def detect_format(path: Path) -> str:
         except ValueError:
             return "api-json"  # a pretty-printed page
         return "api-json" if isinstance(obj, dict) and "messages" in obj else "bulk-export"
-    header = text.split(b"\n", 1)[0].decode("utf-8", "replace").lower()
-    if "," in header and "sid" in header:
+    header = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+    delimiter = _sniff_delimiter(header)
+    if delimiter in header and "sid" in header.lower():
         return "console-csv"
     raise InputError(
-        f"cannot tell the format of {path}; pass --format console-csv, bulk-export or api-json"
+        f"cannot tell the format of {path}; pass --format console-csv, bulk-export, api-json "
+        "or parquet"
     )
 
 
@@ -271,8 +328,13 @@ def _header_key(name: str) -> str:
 
 
 def _parse_console_csv(path: Path) -> _Parsed:
-    data = _open_bytes(path).removeprefix(b"\xef\xbb\xbf")
-    header = _peek_header(data)
+    data, notes = _as_utf8(_open_bytes(path).removeprefix(b"\xef\xbb\xbf"))
+    delimiter = _sniff_delimiter(data[:65_536].decode("utf-8", "replace").split("\n", 1)[0])
+    if delimiter != ",":
+        shown = "tabs" if delimiter == "\t" else f"{delimiter!r}"
+        comma = " (decimal commas read as points)" if delimiter == ";" else ""
+        notes.append(f"fields separated by {shown}{comma}")
+    header = _peek_header(data, delimiter)
     mapped = {name: CSV_COLUMNS.get(_header_key(name)) for name in header}
     if "sid" not in mapped.values():
         raise InputError(f"{path.name}: no Sid column; header is: {', '.join(header) or '(empty)'}")
@@ -289,7 +351,7 @@ def _parse_console_csv(path: Path) -> _Parsed:
             io.BytesIO(data),
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -304,7 +366,6 @@ def _parse_console_csv(path: Path) -> _Parsed:
         target = mapped[name]
         if target is not None and target not in renamed:
             renamed[target] = pc.if_else(pc.equal(table[name], ""), None, table[name])
-    notes = []
     from_sent = "date_created" not in renamed
     if from_sent:
         renamed["date_created"] = renamed["date_sent"]
@@ -318,12 +379,54 @@ def _parse_console_csv(path: Path) -> _Parsed:
         for (rec, text), line in zip(bad_rows, _bad_lines(table, bad_rows), strict=True)
     ]
     raw = pa.table(renamed) if renamed else pa.table({})
-    return _Parsed(raw, lines, records, malformed, notes, created_from_sent=from_sent)
+    return _Parsed(
+        raw,
+        lines,
+        records,
+        malformed,
+        notes,
+        created_from_sent=from_sent,
+        decimal_comma=delimiter == ";",
+    )
 
 
-def _peek_header(data: bytes) -> list[str]:
+def _as_utf8(data: bytes) -> tuple[bytes, list[str]]:
+    """The text as UTF-8; bytes that are not valid UTF-8 are read as Windows-1252 (what
+    spreadsheets on Windows save as "CSV"), and a note says so."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1").translate(_CP1252)
+        return text.encode("utf-8"), ["not valid UTF-8: read as Windows-1252 (cp1252)"]
+    return data, []
+
+
+def _cp1252_char(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # five bytes cp1252 leaves undefined: as Latin-1 reads them
+        return chr(byte)
+
+
+# Latin-1 text (each byte its own code point) to what those bytes mean in cp1252.
+_CP1252 = {byte: _cp1252_char(byte) for byte in range(0x80, 0xA0)}
+
+
+def _sniff_delimiter(header: str) -> str:
+    """The separator of a CSV header line: the one that splits it into the most known
+    column names (a comma when none does)."""
+    best, known = ",", 0
+    for delimiter in _DELIMITERS:
+        names = next(csv.reader([header.strip("\r")], delimiter=delimiter), [])
+        count = sum(_header_key(name) in CSV_COLUMNS for name in names)
+        if count > known:
+            best, known = delimiter, count
+    return best
+
+
+def _peek_header(data: bytes, delimiter: str = ",") -> list[str]:
     first = data[:65_536].decode("utf-8", "replace")
-    row = next(csv.reader(io.StringIO(first)), [])
+    row = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
     return list(row)
 
 
@@ -580,10 +683,29 @@ def _json_values(text: str, file_name: str) -> tuple[list[tuple[Any, int]], list
     return values, bad
 
 
+# -- Parquet files of messages -----------------------------------------------------------------
+
+
+def _parse_parquet(path: Path) -> _Parsed:
+    """A Parquet file with the message schema (any column order; optional columns may be
+    missing; ``source`` is replaced by the file's name, as for the other formats)."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read {path} as Parquet: {_first_line(exc)}") from None
+    try:
+        typed = coerce_messages(table, fill_missing=True)
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}") from None
+    records = np.arange(1, typed.num_rows + 1)
+    return _Parsed(typed.drop_columns(["source"]), None, records, [])
+
+
 _PARSERS = {
     "console-csv": _parse_console_csv,
     "bulk-export": _parse_bulk_export,
     "api-json": _parse_api_json,
+    "parquet": _parse_parquet,
 }
 
 
@@ -717,11 +839,19 @@ def _read_dates(
     return dates, unreadable, ambiguous
 
 
-def _parse_numbers(values: pa.ChunkedArray, *, integer: bool) -> tuple[pa.Array, np.ndarray]:
+def _parse_numbers(
+    values: pa.ChunkedArray, *, integer: bool, decimal_comma: bool = False
+) -> tuple[pa.Array, np.ndarray]:
+    """Numbers of a column (null where unreadable) and which values were unreadable.
+
+    With ``decimal_comma``, ``-0,0079`` reads as -0.0079."""
     if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
         numeric = pd.Series(values.to_pandas(), dtype="float64")
     else:
-        text = pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype=object).str.strip()
+        strings = pc.cast(values, pa.string())
+        if decimal_comma:
+            strings = pc.replace_substring_regex(strings, _DECIMAL_COMMA, r"\1.\2")
+        text = pd.Series(strings.to_pandas(), dtype=object).str.strip()
         text = text.where(text != "", None)
         numeric = pd.to_numeric(text, errors="coerce").astype("float64")
     present = np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
@@ -742,18 +872,19 @@ def _parse_numbers(values: pa.ChunkedArray, *, integer: bool) -> tuple[pa.Array,
     return pa.array(numeric.to_numpy(), pa.float64(), from_pandas=True), bad
 
 
-def _clean(
-    parsed: _Parsed, file_name: str, source: str, *, date_order: str = "auto"
-) -> tuple[pa.Table, list[MalformedRow], int]:
-    """Convert columns to the message schema, dropping rows with unreadable values.
+def _clean(parsed: _Parsed, file_name: str, source: str, *, date_order: str = "auto") -> _Cleaned:
+    """Convert columns to the message schema.
 
-    Returns the records, the first malformed rows (in file order) and how many there were.
+    Rows without a sid or with an unreadable date are dropped (malformed); unreadable
+    optional values (numbers) are kept as empty. Returns the records, how many rows were
+    malformed and values unreadable, and the first of each (in file order).
     """
     raw = parsed.table
     n = raw.num_rows
     order = _date_order(parsed, file_name, date_order)
     bad = np.zeros(n, dtype=bool)
     problems: list[tuple[np.ndarray, str, pa.ChunkedArray]] = []
+    optional: list[tuple[np.ndarray, str, pa.ChunkedArray]] = []
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for f in MESSAGE_SCHEMA:
         if f.name == "source":
@@ -770,9 +901,11 @@ def _clean(
                 if ambiguous is not None:
                     problems.append((ambiguous[0], ambiguous[1], column))
             columns[f.name] = parsed_dates
-        elif f.name in _INTEGERS or f.name == "price":
-            values, mask = _parse_numbers(column, integer=f.name != "price")
-            problems.append((mask, f"not a number in {f.name}", column))
+        elif f.name in _OPTIONAL:
+            values, mask = _parse_numbers(
+                column, integer=f.name in _INTEGERS, decimal_comma=parsed.decimal_comma
+            )
+            optional.append((mask, f"not a number in {f.name}", column))
             if f.name == "error_code":  # Bulk Export writes 0 for "no error"
                 values = pc.if_else(pc.equal(values, 0), pa.scalar(None, pa.int64()), values)
             columns[f.name] = values
@@ -792,23 +925,37 @@ def _clean(
     )
     for mask, _, _ in problems:
         bad |= mask
+    # A malformed row's unreadable numbers are among its reasons, not counted apart.
+    problems += [(mask & bad, label, column) for mask, label, column in optional]
+    optional = [(mask & ~bad, label, column) for mask, label, column in optional]
+
+    def row_sample(row: int, found: list[tuple[np.ndarray, str, pa.ChunkedArray]]) -> list[str]:
+        why = []
+        for mask, label, column in found:
+            if mask[row]:
+                sample = column[row].as_py()
+                why.append(f"{label} ({sample!r})" if sample is not None else label)
+        return why
+
+    def where(row: int, reason: str) -> MalformedRow:
+        line = int(parsed.lines[row]) if parsed.lines is not None else None
+        return MalformedRow(file_name, line, reason, int(parsed.records[row]))
+
     samples = list(parsed.malformed[:MAX_SAMPLES])
     for row in np.flatnonzero(bad)[:MAX_SAMPLES]:
-        why = []
-        for mask, label, column in problems:
-            if mask[row]:
-                sample = column[int(row)].as_py()
-                why.append(f"{label} ({sample!r})" if sample is not None else label)
-        samples.append(
-            MalformedRow(
-                file_name,
-                int(parsed.lines[row]) if parsed.lines is not None else None,
-                "; ".join(why),
-                int(parsed.records[row]),
-            )
-        )
+        samples.append(where(int(row), "; ".join(row_sample(int(row), problems))))
     samples.sort(key=lambda m: (m.record or 0, m.line or 0))
-    count = len(parsed.malformed) + int(bad.sum())
-    keep = pa.array(~bad)
-    table = coerce_messages(pa.table(columns).filter(keep))
-    return table, samples[:MAX_SAMPLES], count
+    unreadable = np.zeros(n, dtype=bool)
+    for mask, _, _ in optional:
+        unreadable |= mask
+    kept: list[MalformedRow] = []
+    for row in np.flatnonzero(unreadable)[:MAX_SAMPLES]:
+        kept += [where(int(row), f"{why}, kept as empty") for why in row_sample(int(row), optional)]
+    table = coerce_messages(pa.table(columns).filter(pa.array(~bad)))
+    return _Cleaned(
+        table=table,
+        malformed=len(parsed.malformed) + int(bad.sum()),
+        samples=samples[:MAX_SAMPLES],
+        unreadable=sum(int(mask.sum()) for mask, _, _ in optional),
+        unreadable_samples=kept[:MAX_SAMPLES],
+    )

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,9 +35,10 @@ import requests
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from analyzer.errors import UserError
+from analyzer.errors import InputError, UserError
+from analyzer.redact import scrub_secrets, secret_values
 from analyzer.schema import MESSAGE_SCHEMA, TIMESTAMP, coerce_messages
-from analyzer.store import dataset_lock, write_messages
+from analyzer.store import LOCK_FILE, dataset_lock, write_messages
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 API_SOURCE = "api"
@@ -61,13 +65,21 @@ _SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _DAY = 86_400
 _AUTO_SLICES = (86_400, 43_200, 21_600, 10_800, 7_200, 3_600, 1_800, 900, 600, 300)
 
+log = logging.getLogger(__name__)
+
 
 class AuthError(UserError):
     """Twilio refused the credentials (HTTP 401/403)."""
 
 
-class TwilioAPIError(RuntimeError):
-    """The API kept failing after all retries, or answered in an unexpected way."""
+class TwilioAPIError(UserError, RuntimeError):
+    """The API kept failing after all retries, or answered in an unexpected way.
+
+    Shown like every other error (one line, credentials scrubbed), but exit code 1:
+    nothing in the command was wrong, the service was not there.
+    """
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,115 @@ class Credentials:
     __str__ = __repr__
 
 
+def check_api_base_url(url: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``url`` without its trailing slash; UserError unless it is http(s) with a host.
+
+    Checked before any request, so a typo costs no retries. The error never shows
+    ``secrets`` (nor the environment's credentials), even when the URL embeds them.
+    """
+    text = str(url)
+    problem = None
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        problem = "its host or port cannot be read (the port must be a number from 1 to 65535)"
+    else:
+        if parts.scheme.lower() not in ("http", "https"):
+            problem = "it must start with https:// (or http:// for a test double)"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif port == 0:
+            problem = "the port must be a number from 1 to 65535"
+        elif any(c.isspace() for c in text):
+            problem = "it contains white space"
+        elif parts.username is not None or parts.password is not None:
+            problem = (
+                "it must not hold credentials (they come from TWILIO_ACCOUNT_SID with "
+                "TWILIO_AUTH_TOKEN, or with TWILIO_API_KEY and TWILIO_API_SECRET)"
+            )
+        elif parts.query or parts.fragment:
+            problem = "it must not have a query (?) or a fragment (#)"
+    if problem is not None:
+        raise UserError(
+            f"bad Twilio API base URL {scrub(text, secrets)!r} "
+            f"(--api-base-url or TWILIO_API_BASE_URL): {problem}"
+        )
+    return text.rstrip("/")
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """:func:`analyzer.redact.scrub_secrets` with ``secrets`` besides the environment's,
+    each also in its URL-encoded forms (a secret pasted into a URL path).
+    """
+    values: set[str] = set()
+    for value in [*secret_values(), *secrets]:
+        if value:
+            values |= {value, quote(value, safe=""), quote(value)}
+    return scrub_secrets(text, sorted(values, key=len, reverse=True))
+
+
+def missing_folders(path: str | Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    folder = Path(path)
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def check_output_folder(path: str | Path, what: str, *, parents: bool) -> None:
+    """InputError unless ``path`` is a writable folder or can be created as one.
+
+    With ``parents=False`` only the folder itself may be missing: a path whose parent
+    does not exist is taken for a typo.
+    """
+    folder = Path(path)
+    if folder.exists():
+        if not folder.is_dir():
+            raise InputError(f"the {what} {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"the {what} folder {folder} is not writable")
+        return
+    missing = missing_folders(folder)
+    base = missing[-1].parent if missing else folder.parent
+    if not parents and len(missing) > 1:
+        raise InputError(
+            f"the {what} folder {folder} does not exist and neither does its parent "
+            f"{folder.parent}: check the path"
+        )
+    if not base.is_dir():
+        raise InputError(f"cannot create the {what} folder {folder}: {base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InputError(f"cannot create the {what} folder {folder}: {base} is not writable")
+
+
+def remove_created_folders(
+    created: Sequence[Path], leftovers: Collection[str] = (LOCK_FILE,)
+) -> bool:
+    """Undo the folders (``missing_folders`` before the run) a failed run created.
+
+    Only when the deepest one holds nothing but files named in ``leftovers`` (its lock
+    files); call it while holding the dataset's write lock. Returns whether they went.
+    """
+    if not created:
+        return False
+    root = created[0]
+    try:
+        names = [p.name for p in root.iterdir()]
+        if not set(names) <= set(leftovers):
+            return False
+        for name in names:
+            (root / name).unlink()
+        for folder in created:
+            folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Backoff for one page: exponential with full jitter, bounded in total time."""
@@ -172,6 +293,8 @@ class _Counters:
     fetched: int = 0
     pages: int = 0
     retries: int = 0
+    #: The highest retry number logged since the last good page: one line per backoff.
+    logged_retry: int = 0
 
 
 class _Fetcher:
@@ -191,6 +314,10 @@ class _Fetcher:
         self.counters = counters
         self.stop = stop
         self._local = threading.local()
+
+    def clean(self, text: str) -> str:
+        """``text`` without the credentials' secret (nor the environment's)."""
+        return scrub(text, [self.credentials.secret])
 
     def client(self) -> Client:
         client = getattr(self._local, "client", None)
@@ -219,9 +346,14 @@ class _Fetcher:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return parse(response.text.encode("utf-8"))
+                        page = parse(response.text.encode("utf-8"))
                     except (ValueError, pa.ArrowInvalid) as exc:
                         problem = f"unreadable JSON ({type(exc).__name__})"
+                    else:
+                        if self.counters.logged_retry:
+                            with self.counters.lock:
+                                self.counters.logged_retry = 0
+                        return page
                 elif status in (401, 403):
                     raise AuthError(
                         f"Twilio rejected the credentials for {self.credentials.describe()}"
@@ -229,17 +361,23 @@ class _Fetcher:
                     )
                 elif status == 404:
                     raise UserError(
-                        f"Twilio answered 404 for {_path(url)}{_twilio_code(response.text)}:"
-                        " check the account SID and the API base URL"
+                        self.clean(
+                            f"Twilio answered 404 for {_path(url)}{_twilio_code(response.text)}:"
+                            " check the account SID and the API base URL"
+                        )
                     )
                 elif status == 429 or status >= 500:
                     problem = f"HTTP {status}{_twilio_code(response.text)}"
                     retry_after = _retry_after(response.headers)
                 else:
                     raise TwilioAPIError(
-                        f"Twilio answered HTTP {status}{_twilio_code(response.text)}"
-                        f" for {_path(url)}"
+                        self.clean(
+                            f"Twilio answered HTTP {status}{_twilio_code(response.text)}"
+                            f" for {_path(url)}"
+                        )
                     )
+            except requests.ConnectionError as exc:
+                problem = f"no connection ({type(exc).__name__})"
             except requests.RequestException as exc:
                 problem = f"{type(exc).__name__}"
             now = time.monotonic()
@@ -249,11 +387,25 @@ class _Fetcher:
             pause = policy.delay(attempt, retry_after)
             if now + pause - first_failure > policy.max_retry_time:
                 raise TwilioAPIError(
-                    f"Twilio API kept failing for {_path(url)}: {attempt} attempts over"
-                    f" {now - first_failure:.0f} s, last: {problem}"
+                    self.clean(
+                        f"Twilio API at {self.base_url} kept failing for {_path(url)}:"
+                        f" {attempt} attempts over {now - first_failure:.0f} s, last: {problem}"
+                    )
                 )
             with self.counters.lock:
                 self.counters.retries += 1
+                announce = attempt > self.counters.logged_retry
+                if announce:
+                    self.counters.logged_retry = attempt
+            if announce:
+                log.info(
+                    "%s",
+                    self.clean(
+                        f"Twilio API at {self.base_url}: {problem} for {_path(url)}; retry"
+                        f" {attempt} in {pause:.1f} s ({now - first_failure:.0f} s since the"
+                        f" first failure, giving up after {policy.max_retry_time:.0f} s)"
+                    ),
+                )
             if self.stop.wait(pause):
                 raise _Stopped
 
@@ -551,11 +703,19 @@ def export_messages(
     ``slice_hours`` (default: chosen from the range and ``concurrency``) sets how the
     range is cut for concurrent listing; a day is written once every slice up to
     ``flush_grace`` past its end is done.
+
+    The base URL and the dataset folder are checked before any request (UserError).
+    Transient failures are retried (see RetryPolicy), each new backoff step logged at
+    INFO on this module's logger. An export that fails removes the dataset folder (and
+    parents) it created, as long as nothing but the lock file is in it.
     """
     if not 1 <= page_size <= 1000:
         raise UserError("page size must be between 1 and 1000")
     if concurrency < 1:
         raise UserError("concurrency must be at least 1")
+    base_url = check_api_base_url(api_base_url or DEFAULT_BASE_URL, [credentials.secret])
+    root = Path(dataset)
+    check_output_folder(root, "dataset", parents=True)
     began = time.monotonic()
     first_dt = _to_utc(start, end=False)
     last_dt = _to_utc(end, end=True)
@@ -570,22 +730,24 @@ def export_messages(
     slices = plan_slices(first, last, step)
 
     counters, stop = _Counters(), threading.Event()
-    fetcher = _Fetcher(
-        credentials, api_base_url or DEFAULT_BASE_URL, retry or RetryPolicy(), counters, stop
-    )
-    root = Path(dataset)
+    fetcher = _Fetcher(credentials, base_url, retry or RetryPolicy(), counters, stop)
     result = ExportResult(
         accounts=[credentials.account_sid],
         start=first_dt,
         end=last_dt if slices else None,
         slices=len(slices),
     )
+    created = missing_folders(root)
     with dataset_lock(root, blocking=False):
-        if include_subaccounts:
-            result.accounts = list_accounts(fetcher)
-        buffer = _DayBuffer(root, result, int(flush_grace.total_seconds()))
         try:
+            if include_subaccounts:
+                result.accounts = list_accounts(fetcher)
+            buffer = _DayBuffer(root, result, int(flush_grace.total_seconds()))
             _run(fetcher, result.accounts, slices, page_size, concurrency, progress, buffer)
+        except BaseException:
+            # A failed first export leaves no empty dataset (with only its lock) behind.
+            remove_created_folders(created)
+            raise
         finally:
             result.fetched, result.pages = counters.fetched, counters.pages
             result.retries = counters.retries

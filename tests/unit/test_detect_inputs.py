@@ -81,3 +81,47 @@ def test_an_unusable_log_is_warned_about_everywhere(
     report = tmp_path / "report"
     assert runner.invoke(app, ["report", str(out), "-o", str(report)]).exit_code == 0
     assert warning in (report / "index.html").read_text()
+
+
+class _Steps:
+    """A Feedback that records each step's name, total and the work reported in it."""
+
+    def __init__(self) -> None:
+        self.steps: list[list] = []
+
+    def step(self, name: str, total: int | None = None) -> None:
+        self.steps.append([name, total, 0])
+
+    def advance(self, amount: int) -> None:
+        self.steps[-1][2] += amount
+
+
+def test_each_step_counts_its_own_work(tmp_path: Path) -> None:
+    from analyzer.pipeline import run_detect
+
+    log = SAMPLE / "server_requests.jsonl"
+    feedback = _Steps()
+    run_detect(SAMPLE / "messages.parquet", tmp_path, server_logs=[log], feedback=feedback)
+    steps = {name: (total, done) for name, total, done in feedback.steps}
+    lines = sum(1 for _ in log.open())
+    assert steps["Reading server logs (lines)"] == (None, lines)
+    assert steps["Cross-referencing"] == (None, 0)
+    finding = [v for k, v in steps.items() if k.startswith("Finding duplicates")]
+    assert finding and all(total == done for total, done in finding)
+
+
+def test_the_progress_bar_does_not_keep_the_previous_total() -> None:
+    from rich.progress import Progress
+
+    from analyzer.cli import BarFeedback
+
+    with Progress(disable=True) as progress:
+        bar = BarFeedback(progress)
+        bar.step("Finding duplicates", 3000)
+        bar.advance(3000)
+        bar.step("Reading server logs (lines)")
+        bar.advance(250)
+        (task,) = progress.tasks
+        assert (task.description, task.total, task.completed) == (
+            "Reading server logs (lines)", None, 250
+        )  # fmt: skip

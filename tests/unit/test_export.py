@@ -502,3 +502,150 @@ def test_progress_reports_running_totals_and_lock_is_held(
         result = _export(server, tmp_path / "ds", 0, 1, progress=seen.append)
     assert seen == sorted(seen) and seen[-1] == result.fetched == result.records > 0
     assert len(seen) == result.pages
+
+
+# ---------------------------------------------------------------- issue 11
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _export_cli(out: Path, *args: str, env: dict[str, str] | None = None):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    base = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+    command = ["export", "--out", str(out), "--start", "2026-03-01", "--end", "2026-03-01"]
+    return CliRunner().invoke(app, [*command, *args], env={**base, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "ftp://example.com/",
+        "http://",
+        "https:///2010-04-01",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:0",
+        "https://example.com/?region=ie1",
+        f"https://{ACCOUNT_SID}:{AUTH_TOKEN}@api.twilio.com",
+    ],
+)
+def test_a_bad_base_url_is_refused_before_any_request(tmp_path: Path, url: str) -> None:
+    began = time.monotonic()
+    with pytest.raises(UserError, match="bad Twilio API base URL") as info:
+        export_messages(
+            tmp_path / "ds", DAY0.date(), DAY0.date(), credentials=CREDS, api_base_url=url
+        )
+    assert time.monotonic() - began < 1
+    assert info.value.exit_code == 2 and AUTH_TOKEN not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_command_refuses_a_bad_base_url_at_once(tmp_path: Path) -> None:
+    began = time.monotonic()
+    result = _export_cli(tmp_path / "ds", "--api-base-url", "not a url")
+    assert time.monotonic() - began < 5
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad Twilio API base URL 'not a url'" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_port_logs_each_backoff_once_and_leaves_no_dataset(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="analyzer")
+    policy = RetryPolicy(base=0.01, cap=0.05, max_retry_time=0.5, timeout=5)
+    base_url = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(TwilioAPIError, match=f"{base_url} kept failing") as info:
+        export_messages(
+            tmp_path / "new" / "ds",
+            DAY0.date(),
+            DAY0.date(),
+            credentials=CREDS,
+            api_base_url=base_url,
+            retry=policy,
+            now=NOW,
+            concurrency=4,
+        )
+    assert info.value.exit_code == 1
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("analyzer")]
+    assert lines and all("no connection" in line for line in lines), lines
+    numbers = [int(line.split("; retry ")[1].split()[0]) for line in lines]
+    assert numbers == list(range(1, len(numbers) + 1))  # one line per backoff, 4 slices or not
+    assert list(tmp_path.iterdir()) == []  # the folders it created are gone
+
+
+def test_export_command_shows_retries_when_stderr_is_not_a_terminal(
+    tmp_path: Path, records: pa.Table
+) -> None:
+    faults = Faults(schedule={1: "429", 2: "429"}, retry_after="0")
+    with FakeTwilio(records, faults=faults) as server:
+        result = _export_cli(
+            tmp_path / "ds", "--api-base-url", server.base_url, "--concurrency", "1"
+        )
+    assert result.exit_code == 0, result.output
+    retries = [line for line in result.stderr.splitlines() if "; retry " in line]
+    assert len(retries) == 2, result.stderr
+    assert "HTTP 429" in retries[0] and "retry 1 in" in retries[0] and "retry 2 in" in retries[1]
+
+
+@pytest.mark.parametrize("use_key", [False, True])
+def test_export_error_never_shows_a_secret_embedded_in_the_url(
+    tmp_path: Path, records: pa.Table, use_key: bool
+) -> None:
+    secret = API_SECRET if use_key else AUTH_TOKEN
+    env = {"TWILIO_API_KEY": API_KEY, "TWILIO_API_SECRET": API_SECRET} if use_key else {}
+    faults = Faults(rate=1.0, kinds=("429",), retry_after="1000")  # gives up at once
+    with FakeTwilio(records, faults=faults) as server:
+        result = _export_cli(
+            tmp_path / "ds", "--api-base-url", f"{server.base_url}/{secret}", env=env
+        )
+    assert result.exit_code == 1, result.output
+    assert secret not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "kept failing" in lines[0], lines
+    assert "•••" in lines[0]
+    assert not (tmp_path / "ds").exists()
+
+
+def test_library_errors_scrub_the_credentials_secret_even_url_encoded(tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    secret = "pass/word+1 é"  # not in the environment, not 32 hex digits
+    policy = RetryPolicy(base=0.01, cap=0.05, max_retry_time=0.2, timeout=5)
+    port = _closed_port()
+    for url in (f"http://127.0.0.1:{port}/{quote(secret)}", f"http://127.0.0.1:{port}/x"):
+        with pytest.raises(TwilioAPIError) as info:
+            export_messages(
+                tmp_path / "ds",
+                DAY0.date(),
+                DAY0.date(),
+                credentials=Credentials(ACCOUNT_SID, secret),
+                api_base_url=url,
+                retry=policy,
+                now=NOW,
+            )
+        text = str(info.value)
+        assert secret not in text and quote(secret) not in text, text
+        assert quote(secret, safe="") not in text
+
+
+def test_failed_export_keeps_a_folder_it_did_not_create(tmp_path: Path, records: pa.Table) -> None:
+    wrong = Credentials(ACCOUNT_SID, "wrong" + "0123456789abcdef" * 2)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with FakeTwilio(records) as server:
+        for dataset in (tmp_path / "new" / "ds", existing):
+            with pytest.raises(AuthError):
+                _export(server, dataset, 0, 0, credentials=wrong)
+    assert not (tmp_path / "new").exists()
+    assert existing.is_dir()

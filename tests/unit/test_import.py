@@ -138,29 +138,32 @@ def test_console_csv_import_reports_malformed_rows_with_lines(tmp_path: Path) ->
     )
     path.write_text(text, encoding="utf-8")
     result = import_files([path], tmp_path / "ds")
-    # the row without a SentDate (line 10) is kept: see test_console_rows_without_sent_date
-    assert (result.rows, result.imported, result.malformed) == (7, 4, 3)
+    # the row without a SentDate (line 10) is kept: see test_console_rows_without_sent_date;
+    # the one with NumSegments "x" (line 4) too: see test_unreadable_optional_values_are_kept
+    assert (result.rows, result.imported, result.malformed, result.unreadable) == (7, 5, 2, 1)
     assert [(s.line, s.file) for s in result.samples] == [
-        (4, "console.csv"),
         (5, "console.csv"),
         (7, "console.csv"),
     ]
     reasons = [s.reason for s in result.samples]
-    assert "num_segments" in reasons[0] and "'x'" in reasons[0]
-    assert "expected 8 fields" in reasons[1]
-    assert "date_sent" in reasons[2] and "yesterday" in reasons[2]
+    assert "expected 8 fields" in reasons[0]
+    assert "date_sent" in reasons[1] and "yesterday" in reasons[1]
+    [kept] = result.unreadable_samples
+    assert (kept.line, kept.reason) == (4, "not a number in num_segments ('x'), kept as empty")
     assert any("date_created is taken from SentDate" in n for n in result.notes)
     stored = read_messages(tmp_path / "ds").sort_by("sid")
-    assert stored["sid"].to_pylist() == [f"SM{'a' * 31}{i}" for i in (1, 4, 6, 7)]
+    assert stored["sid"].to_pylist() == [f"SM{'a' * 31}{i}" for i in (1, 2, 4, 6, 7)]
     assert stored["date_created"].to_pylist() == [
         DAY0 + timedelta(hours=10),
+        datetime(2026, 3, 21, 10, 0, 5, tzinfo=UTC),
         DAY0 + timedelta(hours=10, seconds=9),
         DAY0 + timedelta(hours=11),
         None,
     ]
+    assert stored["num_segments"].to_pylist() == [1, None, 2, 1, 1]
     assert stored["body"][0].as_py() == "two\r\nlines"
 
-    with pytest.raises(InputError, match=r"3 malformed row\(s\); first: console.csv: line 4"):
+    with pytest.raises(InputError, match=r"2 malformed row\(s\); first: console.csv: line 5"):
         import_files([path], tmp_path / "strict", strict=True)
     assert not list((tmp_path / "strict").glob("date=*"))
 
@@ -329,11 +332,12 @@ def test_parse_dates_rejects_other_forms() -> None:
     ),
 )
 def test_csv_line_numbers_match_a_reference(rows: list[tuple[str, str]]) -> None:
-    """Reported lines equal the lines where csv.writer put each bad record."""
+    """Reported lines equal the lines where csv.writer put each bad record or value."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Sid", "Body", "SentDate", "NumSegments"])
     expected_bad = []
+    expected_unreadable = []  # a bad NumSegments is kept, without it
     for i, (body, kind) in enumerate(rows):
         line = out.getvalue().count("\n") + 1
         sid = f"SM{i:032x}"
@@ -342,20 +346,28 @@ def test_csv_line_numbers_match_a_reference(rows: list[tuple[str, str]]) -> None
         else:
             date = "not a date" if kind == "bad_date" else "2026-03-01 10:00:00"
             writer.writerow([sid, body, date, "x" if kind == "bad_number" else "1"])
-        if kind != "ok":
+        if kind == "bad_number":
+            expected_unreadable.append(line)
+        elif kind != "ok":
             expected_bad.append(line)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "lines.csv"
         path.write_bytes(out.getvalue().encode())
-        table = read_files([path])
         parsed = files._parse_console_csv(path)
-    _, samples, count = files._clean(parsed, "lines.csv", "console-csv:lines.csv")
-    assert count == len(expected_bad)
-    assert [s.line for s in samples] == expected_bad[: files.MAX_SAMPLES]
+        if len(expected_bad) == len(rows):  # nothing readable: not a Console CSV at all
+            with pytest.raises(InputError, match="none of its"):
+                read_files([path])
+            return
+        table = read_files([path])
+    cleaned = files._clean(parsed, "lines.csv", "console-csv:lines.csv")
+    assert cleaned.malformed == len(expected_bad)
+    assert [s.line for s in cleaned.samples] == expected_bad[: files.MAX_SAMPLES]
+    assert [s.line for s in cleaned.unreadable_samples] == expected_unreadable[: files.MAX_SAMPLES]
+    assert cleaned.unreadable == len(expected_unreadable)
     assert table.num_rows == len(rows) - len(expected_bad)
     # an empty field reads as null
     assert sorted(v or "" for v in table["body"].to_pylist()) == sorted(
-        b for b, k in rows if k == "ok"
+        b for b, k in rows if k in ("ok", "bad_number")
     )
 
 
@@ -693,3 +705,243 @@ def test_json_lines_keep_text_that_looks_like_a_date(tmp_path: Path) -> None:
     table = read_files([path]).sort_by("sid")
     assert table["body"].to_pylist() == ["2026-01-01", "2026-01-02"]
     assert table["api_version"].to_pylist() == ["2010-04-01", "2010-04-01"]
+
+
+# -- a file in the wrong format ----------------------------------------------------------
+
+
+def test_a_file_read_in_the_wrong_format_is_refused(tmp_path: Path, records: pa.Table) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    path = tmp_path / "messages.csv"
+    _write_console_csv(path, records, CONSOLE_HEADER)
+    with pytest.raises(InputError) as refused:
+        import_files([path], tmp_path / "ds", format="bulk-export")
+    message = str(refused.value)
+    lines = sum(1 for line in path.read_text().split("\n") if line.strip())  # bodies span lines
+    assert message.startswith(f"{path}: none of its {lines} rows could be read as bulk-export")
+    assert "line 1: not JSON" in message and "--format" in message
+    assert not (tmp_path / "ds").exists()
+    with pytest.raises(InputError, match="none of its"):
+        read_files([path], format="bulk-export")
+    result = CliRunner().invoke(
+        app, ["import", str(path), "--out", str(tmp_path / "ds"), "--format", "bulk-export"]
+    )
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"analyzer: error: {message}"
+    # an empty file holds no rows at all: nothing to import, and nothing wrong
+    empty = tmp_path / "2026-03-02.json.gz"
+    with gzip.open(empty, "wb"):
+        pass
+    done = import_files([empty], tmp_path / "ds", format="bulk-export")
+    assert (done.rows, done.imported, done.malformed) == (0, 0, 0)
+    # one readable row is enough: the others are malformed rows of the right format
+    mostly_bad = tmp_path / "mostly.jsonl"
+    mostly_bad.write_text('{"sid": "SM1", "date_created": "2026-03-01T10:00:00Z"}\nnot json\n')
+    assert import_files([mostly_bad], tmp_path / "ds").malformed == 1
+
+
+# -- optional values that cannot be read ------------------------------------------------------
+
+
+def test_unreadable_optional_values_are_kept_empty_and_counted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    path = tmp_path / "console.csv"
+    sid = [f"SM{i:032x}" for i in range(5)]
+    path.write_text(
+        "Sid,SentDate,To,Body,NumSegments,Price,ErrorCode\n"
+        f"{sid[0]},2026-03-01 10:00:00,+1555,hi,1,free!,\n"
+        f"{sid[1]},2026-03-01 10:00:01,+1555,hi,1.5,-0.0079,30007\n"
+        f"{sid[2]},2026-03-01 10:00:02,+1555,hi,two,n/a,none\n"
+        f"{sid[3]},not a date,+1555,hi,x,-0.0079,\n"  # a required value: the row is malformed
+        f"{sid[4]},2026-03-01 10:00:04,+1555,hi,2,-0.0079,\n"
+    )
+    result = import_files([path], tmp_path / "ds")
+    [report] = result.files
+    assert (report.rows, report.imported, report.malformed, report.unreadable) == (5, 4, 1, 5)
+    assert result.unreadable == 5
+    assert [str(s) for s in result.unreadable_samples] == [
+        "console.csv: line 2: not a number in price ('free!'), kept as empty",
+        "console.csv: line 3: not a number in num_segments ('1.5'), kept as empty",
+        "console.csv: line 4: not a number in error_code ('none'), kept as empty",
+        "console.csv: line 4: not a number in num_segments ('two'), kept as empty",
+        "console.csv: line 4: not a number in price ('n/a'), kept as empty",
+    ]
+    [malformed] = result.samples
+    assert malformed.line == 5 and "unreadable date_sent ('not a date')" in malformed.reason
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    assert stored["sid"].to_pylist() == [sid[0], sid[1], sid[2], sid[4]]
+    assert stored["price"].to_pylist() == [None, -0.0079, None, -0.0079]
+    assert stored["num_segments"].to_pylist() == [1, None, None, 2]
+    assert stored["error_code"].to_pylist() == [None, 30007, None, None]
+
+    # --strict loses nothing: an unreadable value stops the import like a malformed row
+    just_values = tmp_path / "values.csv"
+    just_values.write_text(f"Sid,SentDate,Price\n{sid[0]},2026-03-01 10:00:00,free!\n")
+    with pytest.raises(
+        InputError,
+        match=r"^1 unreadable value\(s\); first: values.csv: line 2: not a number in price",
+    ):
+        import_files([just_values], tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()
+
+    cli = CliRunner().invoke(app, ["import", str(path), "--out", str(tmp_path / "cli")])
+    assert cli.exit_code == 0, cli.output
+    assert (
+        f"{path}: console-csv, 4 of 5 rows imported, 1 malformed, 0 never sent (no sent date), "
+        "5 values unreadable, kept as empty"
+    ) in cli.stdout
+    assert "analyzer: warning: console.csv: line 2: not a number in price ('free!')" in cli.stderr
+
+
+# -- spreadsheets: Windows-1252 text, semicolons, decimal commas --------------------------
+
+
+def test_a_cp1252_csv_is_read_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    text = (
+        "Sid,SentDate,To,Body,Price,PriceUnit\r\n"
+        f"SM{1:032x},2026-03-01 10:00:00,+33612345678,Café à 5 € ce soir,-0.0079,EUR\r\n"
+        f"SM{2:032x},2026-03-01 10:00:01,+33612345678,Ç’est “prêt”,-0.0079,EUR\r\n"
+    )
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("utf-8")  # really not UTF-8
+    result = import_files([path], tmp_path / "ds")
+    assert (result.imported, result.malformed) == (2, 0)
+    assert "excel.csv: not valid UTF-8: read as Windows-1252 (cp1252)" in result.notes
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    assert stored["body"].to_pylist() == ["Café à 5 € ce soir", "Ç’est “prêt”"]
+    # the five bytes cp1252 leaves undefined do not stop it (read as Latin-1 does)
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(f"Sid,SentDate,Body\nSM{3:032x},2026-03-01 10:00:00,".encode() + b"\x81\x80\n")
+    assert read_files([odd])["body"].to_pylist() == ["\x81€"]
+    # UTF-8 (with or without a byte-order mark) is read as UTF-8, without a note
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    again = import_files([utf8], tmp_path / "ds2")
+    assert not any("cp1252" in n for n in again.notes)
+    assert read_messages(tmp_path / "ds2").sort_by("sid")["body"].equals(stored["body"])
+
+
+def test_a_semicolon_csv_with_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "export.txt"  # not named .csv: the header tells
+    text = (
+        "Sid;SentDate;To;Body;Price;PriceUnit;NumSegments\r\n"
+        f'SM{1:032x};2026-03-01 10:00:00;+4915112345678;"Grüße; bis gleich";-0,0079;EUR;1\r\n'
+        f"SM{2:032x};2026-03-01 10:00:01;+4915112345678;Straße;-0,10;EUR;2\r\n"
+        f"SM{3:032x};2026-03-01 10:00:02;+4915112345678;x;-1.5;EUR;1\r\n"
+    )
+    path.write_bytes(text.encode("cp1252"))
+    assert detect_format(path) == "console-csv"
+    result = import_files([path], tmp_path / "ds")
+    assert (result.imported, result.malformed, result.unreadable) == (3, 0, 0)
+    assert "export.txt: fields separated by ';' (decimal commas read as points)" in result.notes
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    assert stored["price"].to_pylist() == [-0.0079, -0.10, -1.5]
+    assert stored["body"].to_pylist() == ["Grüße; bis gleich", "Straße", "x"]
+    assert stored["num_segments"].to_pylist() == [1, 2, 1]
+
+    tabs = tmp_path / "tabs.tsv"
+    tabs.write_text(f"Sid\tSentDate\tBody\tPrice\nSM{4:032x}\t2026-03-01 10:00:00\ta, b\t-0.5\n")
+    assert detect_format(tabs) == "console-csv"
+    table = read_files([tabs])
+    assert (table["body"].to_pylist(), table["price"].to_pylist()) == (["a, b"], [-0.5])
+    # with commas between fields, a decimal comma is not a number (1,234 may be a thousand)
+    commas = tmp_path / "commas.csv"
+    commas.write_text(f'Sid,SentDate,Price\nSM{5:032x},2026-03-01 10:00:00,"-0,0079"\n')
+    assert read_files([commas])["price"].to_pylist() == [None]
+
+
+# -- Parquet files of messages ----------------------------------------------------------------
+
+
+def test_a_parquet_file_of_messages_imports(tmp_path: Path, records: pa.Table) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    path = tmp_path / "messages.dat"  # found by its PAR1 magic, not its name
+    partial = records.drop_columns(["api_version", "price_unit", "source"])
+    partial = partial.set_column(
+        partial.schema.get_field_index("status"),
+        "status",
+        partial["status"].dictionary_encode(),
+    )
+    pq.write_table(partial, path)
+    assert detect_format(path) == "parquet"
+    result = import_files([path], tmp_path / "ds")
+    assert (result.rows, result.imported, result.malformed) == (records.num_rows,) * 2 + (0,)
+    assert result.files[0].format == "parquet"
+    stored = read_messages(tmp_path / "ds").sort_by("sid")
+    expected = records.sort_by("sid")
+    for name in MESSAGE_SCHEMA.names:
+        if name in ("api_version", "price_unit"):
+            assert stored[name].null_count == stored.num_rows
+        elif name == "source":
+            assert set(stored[name].to_pylist()) == {"parquet:messages.dat"}
+        else:
+            assert stored[name].equals(expected[name]), name
+    again = CliRunner().invoke(
+        app, ["import", str(path), "--out", str(tmp_path / "ds"), "--format", "parquet"]
+    )
+    assert again.exit_code == 0, again.output
+    assert (
+        f"{path}: parquet, {records.num_rows} of {records.num_rows} rows imported" in again.stdout
+    )
+    assert f"0 new, 0 updated, {records.num_rows} unchanged" in again.stdout
+
+
+def test_a_parquet_file_with_another_schema_is_refused(tmp_path: Path, records: pa.Table) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    from analyzer.errors import SchemaError
+
+    other = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"id": [1], "text": ["hi"]}), other)
+    with pytest.raises(SchemaError, match=rf"^{other}: missing column\(s\): sid, date_created$"):
+        import_files([other], tmp_path / "ds")
+    epoch = tmp_path / "epoch.parquet"
+    index = records.schema.get_field_index("date_created")
+    millis = pc.divide(records["date_created"].cast(pa.int64()), 1000)
+    pq.write_table(records.set_column(index, "date_created", millis), epoch)
+    with pytest.raises(SchemaError, match=rf"^{epoch}: column date_created is int64, not a"):
+        import_files([epoch], tmp_path / "ds")
+    words = tmp_path / "words.parquet"
+    pq.write_table(
+        records.set_column(
+            records.schema.get_field_index("price"), "price", pa.array(["free!"] * records.num_rows)
+        ),
+        words,
+    )
+    with pytest.raises(SchemaError, match=rf"^{words}: cannot convert column\(s\): price"):
+        import_files([words], tmp_path / "ds")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"PAR1 and then nothing like Parquet")
+    with pytest.raises(InputError, match=rf"^cannot read {garbage} as Parquet"):
+        import_files([garbage], tmp_path / "ds")
+    result = CliRunner().invoke(
+        app, ["import", str(epoch), "--out", str(tmp_path / "ds"), "--format", "parquet"]
+    )
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"analyzer: error: {epoch}: column date_created is int64")
+    assert not (tmp_path / "ds").exists()
+    # a row without a sid is a malformed row, as in the other formats
+    nosid = tmp_path / "nosid.parquet"
+    pq.write_table(
+        records.set_column(
+            0, "sid", pa.array([None] + records["sid"].to_pylist()[1:], pa.string())
+        ),
+        nosid,
+    )
+    partial = import_files([nosid], tmp_path / "ds")
+    assert (partial.imported, partial.malformed) == (records.num_rows - 1, 1)
+    assert str(partial.samples[0]) == "nosid.parquet: record 1: no sid"

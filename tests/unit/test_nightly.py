@@ -208,3 +208,259 @@ def test_rerun_without_export_gives_the_same_report(tmp_path: Path) -> None:
     assert again.exit_code == 0
     assert (tmp_path / "r" / "2026-11-29" / "summary.json").read_text() == before
     assert json.loads(before)["outbound_messages"] > 0
+
+
+# ---------------------------------------------------------------- issue 11
+
+
+def _run(args: list[str], env: dict[str, str] | None = None):
+    """The CLI in-process with a clean environment (plus ``env``)."""
+    return CliRunner().invoke(app, ["nightly", *args], env=env, catch_exceptions=False)
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _sample_dataset(folder: Path) -> Path:
+    from analyzer.store import write_messages
+
+    write_messages(folder, pq.read_table(SAMPLE / "messages.parquet"))
+    return folder
+
+
+@pytest.mark.parametrize("dataset", ["typo/dataset", "missing"])
+def test_no_export_on_a_missing_dataset_is_a_config_error_that_creates_nothing(
+    tmp_path: Path, dataset: str
+) -> None:
+    result = _run(
+        [
+            "--dataset",
+            str(tmp_path / dataset),
+            "--reports",
+            str(tmp_path / "reports"),
+            "--date",
+            "2026-11-29",
+            "--no-export",
+        ]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0], lines
+    assert str(tmp_path / dataset) in lines[0]
+    assert _entries(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("dataset", "reports", "server_log", "message"),
+    [
+        ("typo/dataset", "reports", None, "neither does its parent"),
+        ("dataset", "typo/reports", None, "neither does its parent"),
+        ("dataset", "reports", "no-such-requests.jsonl", "log file not found"),
+        ("dataset", "reports", "no-such-*.jsonl.gz", "no log file matches"),
+    ],
+)
+def test_local_settings_are_checked_before_the_export_starts(
+    tmp_path: Path,
+    records: object,
+    dataset: str,
+    reports: str,
+    server_log: str | None,
+    message: str,
+) -> None:
+    account = account_of(records)
+    args = [
+        "--dataset",
+        str(tmp_path / dataset),
+        "--reports",
+        str(tmp_path / reports),
+        "--date",
+        "2026-11-29",
+        "--server-log",
+        str(tmp_path / server_log) if server_log else str(SAMPLE / "server_requests.jsonl"),
+    ]
+    with FakeTwilio(records, account_sid=account, auth_token=TOKEN) as server:
+        result = _run(args, nightly_env(server, account))
+        asked = server.list_requests("")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1], lines
+    assert asked == []  # nothing was fetched
+    assert _entries(tmp_path) == []  # nor created
+
+
+def test_first_run_with_export_creates_the_dataset_and_a_failed_one_leaves_nothing(
+    tmp_path: Path, records: object
+) -> None:
+    account = account_of(records)
+    with FakeTwilio(records, account_sid=account, auth_token=TOKEN) as server:
+        env = nightly_env(server, account)
+        denied = _run(
+            nightly_args(tmp_path, "--quiet")[4:], {**env, "TWILIO_AUTH_TOKEN": "wrong-token-1234"}
+        )
+        assert denied.exit_code == 2, denied.output
+        assert "rejected the credentials" in denied.stderr
+        assert _entries(tmp_path) == []  # no empty dataset with its locks
+        first = _run(nightly_args(tmp_path, "--quiet")[4:], env)
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "dataset").is_dir() and (tmp_path / "reports" / "2026-11-29").is_dir()
+
+
+def test_a_day_without_messages_is_reported_in_words(tmp_path: Path) -> None:
+    dataset = _sample_dataset(tmp_path / "dataset")
+    reports = tmp_path / "reports"
+    common = ["--dataset", str(dataset), "--reports", str(reports), "--no-export", "--quiet"]
+    full = _run([*common, "--date", "2026-11-29"])
+    empty = _run([*common, "--date", "2026-11-28"])
+    assert full.exit_code == 0 and empty.exit_code == 0, empty.output
+    assert "no messages" not in full.stderr
+    warning = empty.stderr.strip().splitlines()
+    assert len(warning) == 1, warning  # shown even with --quiet
+    assert "WARNING" in warning[0] and "no messages on 2026-11-28" in warning[0]
+    assert str(dataset) in warning[0]
+    history = (reports / "index.html").read_text()
+    rows = {
+        day: next(line for line in history.splitlines() if f'href="{day}/index.html"' in line)
+        for day in ("2026-11-28", "2026-11-29")
+    }
+    assert 'class="empty"' in rows["2026-11-28"] and "no messages" in rows["2026-11-28"]
+    assert "0.000%" not in rows["2026-11-28"]  # not a duplicate rate of zero
+    assert 'class="empty"' not in rows["2026-11-29"] and "no messages" not in rows["2026-11-29"]
+    assert "1 day(s) without any message" in history
+    day_report = (reports / "2026-11-28" / "index.html").read_text()
+    assert "No messages in this period: nothing to analyse" in day_report
+    assert "Period: no messages" in day_report and "None" not in day_report
+
+
+def test_a_day_without_messages_warns_in_json_too(tmp_path: Path) -> None:
+    dataset = _sample_dataset(tmp_path / "dataset")
+    args = ["--dataset", str(dataset), "--reports", str(tmp_path / "r"), "--no-export"]
+    result = _run([*args, "--date", "2026-11-30", "--log-json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stderr.strip().splitlines()]
+    warnings = [r for r in records if r["level"] == "warning"]
+    assert len(warnings) == 1 and "no messages on 2026-11-30" in warnings[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("given", "environ", "content", "message"),
+    [
+        ({"threshold": float("nan")}, {}, "", r"threshold \(--threshold"),
+        ({"window": float("nan")}, {}, "", r"window \(--window"),
+        ({"window": float("inf")}, {}, "", "window"),
+        ({"window": -1.0}, {}, "", "window"),
+        ({}, {"ANALYZER_THRESHOLD": "nan"}, "", r"threshold \(ANALYZER_THRESHOLD\)"),
+        ({}, {"ANALYZER_THRESHOLD": "inf"}, "", "ANALYZER_THRESHOLD"),
+        ({}, {"ANALYZER_WINDOW": "NaN"}, "", "ANALYZER_WINDOW"),
+        ({}, {"ANALYZER_TRAILING_DAYS": "nan"}, "", "ANALYZER_TRAILING_DAYS"),
+        ({}, {"ANALYZER_EXPORT": "maybe"}, "", "ANALYZER_EXPORT"),
+        ({}, {}, "threshold = nan", "threshold in"),
+        ({}, {}, "threshold = 101", "threshold in"),
+        ({}, {}, "threshold = -0.5", "threshold in"),
+        ({}, {}, "window = inf", "window in"),
+        ({}, {}, "window = true", "window in"),
+        ({}, {}, "window = 172800", "window in"),
+        ({}, {}, "trailing_days = 0", "trailing_days in"),
+        ({}, {}, "trailing_days = 2.5", "trailing_days in"),
+        ({}, {}, "trailing_days = 100000", "trailing_days in"),
+        ({}, {}, 'export = "maybe"', "export in"),
+        ({}, {}, 'log_format = "nginx"', "log_format in"),
+        ({}, {}, "date = 2026-11-29T10:00:00Z", "date in"),
+    ],
+)
+def test_numbers_and_switches_are_checked_where_they_enter(
+    tmp_path: Path, given: dict, environ: dict, content: str, message: str
+) -> None:
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'[analyzer]\ndataset = "/d"\nreports = "/r"\n{content}\n')
+    with pytest.raises(UserError, match=message) as info:
+        load_config(given, environ, config)
+    assert len(str(info.value).splitlines()) == 1
+    assert "bad value for" in str(info.value)
+
+
+def test_good_values_pass_and_a_quoted_false_is_false(tmp_path: Path) -> None:
+    settings = load_config(
+        {"dataset": Path("/d"), "reports": Path("/r"), "window": 0.0, "threshold": 100.0},
+        {"ANALYZER_TRAILING_DAYS": "7", "ANALYZER_EXPORT": "off"},
+    )
+    assert (settings.window, settings.threshold, settings.trailing_days) == (0.0, 100.0, 7)
+    assert settings.export is False
+    config = tmp_path / "analyzer.toml"
+    config.write_text('dataset = "/d"\nreports = "/r"\nexport = "false"\ntrailing_days = 2\n')
+    assert load_config({}, {}, config).export is False
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--threshold", "nan"), ("--window", "nan"), ("--window", "inf"), ("--threshold", "-1")],
+)
+def test_nan_on_the_command_line_is_one_clear_error(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    dataset = _sample_dataset(tmp_path / "dataset")
+    result = _run(
+        [
+            "--dataset",
+            str(dataset),
+            "--reports",
+            str(tmp_path / "r"),
+            "--date",
+            "2026-11-29",
+            "--no-export",
+            option,
+            value,
+        ]
+    )
+    assert result.exit_code == 2, result.output
+    first = result.stderr.strip().splitlines()[0]
+    assert first.startswith("analyzer: error:") and option.strip("-") in first, first
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/", "http://", "https:///2010"])
+def test_a_bad_api_base_url_is_refused_before_anything(tmp_path: Path, url: str) -> None:
+    result = _run(
+        [
+            "--dataset",
+            str(tmp_path / "dataset"),
+            "--reports",
+            str(tmp_path / "r"),
+            "--api-base-url",
+            url,
+        ],
+        {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TOKEN},
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad Twilio API base URL" in lines[0], lines
+    assert _entries(tmp_path) == []
+
+
+def test_log_json_prints_the_final_error_as_json(tmp_path: Path) -> None:
+    result = _run(
+        [
+            "--dataset",
+            str(tmp_path / "nowhere"),
+            "--reports",
+            str(tmp_path / "r"),
+            "--no-export",
+            "--log-json",
+        ]
+    )
+    assert result.exit_code == 2
+    records = [json.loads(line) for line in result.stderr.strip().splitlines()]
+    assert records[-1]["level"] == "error" and records[-1]["logger"].startswith("analyzer")
+    assert "does not exist" in records[-1]["message"]
+
+
+def test_log_json_error_never_shows_the_token(tmp_path: Path, records: object) -> None:
+    account = account_of(records)
+    with FakeTwilio(records, account_sid=account, auth_token=TOKEN) as server:
+        env = nightly_env(server, account)
+        env["TWILIO_API_BASE_URL"] = f"{server.base_url}/{TOKEN}"
+        result = _run(nightly_args(tmp_path, "--log-json", "--quiet")[4:], env)
+    assert result.exit_code == 2, result.output
+    assert TOKEN not in result.stderr + result.stdout
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert last["level"] == "error" and "404" in last["message"]

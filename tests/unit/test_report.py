@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import html
 import json
 import re
 import shutil
@@ -22,7 +23,8 @@ from matplotlib.figure import Figure
 
 from analyzer import charts
 from analyzer.errors import InputError
-from analyzer.pipeline import run_detect
+from analyzer.investigate import read_complaints
+from analyzer.pipeline import run_detect, run_investigate
 from analyzer.redact import mask_phones
 from analyzer.report import _PATTERNS, _gap_patterns, build_report
 from analyzer.simulate import SimulationConfig, simulate
@@ -326,6 +328,54 @@ def test_carrier_results_are_reported_and_ticketed(with_logs: Path, tmp_path: Pa
     assert "+44 ••••••0123" in ticket
     assert "+447700900123" not in ticket
     assert "+14155550123" not in ticket  # not_found is not for Twilio
+
+
+def test_carrier_table_shows_record_times_reason_and_note(
+    sim: Path, with_logs: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(with_logs, results)
+    complaints = read_complaints(sim / "complaints.csv")
+    found = run_investigate(
+        sim / "messages.parquet",
+        complaints,
+        server_logs=[sim / "server_requests.jsonl"],
+        out_dir=results,
+    )
+    reports = found.reports
+    i = int(np.flatnonzero(reports["verdict"] == "carrier_side")[0])
+    note = "Saw it twice <b>, call me on +44 7700 900123"
+    reports.loc[i, "note"] = note
+    frame = reports.copy()
+    frame["reported_at"] = frame["reported_at"].dt.as_unit("us")
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), results / "carrier.parquet")
+    row = reports.iloc[i]
+    first = row["first_created"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    last = row["last_created"].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    out = tmp_path / "out"
+    build_report(results, out, ticket=True)
+    page = html_of(out).split("<h2>Carrier investigation</h2>")[1].split("<h2>")[0]
+    for name in ("first record (UTC)", "last record (UTC)", "reason", "note"):
+        assert f"<th>{name}</th>" in page
+    html_row = page.split("<tr>")[i + 2]
+    assert f"<td>{first}</td><td>{last}</td>" in html_row
+    assert f"<td>{html.escape(row['reason'])}</td>" in html_row
+    assert f"<td>{html.escape(note)}</td>" in html_row
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    table = markdown.split("## Carrier investigation")[1].split("\n## ")[0]
+    md_row = table.strip().splitlines()[i + 2]
+    assert f"| {first} | {last} | {row['reason']} | {note} |" in md_row
+    # The ticket is redacted by default: the note is free text, left out like bodies.
+    ticket = (out / "ticket.md").read_text(encoding="utf-8")
+    assert row["reason"] in ticket and first in ticket
+    assert "call me on" not in ticket
+
+    redacted = tmp_path / "redacted"
+    build_report(results, redacted, redact=True)
+    page = html_of(redacted).split("<h2>Carrier investigation</h2>")[1].split("<h2>")[0]
+    assert "call me on •••" in page
+    assert "7700 900123" not in page
 
 
 def test_missing_results_is_a_user_error(tmp_path: Path) -> None:

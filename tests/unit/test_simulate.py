@@ -956,3 +956,25 @@ def test_simulated_messages_can_go_into_a_dataset(tmp_path: Path) -> None:
     ).detection.summary
     assert days["messages"] == whole["messages"] == 4_000
     assert days["duplicate_clusters"] == whole["duplicate_clusters"] > 0
+
+
+def test_cli_simulate_into_a_dataset_then_detect_a_day(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    runner = CliRunner()
+    ds = tmp_path / "ds"
+    made = runner.invoke(
+        app,
+        ["simulate", "--out", str(tmp_path / "sim"), "-n", "3000", "--days", "2"]
+        + ["--dataset", str(ds), "--quiet"],
+    )
+    assert made.exit_code == 0, made.output
+    assert f"also in the dataset {ds}" in made.output
+    day = runner.invoke(
+        app, ["detect", str(ds), "-o", str(tmp_path / "d"), "-q", "--start", "2026-11-30"]
+    )
+    assert day.exit_code == 0, day.output
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["period_start"].startswith("2026-11-30")

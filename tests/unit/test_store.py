@@ -213,3 +213,172 @@ def test_records_without_date_created_are_kept_apart_and_readable(tmp_path: Path
         .fetchone()
     )
     assert count == (2,)
+
+
+# -- time columns must be timestamps ------------------------------------------------------
+
+
+def _with_epoch_ms(table: pa.Table, name: str = "date_created") -> pa.Table:
+    """The table with one time column as int64 epoch milliseconds, as some tools write it."""
+    index = table.schema.get_field_index(name)
+    millis = pa.compute.divide(table[name].cast(pa.int64()), 1000)
+    return table.set_column(index, name, millis)
+
+
+def test_coerce_messages_refuses_numbers_and_dates_as_times() -> None:
+    from analyzer.schema import coerce_messages
+
+    epoch = _with_epoch_ms(records(2))
+    with pytest.raises(SchemaError, match=r"column date_created is int64, not a timestamp"):
+        coerce_messages(epoch)
+    with pytest.raises(SchemaError, match=r"column date_sent is double, not a timestamp"):
+        coerce_messages(records(2).to_pandas().assign(date_sent=1.5e12))
+    day_only = records(2).set_column(
+        MESSAGE_SCHEMA.get_field_index("date_updated"),
+        "date_updated",
+        pa.array([DAY1.date()] * 2, pa.date32()),
+    )
+    with pytest.raises(SchemaError, match=r"column date_updated is date32\[day\], not a timestamp"):
+        coerce_messages(day_only)
+    # text is still parsed, timestamps of any unit or zone are converted
+    text = records(2).to_pandas().assign(date_sent="2026-11-28T10:00:00Z")
+    assert coerce_messages(text)["date_sent"][0].as_py() == datetime(2026, 11, 28, 10, tzinfo=UTC)
+
+
+def test_reading_a_file_with_epoch_times_is_refused(tmp_path: Path) -> None:
+    from analyzer.store import scan_messages
+
+    path = tmp_path / "epoch.parquet"
+    pq.write_table(_with_epoch_ms(records(3)), path)
+    for read in (read_messages, scan_messages):
+        with pytest.raises(SchemaError, match=rf"{path}: column date_created is int64"):
+            read(path)
+    # the same inside a dataset: a day file written by another tool
+    dataset = tmp_path / "ds"
+    write_messages(dataset, records(2, start=datetime(2026, 11, 1, tzinfo=UTC)))
+    day = dataset / "date=2026-11-02"
+    day.mkdir()
+    foreign = _with_epoch_ms(records(2, start=datetime(2026, 11, 2, tzinfo=UTC)), "date_updated")
+    pq.write_table(foreign, day / "part-0.parquet")
+    for read in (read_messages, scan_messages):
+        with pytest.raises(SchemaError, match=r"date=2026-11-02/part-0.parquet: column date_upd"):
+            read(dataset)
+    assert read_messages(dataset, end="2026-11-01").num_rows == 2  # the other days still read
+    # writing into that day reads it first: refused, and the file is left as it was
+    before = (day / "part-0.parquet").read_bytes()
+    with pytest.raises(SchemaError, match=r"date=2026-11-02/part-0.parquet: column date_upd"):
+        write_messages(dataset, records(1, start=datetime(2026, 11, 2, 12, tzinfo=UTC)))
+    assert (day / "part-0.parquet").read_bytes() == before
+
+
+def test_detect_on_epoch_milliseconds_exits_2_naming_the_column(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample" / "messages.parquet"
+    path = tmp_path / "epoch.parquet"
+    pq.write_table(_with_epoch_ms(pq.read_table(sample)), path)
+    result = CliRunner().invoke(app, ["detect", str(path), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("analyzer: error: ")
+    assert f"{path}: column date_created is int64, not a timestamp" in line
+    assert not (tmp_path / "o" / "clusters.parquet").exists()
+
+
+# -- writing: the output path and the day files are user input ------------------------------
+
+
+def _import(csv_file: Path, out: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    return CliRunner().invoke(app, ["import", str(csv_file), "--out", str(out)])
+
+
+def _console_csv(path: Path) -> Path:
+    path.write_text(
+        "Sid,SentDate,To,Body,Status\n"
+        f"SM{1:032x},2026-11-28T10:00:00Z,+14155550100,hi,delivered\n"
+        f"SM{2:032x},,+14155550100,hi,failed\n"
+    )
+    return path
+
+
+def _one_error_line(result: Any) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("analyzer: error: "), result.stderr
+    assert "unexpected error" not in lines[0] and "Traceback" not in result.output
+    return str(lines[0])
+
+
+def test_import_into_a_file_is_a_user_error(tmp_path: Path) -> None:
+    csv_file = _console_csv(tmp_path / "console.csv")
+    taken = tmp_path / "taken"
+    taken.write_text("not a dataset")
+    line = _one_error_line(_import(csv_file, taken))
+    assert f"dataset path is a file, not a folder: {taken}" in line
+    assert taken.read_text() == "not a dataset"
+    below = taken / "ds"  # a folder inside a file
+    assert str(below) in _one_error_line(_import(csv_file, below))
+    with pytest.raises(InputError, match="not a folder"), dataset_lock(taken):
+        pass
+
+
+def test_import_into_an_unwritable_folder_is_a_user_error(tmp_path: Path) -> None:
+    csv_file = _console_csv(tmp_path / "console.csv")
+    locked = tmp_path / "locked"
+    (locked / "ds").mkdir(parents=True)
+    dataset = tmp_path / "dataset"
+    write_messages(dataset, records(1, start=datetime(2026, 11, 28, 9, tzinfo=UTC)))
+    day = dataset / "date=2026-11-28"
+    read_only = [locked / "ds", locked, day]
+    for folder in read_only:
+        folder.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("this user (root?) can write in a folder with mode 0o500")
+        line = _one_error_line(_import(csv_file, locked / "new"))
+        assert f"cannot create the dataset folder {locked / 'new'}" in line
+        assert "Permission denied" in line
+        line = _one_error_line(_import(csv_file, locked / "ds"))
+        assert str(locked / "ds") in line and "Permission denied" in line
+        line = _one_error_line(_import(csv_file, dataset))  # a day folder that cannot be written
+        assert f"cannot write {day / 'part-0.parquet'}" in line and "Permission denied" in line
+        assert read_messages(dataset).num_rows == 1
+    finally:
+        for folder in read_only:
+            folder.chmod(0o700)
+
+
+def test_a_corrupt_day_file_is_a_user_error(tmp_path: Path) -> None:
+    csv_file = _console_csv(tmp_path / "console.csv")
+    dataset = tmp_path / "ds"
+    write_messages(dataset, records(1, start=datetime(2026, 11, 28, 9, tzinfo=UTC)))
+    day_file = dataset / "date=2026-11-28" / "part-0.parquet"
+    day_file.write_bytes(b"\x00garbage, not Parquet\xff" * 10)
+    line = _one_error_line(_import(csv_file, dataset))
+    assert f"cannot read {day_file} as Parquet" in line
+    assert day_file.read_bytes().startswith(b"\x00garbage")  # left as it was
+    assert not (dataset / "date=undated").exists()  # nothing half-written
+    # an undated record is checked against every day file: the same error
+    undated = tmp_path / "undated.csv"
+    undated.write_text(f"Sid,SentDate,To,Body\nSM{3:032x},,+14155550100,hi\n")
+    assert str(day_file) in _one_error_line(_import(undated, dataset))
+    # ... and so is the undated partition itself
+    day_file.unlink()
+    day_file.parent.rmdir()
+    write_messages(
+        dataset,
+        records(1, prefix="SMu").set_column(
+            MESSAGE_SCHEMA.get_field_index("date_created"),
+            "date_created",
+            pa.nulls(1, MESSAGE_SCHEMA.field("date_created").type),
+        ),
+    )
+    undated_file = dataset / "date=undated" / "part-0.parquet"
+    undated_file.write_bytes(b"garbage")
+    assert f"cannot read {undated_file} as Parquet" in _one_error_line(_import(csv_file, dataset))

@@ -1,0 +1,23 @@
+"""Checks on where a command writes its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzer.errors import InputError
+
+
+def check_output_outside(out_dir: str | Path, source: str | Path) -> None:
+    """Refuse an output folder that is the input dataset folder or lies inside it.
+
+    Results written there (clusters.parquet, carrier.parquet, ...) would be read back
+    as message records the next time the dataset is read. A Parquet file as ``source``
+    has nothing inside it and is left to the other checks. Raises InputError.
+    """
+    dataset = Path(source).resolve()
+    if not dataset.is_dir():
+        return
+    out = Path(out_dir).resolve()
+    if out == dataset or dataset in out.parents:
+        where = "is the input dataset" if out == dataset else "is inside the input dataset"
+        raise InputError(f"the output folder {out_dir} {where} {source}: choose one outside it")
