@@ -31,6 +31,7 @@ from analyzer.crossref import DEFAULT_TOLERANCE
 from analyzer.detect import DEFAULT_WINDOW
 from analyzer.errors import UserError
 from analyzer.investigate import DEFAULT_AFTER, DEFAULT_BEFORE
+from analyzer.logs import parse_field_map
 from analyzer.paths import check_output_outside
 from analyzer.redact import scrub_secrets
 
@@ -123,6 +124,65 @@ skew_seconds = _number(minimum=-_DAY, maximum=_DAY)
 tolerance_seconds = _number(minimum=0, maximum=3600)
 search_hours = _number(minimum=0, maximum=_TEN_YEARS_HOURS)
 search_minutes = _number(minimum=0, maximum=_TEN_YEARS_HOURS * 60)
+
+# Options that mean the same in several commands, declared once. A command with
+# settings of its own precedence (nightly) gives them None as default.
+ServerLogOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server-log",
+        help="The application's HTTP request log (repeatable; globs and .gz accepted). "
+        "Each cluster then gets a verdict: app_side, twilio_side, webhook_side, "
+        "unverified or inconclusive.",
+    ),
+]
+LogFormatOption = Annotated[
+    str | None, typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy.")
+]
+LogTzOption = Annotated[
+    str | None,
+    typer.Option("--log-tz", help="Time zone of log times that carry none (IANA name)."),
+]
+LogFieldOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--log-field", help="Rename a jsonl field, NAME=FIELD (repeatable), e.g. to=recipient."
+    ),
+]
+WindowOption = Annotated[
+    float | None,
+    typer.Option(
+        "--window",
+        "-w",
+        callback=window_seconds,
+        help="Largest gap in seconds between records of one cluster (0 or more).",
+    ),
+]
+KeyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key",
+        help="Extra column that must match too (repeatable), e.g. from or "
+        "messaging_service_sid. to and body always match.",
+    ),
+]
+SkewOption = Annotated[
+    float | None,
+    typer.Option(
+        "--skew",
+        callback=skew_seconds,
+        help="Log clock minus Twilio clock in seconds, within a day (-86400 to 86400); "
+        "estimated from the data if not given.",
+    ),
+]
+ToleranceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance",
+        callback=tolerance_seconds,
+        help="Seconds allowed between a POST and its record when the data cannot tell (0 to 3600).",
+    ),
+]
 
 QuietOption = Annotated[
     bool,
@@ -245,69 +305,20 @@ def detect(
         Path, typer.Argument(help="A Parquet file or a message dataset folder.", show_default=False)
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
-    window: Annotated[
-        float,
-        typer.Option(
-            "--window",
-            "-w",
-            callback=window_seconds,
-            help="Largest gap in seconds between records of one cluster (0 or more).",
-        ),
-    ] = DEFAULT_WINDOW,
-    key: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--key",
-            help="Extra column that must match too (repeatable), e.g. from or "
-            "messaging_service_sid. to and body always match.",
-        ),
-    ] = None,
+    window: WindowOption = DEFAULT_WINDOW,
+    key: KeyOption = None,
     start: Annotated[
         str | None, typer.Option("--start", help="First UTC day (YYYY-MM-DD) to read.")
     ] = None,
     end: Annotated[
         str | None, typer.Option("--end", help="Last UTC day (YYYY-MM-DD) to read.")
     ] = None,
-    server_log: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--server-log",
-            help="The application's HTTP request log (repeatable; globs and .gz accepted). "
-            "Each cluster then gets a verdict: app_side, twilio_side, webhook_side, "
-            "unverified or inconclusive.",
-        ),
-    ] = None,
-    log_format: Annotated[
-        str,
-        typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy."),
-    ] = "auto",
-    log_tz: Annotated[
-        str, typer.Option("--log-tz", help="Time zone of log times that carry none (IANA name).")
-    ] = "UTC",
-    log_field: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--log-field",
-            help="Rename a jsonl field, NAME=FIELD (repeatable), e.g. to=recipient.",
-        ),
-    ] = None,
-    skew: Annotated[
-        float | None,
-        typer.Option(
-            "--skew",
-            callback=skew_seconds,
-            help="Log clock minus Twilio clock in seconds, within a day (-86400 to 86400); "
-            "estimated from the data if not given.",
-        ),
-    ] = None,
-    tolerance: Annotated[
-        float,
-        typer.Option(
-            "--tolerance",
-            callback=tolerance_seconds,
-            help="Seconds allowed between a POST and its record (0 to 3600).",
-        ),
-    ] = DEFAULT_TOLERANCE,
+    server_log: ServerLogOption = None,
+    log_format: LogFormatOption = "auto",
+    log_tz: LogTzOption = "UTC",
+    log_field: LogFieldOption = None,
+    skew: SkewOption = None,
+    tolerance: ToleranceOption = DEFAULT_TOLERANCE,
     engine: Annotated[
         str,
         typer.Option(
@@ -338,16 +349,16 @@ def detect(
         run = run_detect(
             input,
             out,
-            window=window,
+            window=DEFAULT_WINDOW if window is None else window,
             key=full_key,
             start=start,
             end=end,
             server_logs=server_log or [],
-            log_format=log_format,
-            log_tz=log_tz,
+            log_format=log_format or "auto",
+            log_tz=log_tz or "UTC",
             log_fields=fields or None,
             skew=skew,
-            tolerance=tolerance,
+            tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             engine=engine,
             scheduler=scheduler,
             partitions=partitions,
@@ -418,13 +429,12 @@ def investigate(
         Path | None,
         typer.Option("--complaints", help="CSV of many reports: to, reported_at[, note, carrier]."),
     ] = None,
-    server_log: Annotated[
-        list[str] | None,
-        typer.Option("--server-log", help="The application's request log (repeatable, globs)."),
-    ] = None,
-    log_format: Annotated[
-        str, typer.Option("--log-format", help="auto, jsonl, twilio-sdk, combined or envoy.")
-    ] = "auto",
+    server_log: ServerLogOption = None,
+    log_format: LogFormatOption = "auto",
+    log_tz: LogTzOption = "UTC",
+    log_field: LogFieldOption = None,
+    window: WindowOption = None,
+    tolerance: ToleranceOption = DEFAULT_TOLERANCE,
     before_hours: Annotated[
         float,
         typer.Option(
@@ -442,14 +452,7 @@ def investigate(
             "allowance for an approximate report time or another clock (0 to 5270400).",
         ),
     ] = DEFAULT_AFTER.total_seconds() / 60,
-    skew: Annotated[
-        float | None,
-        typer.Option(
-            "--skew",
-            callback=skew_seconds,
-            help="Log clock minus Twilio clock in seconds, within a day (-86400 to 86400).",
-        ),
-    ] = None,
+    skew: SkewOption = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write carrier.parquet and investigation.json here."),
@@ -472,7 +475,11 @@ def investigate(
             dataset,
             reports,
             server_logs=server_log or [],
-            log_format=log_format,
+            log_format=log_format or "auto",
+            log_tz=log_tz or "UTC",
+            log_fields=parse_field_map(log_field or []) or None,
+            window=window,
+            tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             skew=skew,
             before=timedelta(hours=before_hours),
             after=timedelta(minutes=after_minutes),
@@ -504,12 +511,20 @@ def nightly(
         Path | None,
         typer.Option("--reports", envvar="ANALYZER_REPORTS", help="Folder of the daily reports."),
     ] = None,
-    server_log: Annotated[
-        list[str] | None,
-        typer.Option("--server-log", help="Request log path or glob (repeatable)."),
-    ] = None,
-    window: Annotated[
-        float | None, typer.Option("--window", envvar="ANALYZER_WINDOW", help="Window, s [60].")
+    server_log: ServerLogOption = None,
+    log_format: LogFormatOption = None,
+    log_tz: LogTzOption = None,
+    log_field: LogFieldOption = None,
+    window: WindowOption = None,
+    key: KeyOption = None,
+    tolerance: ToleranceOption = None,
+    complaints: Annotated[
+        Path | None,
+        typer.Option(
+            "--complaints",
+            help="CSV of reported duplicates (to, reported_at[, note, carrier]): those "
+            "reported on the day are investigated into its report.",
+        ),
     ] = None,
     threshold: Annotated[
         float | None,
@@ -556,7 +571,13 @@ def nightly(
         "dataset": dataset,
         "reports": reports,
         "server_log": server_log,
+        "log_format": log_format,
+        "log_tz": log_tz,
+        "log_field": log_field,
         "window": window,
+        "key": key,
+        "tolerance": tolerance,
+        "complaints": complaints,
         "threshold": threshold,
         "date": day,
         "api_base_url": api_base_url,
@@ -768,17 +789,6 @@ def check_output(out: Path, source: Path) -> None:
     """Refuse, before any work, an output folder inside the input or one that cannot be made."""
     check_output_outside(out, source)
     ensure_output_dir(out, create=False)
-
-
-def parse_field_map(items: list[str]) -> dict[str, str]:
-    """Parse NAME=FIELD pairs into a mapping; raises UserError on a malformed pair."""
-    fields: dict[str, str] = {}
-    for item in items:
-        name, sep, source = item.partition("=")
-        if not sep or not name or not source:
-            raise UserError(f"--log-field expects NAME=FIELD, got {item!r}")
-        fields[name] = source
-    return fields
 
 
 def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) -> str:

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.crossref import cross_reference
+from analyzer.crossref import DEFAULT_TOLERANCE, cross_reference
 from analyzer.detect import find_duplicates
 from analyzer.errors import InputError
 from analyzer.phones import normalize_e164
@@ -110,6 +110,7 @@ def investigate(
     before: timedelta = DEFAULT_BEFORE,
     after: timedelta = DEFAULT_AFTER,
     skew: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Investigation:
     """Decide each reported duplicate from the records to its recipient before its time.
 
@@ -170,7 +171,7 @@ def investigate(
     clusters = find_duplicates(nearby.take(pa.array(scope, type=pa.int64())), window=span).clusters
     if clusters.num_rows:
         clusters = cross_reference(
-            clusters, requests, messages, formats=formats, skew=skew
+            clusters, requests, messages, formats=formats, skew=skew, tolerance=tolerance
         ).clusters
     cluster_of = np.full(nearby.num_rows, -1, dtype=np.int64)
     if clusters.num_rows:

@@ -298,6 +298,19 @@ def read_server_logs(
     return LogParseResult(requests=requests, files=stats)
 
 
+def parse_field_map(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``NAME=FIELD`` pairs (``--log-field to=recipient``) into a mapping for
+    ``read_server_logs(fields=...)``; raises UserError on a malformed pair."""
+    fields: dict[str, str] = {}
+    for item in items:
+        name, sep, source = str(item).partition("=")
+        if not sep or not name.strip() or not source.strip():
+            raise UserError(f"--log-field expects NAME=FIELD, got {item!r}")
+        fields[name.strip()] = source.strip()
+    _field_map(fields)  # names it does not know are refused here, with the known ones
+    return fields
+
+
 def detect_format(path: str | Path) -> str | None:
     """Return the log format of a file, None for a file without non-empty lines.
 

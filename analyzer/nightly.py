@@ -31,11 +31,15 @@ from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analyzer.atomic import write_text
+from analyzer.crossref import DEFAULT_TOLERANCE
+from analyzer.detect import DEFAULT_KEY
 from analyzer.errors import InputError, UserError
-from analyzer.logs import FORMATS, _expand_paths
-from analyzer.pipeline import run_detect
+from analyzer.investigate import read_complaints
+from analyzer.logs import FORMATS, _expand_paths, parse_field_map
+from analyzer.pipeline import run_detect, run_investigate
 from analyzer.sources.twilio_api import (
     Credentials,
     ExportResult,
@@ -58,6 +62,7 @@ NIGHTLY_LOCK = ".nightly.lock"
 HISTORY_FILE = "index.html"
 #: The largest window: a nightly report covers one day.
 MAX_WINDOW = 86_400.0
+MAX_TOLERANCE = 3_600.0
 #: The most trailing days one run exports again.
 MAX_TRAILING_DAYS = 366
 
@@ -78,6 +83,14 @@ class NightlyConfig:
     api_base_url: str | None = None
     trailing_days: int = 3
     export: bool = True
+    log_tz: str = "UTC"
+    #: jsonl field renames, NAME=FIELD each (as --log-field).
+    log_field: list[str] = field(default_factory=list)
+    #: Extra columns that must match too, besides to and body (as detect --key).
+    key: list[str] = field(default_factory=list)
+    tolerance: float = DEFAULT_TOLERANCE
+    #: A complaints CSV: the reports made on the day are investigated into its report.
+    complaints: Path | None = None
 
     def __post_init__(self) -> None:
         # However the settings were made, they hold checked values of the right type.
@@ -104,7 +117,14 @@ ENV = {
     "api_base_url": "TWILIO_API_BASE_URL",
     "trailing_days": "ANALYZER_TRAILING_DAYS",
     "export": "ANALYZER_EXPORT",
+    "log_tz": "ANALYZER_LOG_TZ",
+    "log_field": "ANALYZER_LOG_FIELD",
+    "key": "ANALYZER_KEY",
+    "tolerance": "ANALYZER_TOLERANCE",
+    "complaints": "ANALYZER_COMPLAINTS",
 }
+#: Settings that hold lists: separated by commas in the environment (paths by os.pathsep).
+_LISTS = ("log_field", "key")
 
 
 def load_config(
@@ -156,7 +176,13 @@ _GIVEN = {
     "dataset": "--dataset or ANALYZER_DATASET",
     "reports": "--reports or ANALYZER_REPORTS",
     "server_log": "--server-log",
-    "window": "--window or ANALYZER_WINDOW",
+    "log_format": "--log-format",
+    "log_tz": "--log-tz",
+    "log_field": "--log-field",
+    "key": "--key",
+    "tolerance": "--tolerance",
+    "complaints": "--complaints",
+    "window": "--window",
     "threshold": "--threshold or ANALYZER_THRESHOLD",
     "date": "--date or ANALYZER_DATE",
     "api_base_url": "--api-base-url or TWILIO_API_BASE_URL",
@@ -171,6 +197,8 @@ def _from_env(name: str, raw: str | None) -> Any:
         return None
     if name == "server_log":
         return [part for part in raw.split(os.pathsep) if part]
+    if name in _LISTS:
+        return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
 
 
@@ -190,6 +218,25 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             return [str(p) for p in paths]
         if name == "window":
             return _number(value, 0.0, MAX_WINDOW, "a finite number of seconds")
+        if name == "tolerance":
+            return _number(value, 0.0, MAX_TOLERANCE, "a finite number of seconds")
+        if name == "log_tz":
+            try:
+                ZoneInfo(str(value))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("must be an IANA time zone name, e.g. Europe/Berlin") from None
+            return str(value)
+        if name in _LISTS:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError("must be a text or a list of texts")
+            if name == "log_field":
+                parse_field_map(items)
+            return list(items)
+        if name == "complaints":
+            if not isinstance(value, str | os.PathLike) or not str(value):
+                raise ValueError("must be the path of a CSV file")
+            return Path(value)
         if name == "threshold":
             return _number(value, 0.0, 100.0, "a finite percentage")
         if name == "trailing_days":
@@ -282,6 +329,8 @@ def check_settings(
     check_output_folder(config.reports, "reports", parents=False)
     if config.server_log:
         _expand_paths(config.server_log)
+    if config.complaints is not None:
+        read_complaints(config.complaints)
     if not config.export:
         return None
     return Credentials.from_env(os.environ if environ is None else environ)
@@ -346,15 +395,22 @@ def _report_day(config: NightlyConfig, day: date) -> dict[str, Any]:
     config.reports.mkdir(exist_ok=True)
     staging = config.reports / f".{day.isoformat()}.{uuid.uuid4().hex}.tmp"
     try:
+        fields = parse_field_map(config.log_field) or None
         run = run_detect(
             config.dataset,
             staging / "results",
             window=config.window,
+            key=(*DEFAULT_KEY, *config.key),
             server_logs=config.server_log,
             log_format=config.log_format,
+            log_tz=config.log_tz,
+            log_fields=fields,
+            tolerance=config.tolerance,
             day=day,
             allow_empty=True,
         )
+        if config.complaints is not None:
+            _investigate_day(config, day, staging / "results")
         from analyzer.report import build_report
 
         build_report(staging / "results", staging, ticket=True)
@@ -365,6 +421,25 @@ def _report_day(config: NightlyConfig, day: date) -> dict[str, Any]:
             shutil.rmtree(staging, ignore_errors=True)
     write_history(config.reports)
     return run.detection.summary
+
+
+def _investigate_day(config: NightlyConfig, day: date, results: Path) -> None:
+    """Investigate the complaints reported on ``day`` into the day's results."""
+    assert config.complaints is not None
+    reports = read_complaints(config.complaints)
+    on_day = reports[reports["reported_at"].dt.date == day]
+    log.info("investigating %d complaint(s) reported on %s", len(on_day), day)
+    if not on_day.empty:
+        run_investigate(
+            config.dataset,
+            on_day,
+            server_logs=config.server_log,
+            log_format=config.log_format,
+            log_tz=config.log_tz,
+            log_fields=parse_field_map(config.log_field) or None,
+            tolerance=config.tolerance,
+            out_dir=results,
+        )
 
 
 def _empty_day_text(

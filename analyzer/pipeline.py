@@ -286,6 +286,7 @@ def run_investigate(
     log_tz: str = "UTC",
     log_fields: Mapping[str, str] | None = None,
     skew: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
     before: timedelta = DEFAULT_BEFORE,
     after: timedelta = DEFAULT_AFTER,
     window: float | None = None,
@@ -317,6 +318,7 @@ def run_investigate(
         before=before,
         after=after,
         skew=skew,
+        tolerance=tolerance,
     )
     if out_dir is not None:
         out = Path(out_dir)

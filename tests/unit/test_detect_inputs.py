@@ -125,3 +125,19 @@ def test_the_progress_bar_does_not_keep_the_previous_total() -> None:
         assert (task.description, task.total, task.completed) == (
             "Reading server logs (lines)", None, 250
         )  # fmt: skip
+
+
+SHARED = ("--server-log", "--log-format", "--log-tz", "--log-field", "--tolerance", "--window")
+
+
+@pytest.mark.parametrize("option", SHARED)
+def test_an_option_means_the_same_in_every_command(option: str) -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)  # Typer may bundle its own click: no isinstance
+    helps = {}
+    for name in ("detect", "investigate", "nightly"):
+        command = group.commands[name]  # type: ignore[attr-defined]
+        (param,) = [p for p in command.params if option in getattr(p, "opts", [])]
+        helps[name] = param.help
+    assert len(set(helps.values())) == 1, helps

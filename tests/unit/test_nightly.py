@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -464,3 +465,53 @@ def test_log_json_error_never_shows_the_token(tmp_path: Path, records: object) -
     assert TOKEN not in result.stderr + result.stdout
     last = json.loads(result.stderr.strip().splitlines()[-1])
     assert last["level"] == "error" and "404" in last["message"]
+
+
+def test_nightly_takes_the_log_key_tolerance_and_complaint_settings(tmp_path: Path) -> None:
+    dataset = _sample_dataset(tmp_path / "dataset")
+    reports = tmp_path / "reports"
+    renamed = tmp_path / "requests.jsonl"
+    # The application logs the recipient under another name, in Berlin time.
+    lines = []
+    for text in (SAMPLE / "server_requests.jsonl").read_text().splitlines():
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if record.get("timestamp"):
+            moment = pd.Timestamp(record["timestamp"]).tz_convert("Europe/Berlin")
+            record["timestamp"] = moment.tz_localize(None).isoformat()
+        record["recipient"] = record.pop("to", None)
+        lines.append(json.dumps(record))
+    renamed.write_text("\n".join(lines) + "\n")
+    args = [
+        "--dataset", str(dataset), "--reports", str(reports), "--no-export", "--quiet",
+        "--date", "2026-11-29", "--server-log", str(renamed), "--log-tz", "Europe/Berlin",
+        "--log-field", "to=recipient", "--log-field", "message_sid=not_logged",
+        "--tolerance", "2",
+        "--complaints", str(SAMPLE / "complaints.csv"),
+    ]  # fmt: skip
+    result = _run(args, env={"ANALYZER_KEY": "from"})
+    assert result.exit_code == 0, result.output
+    day = reports / "2026-11-29"
+    summary = json.loads((day / "summary.json").read_text())
+    assert summary["key"] == ["to", "body", "from"]
+    assert summary["match_mode"] == "recipient_time"  # renamed field found, SIDs left out
+    assert abs(summary["skew_seconds"]) < 5  # Berlin time read as Berlin time
+    assert summary["by_verdict"].get("app_side", 0) > 0
+    assert (day / "results" / "carrier.parquet").exists()
+    assert "Carrier investigation" in (day / "index.html").read_text()
+
+
+def test_nightly_log_settings_are_checked_where_they_enter(tmp_path: Path) -> None:
+    dataset = _sample_dataset(tmp_path / "dataset")
+    common = ["--dataset", str(dataset), "--reports", str(tmp_path / "r"), "--no-export"]
+    for bad, words in (
+        (["--log-tz", "Mars/Olympus"], "IANA time zone"),
+        (["--log-field", "recipient"], "NAME=FIELD"),
+        (["--complaints", str(tmp_path / "none.csv")], "none.csv"),
+    ):
+        result = _run([*common, *bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert words in result.output
+    assert not (tmp_path / "r").exists()
