@@ -322,7 +322,7 @@ def detect(
     engine: Annotated[
         str,
         typer.Option(
-            "--engine", help="pandas (one machine) or dask (needs pip install 'analyzer[dask]')."
+            "--engine", help="pandas (one machine) or dask (needs pip install -e '.[dask]')."
         ),
     ] = "pandas",
     scheduler: Annotated[
