@@ -60,7 +60,7 @@ def test_detect_help_keeps_square_brackets_and_defaults() -> None:
     result = runner.invoke(app, ["detect", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())  # help is wrapped to the terminal
-    assert "pip install 'analyzer[dask]'" in text
+    assert "pip install -e '.[dask]'" in text
     assert "[default: a local cluster]" in text
     assert "[default: 60.0]" in text
     assert "[default: pandas]" in text
@@ -69,7 +69,7 @@ def test_detect_help_keeps_square_brackets_and_defaults() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_bracketed_help_text_survives(command: str) -> None:
-    """`[yesterday]`, `[60]`, `analyzer[dask]`...: whatever an option's help has in brackets."""
+    """`[yesterday]`, `[60]`, `.[dask]`...: whatever an option's help has in brackets."""
     params = typer.main.get_command(app).commands[command].params  # type: ignore[attr-defined]
     helps = [getattr(param, "help", None) or "" for param in params]
     bracketed = [found for text in helps for found in re.findall(r"\[[^\]]*\]", text)]
