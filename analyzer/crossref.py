@@ -328,7 +328,7 @@ def _comparable_recipients(sends: pa.Table, records: pa.Table) -> tuple[pa.Table
     if sends.num_rows == 0 or logged.null_count == len(logged) or records.num_rows == 0:
         return sends, records, ""
     sample = logged.drop_null().slice(0, _RECIPIENT_SAMPLE)
-    known = records["to"].combine_chunks()
+    known = records["to"]
     if _share_in(sample, known) >= RECIPIENT_MATCH_SHARE:
         return sends, records, ""
     records = records.set_column(
@@ -348,10 +348,14 @@ def _comparable_recipients(sends: pa.Table, records: pa.Table) -> tuple[pa.Table
 
 
 def _share_in(values: pa.Array | pa.ChunkedArray, known: pa.Array | pa.ChunkedArray) -> float:
+    """The share of ``values`` found in ``known`` (hashing the few values, not the many)."""
     if len(values) == 0:
         return 0.0
-    pool = known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known
-    return float(pc.mean(pc.cast(pc.is_in(values, value_set=pool), pa.int8())).as_py() or 0.0)
+    distinct = pc.unique(values)
+    distinct = distinct.combine_chunks() if isinstance(distinct, pa.ChunkedArray) else distinct
+    present = pc.unique(known.filter(pc.fill_null(pc.is_in(known, value_set=distinct), False)))
+    present = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
+    return float(pc.mean(pc.cast(pc.is_in(values, value_set=present), pa.int8())).as_py() or 0.0)
 
 
 def records_in_clusters(records: pa.Table, clusters: pa.Table) -> np.ndarray:
