@@ -25,23 +25,25 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from analyzer.vocabulary import LISTED_VERDICTS, Verdict
+
 #: Order in which verdicts are listed and stacked.
-VERDICTS = ("app_side", "twilio_side", "webhook_side", "carrier_side", "inconclusive", "unverified")
-VERDICT_COLORS = {
-    "app_side": "#E07B39",
-    "twilio_side": "#C0392B",
-    "webhook_side": "#1E8449",
-    "carrier_side": "#8E44AD",
-    "inconclusive": "#5DADE2",
-    "unverified": "#A6ACAF",
+VERDICTS = LISTED_VERDICTS
+VERDICT_COLORS: dict[str, str] = {
+    Verdict.APP_SIDE: "#E07B39",
+    Verdict.TWILIO_SIDE: "#C0392B",
+    Verdict.WEBHOOK_SIDE: "#1E8449",
+    Verdict.CARRIER_SIDE: "#8E44AD",
+    Verdict.INCONCLUSIVE: "#5DADE2",
+    Verdict.UNVERIFIED: "#A6ACAF",
 }
-VERDICT_LABELS = {
-    "app_side": "app_side (application sent it again)",
-    "twilio_side": "twilio_side (one request, several records)",
-    "webhook_side": "webhook_side (a reply sent twice)",
-    "carrier_side": "carrier_side",
-    "inconclusive": "inconclusive (logs cannot tell)",
-    "unverified": "unverified (no log evidence)",
+VERDICT_LABELS: dict[str, str] = {
+    Verdict.APP_SIDE: "app_side (application sent it again)",
+    Verdict.TWILIO_SIDE: "twilio_side (one request, several records)",
+    Verdict.WEBHOOK_SIDE: "webhook_side (a reply sent twice)",
+    Verdict.CARRIER_SIDE: "carrier_side",
+    Verdict.INCONCLUSIVE: "inconclusive (logs cannot tell)",
+    Verdict.UNVERIFIED: "unverified (no log evidence)",
 }
 #: Client timeouts commonly behind retries, and a queue's 1 h visibility timeout.
 MARKED_GAPS = ((10.0, "10 s"), (15.0, "15 s"), (30.0, "30 s"), (60.0, "60 s"), (3600.0, "1 h"))
@@ -404,7 +406,7 @@ def history_verdicts(rows: Sequence[dict[str, Any]]) -> Chart:
         [
             {
                 **(
-                    {"unverified": r["duplicate_clusters"]}
+                    {Verdict.UNVERIFIED: r["duplicate_clusters"]}
                     if not r["by_verdict"]
                     else r["by_verdict"]
                 )

@@ -36,13 +36,14 @@ import pyarrow.compute as pc
 from analyzer import reconcile as rc
 from analyzer.errors import InputError
 from analyzer.phones import normalize_e164
+from analyzer.vocabulary import CLUSTER_VERDICTS, Verdict
 
-APP_SIDE = "app_side"
-TWILIO_SIDE = "twilio_side"
-WEBHOOK_SIDE = "webhook_side"
-UNVERIFIED = "unverified"
-INCONCLUSIVE = "inconclusive"
-VERDICTS: tuple[str, ...] = (APP_SIDE, TWILIO_SIDE, WEBHOOK_SIDE, UNVERIFIED, INCONCLUSIVE)
+APP_SIDE = Verdict.APP_SIDE
+TWILIO_SIDE = Verdict.TWILIO_SIDE
+WEBHOOK_SIDE = Verdict.WEBHOOK_SIDE
+UNVERIFIED = Verdict.UNVERIFIED
+INCONCLUSIVE = Verdict.INCONCLUSIVE
+VERDICTS: tuple[str, ...] = CLUSTER_VERDICTS
 
 #: What a log format sees: the application's own calls, or the wire.
 LOG_KINDS: dict[str, str] = {

@@ -28,9 +28,10 @@ from analyzer.detect import find_duplicates
 from analyzer.errors import InputError
 from analyzer.phones import normalize_e164
 from analyzer.redact import country_codes
+from analyzer.vocabulary import Verdict
 
-CARRIER_SIDE = "carrier_side"
-NOT_FOUND = "not_found"
+CARRIER_SIDE = Verdict.CARRIER_SIDE
+NOT_FOUND = Verdict.NOT_FOUND
 DEFAULT_BEFORE = timedelta(hours=6)
 #: Records created this long after a report still count as seen before it: report
 #: times are approximate ("around 14:00") or taken on another clock than Twilio's.

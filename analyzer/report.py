@@ -36,13 +36,6 @@ import pyarrow.parquet as pq
 
 from analyzer import charts
 from analyzer.atomic import ensure_output_dir, write_text, write_with
-from analyzer.crossref import (
-    APP_SIDE,
-    INCONCLUSIVE,
-    TWILIO_SIDE,
-    UNVERIFIED,
-    WEBHOOK_SIDE,
-)
 from analyzer.detect import extra_reached_handset
 from analyzer.errors import InputError
 from analyzer.redact import (
@@ -52,6 +45,7 @@ from analyzer.redact import (
     scrub_secrets_array,
     secret_values,
 )
+from analyzer.vocabulary import CLUSTER_VERDICTS, LISTED_VERDICTS, Verdict
 
 CLUSTERS_FILE = "clusters.parquet"
 SENSITIVITY_FILE = "sensitivity.csv"
@@ -61,7 +55,15 @@ CARRIER_FILE = "carrier.parquet"
 #: Clusters shown in the HTML and Markdown tables; clusters.csv has them all.
 TABLE_ROWS = 500
 REPORT_VERSION = 1
-VERDICTS = (APP_SIDE, TWILIO_SIDE, WEBHOOK_SIDE, INCONCLUSIVE, UNVERIFIED)
+APP_SIDE, TWILIO_SIDE, WEBHOOK_SIDE, INCONCLUSIVE, UNVERIFIED = (
+    Verdict.APP_SIDE,
+    Verdict.TWILIO_SIDE,
+    Verdict.WEBHOOK_SIDE,
+    Verdict.INCONCLUSIVE,
+    Verdict.UNVERIFIED,
+)
+#: The verdicts of clusters, in the order they are listed.
+VERDICTS: tuple[str, ...] = tuple(v for v in LISTED_VERDICTS if v in CLUSTER_VERDICTS)
 NO_LOGS_REASON = "no server logs given"
 
 _LIST_COLUMNS = (
@@ -213,7 +215,7 @@ def _load(results: Path) -> _Data:
     logs_given = "verdict" in table.column_names
     n = table.num_rows
     if not logs_given:
-        table = table.append_column("verdict", pa.array(["unverified"] * n, pa.string()))
+        table = table.append_column("verdict", pa.array([Verdict.UNVERIFIED] * n, pa.string()))
         table = table.append_column("verdict_reason", pa.array([NO_LOGS_REASON] * n, pa.string()))
     extra = pc.subtract(table["n_records"], 1).to_numpy()
     first = table["first_created"].cast(pa.int64()).to_numpy(zero_copy_only=False)
@@ -364,8 +366,8 @@ def _summarise(data: _Data, redact: bool) -> dict[str, Any]:
     f = data.frame
     s = data.summary
     outbound = int(s.get("outbound_messages", 0) or 0)
-    by_verdict = {v: 0 for v in VERDICTS}
-    extra_by_verdict = {v: 0 for v in VERDICTS}
+    by_verdict: dict[str, int] = {v: 0 for v in VERDICTS}
+    extra_by_verdict: dict[str, int] = {v: 0 for v in VERDICTS}
     if len(f):
         counts = f.groupby("verdict").agg(n=("extra", "size"), e=("extra", "sum"))
         for verdict, row in counts.iterrows():
@@ -460,20 +462,20 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
     )
     parts: list[str] = []
     bv = out["by_verdict"]
-    if bv["app_side"]:
-        app = f[f["verdict"] == "app_side"]
+    if bv[APP_SIDE]:
+        app = f[f["verdict"] == APP_SIDE]
         sizes = app["n_records"]
         times = "twice" if sizes.max() == 2 else f"{sizes.min()}–{sizes.max()} times"
         if sizes.min() == sizes.max() and sizes.max() > 2:
             times = f"{sizes.max()} times"
         pattern = _pattern_text(app["pattern"])
         parts.append(
-            f"{bv['app_side']:,} sent {times} by the application"
+            f"{bv[APP_SIDE]:,} sent {times} by the application"
             + (f" ({pattern})" if pattern else "")
         )
-    if bv["twilio_side"]:
+    if bv[TWILIO_SIDE]:
         parts.append(
-            f"{bv['twilio_side']:,} need{'s' if bv['twilio_side'] == 1 else ''} "
+            f"{bv[TWILIO_SIDE]:,} need{'s' if bv[TWILIO_SIDE] == 1 else ''} "
             "Twilio support (one request, several records)"
         )
     if bv[WEBHOOK_SIDE]:
@@ -481,14 +483,14 @@ def _headline(data: _Data, out: dict[str, Any], uncovered: list[Any]) -> str:
             f"{bv[WEBHOOK_SIDE]:,} replies to incoming messages sent twice (the webhook was "
             "answered twice: check its 15 s timeout and fallback URL)"
         )
-    if bv["inconclusive"]:
+    if bv[INCONCLUSIVE]:
         parts.append(f"{bv['inconclusive']:,} inconclusive (the logs cannot tell who sent them)")
-    if bv["unverified"]:
+    if bv[UNVERIFIED]:
         if not data.logs_given:
             pattern = _pattern_text(f["pattern"])
             why = "no server logs given" + (f"; {pattern}" if pattern else "")
         else:
-            unverified = f.loc[f["verdict"] == "unverified", "first_created"]
+            unverified = f.loc[f["verdict"] == UNVERIFIED, "first_created"]
             why = _uncovered_text(unverified, uncovered, data.summary)
         parts.append(f"{bv['unverified']:,} unverified ({why})")
     return head + ": " + ", ".join(parts) + ". " + _reached_text(out)
@@ -1213,7 +1215,7 @@ def _clusters_csv(data: _Data, redact: bool, secrets: list[str]) -> bytes:
 
 def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str:
     f, t = data.frame, data.table
-    twilio = np.flatnonzero(f["verdict"].to_numpy() == "twilio_side")
+    twilio = np.flatnonzero(f["verdict"].to_numpy() == TWILIO_SIDE)
     accounts = sorted(
         {
             a
@@ -1228,7 +1230,7 @@ def _render_ticket(data: _Data, out: dict[str, Any], redact_ticket: bool) -> str
     )
     carrier = data.carrier
     carrier_side = (
-        carrier[carrier["verdict"].astype(str) == "carrier_side"]
+        carrier[carrier["verdict"].astype(str) == Verdict.CARRIER_SIDE]
         if carrier is not None and "verdict" in carrier
         else None
     )

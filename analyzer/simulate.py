@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from analyzer.errors import UserError
 from analyzer.schema import MESSAGE_SCHEMA, TIMESTAMP, coerce_messages
 from analyzer.store import write_messages
+from analyzer.vocabulary import PLANTED_VERDICTS
 
 SCENARIOS: tuple[str, ...] = (
     "normal",
@@ -54,7 +55,7 @@ PLANTED: tuple[str, ...] = (
     "twilio_side",
     "carrier_side",
 )
-VERDICTS: tuple[str, ...] = ("app_side", "twilio_side", "carrier_side", "unverified")
+VERDICTS: tuple[str, ...] = PLANTED_VERDICTS
 API_VERSION = "2010-04-01"
 SOURCE = "simulator"
 #: Rows per written chunk (Parquet row group, JSON-lines batch).
