@@ -50,6 +50,7 @@ from analyzer.sources.twilio_api import (
     scrub,
 )
 from analyzer.store import LOCK_FILE, LockedError, dataset_lock
+from analyzer.vocabulary import HISTORY_FILE, REPORT_HTML_FILE, SUMMARY_FILE
 
 Day = date
 
@@ -59,7 +60,6 @@ EXIT_CONFIG = 2
 EXIT_THRESHOLD = 3
 EXIT_LOCKED = 75
 NIGHTLY_LOCK = ".nightly.lock"
-HISTORY_FILE = "index.html"
 #: The largest window: a nightly report covers one day.
 MAX_WINDOW = 86_400.0
 MAX_TOLERANCE = 3_600.0
@@ -541,7 +541,7 @@ def history(reports: Path) -> list[dict[str, Any]]:
     """One entry per day that has a finished report, oldest first."""
     rows = []
     for folder in sorted(p for p in reports.iterdir() if p.is_dir() and _is_day(p.name)):
-        summary_file = folder / "summary.json"
+        summary_file = folder / SUMMARY_FILE
         if not summary_file.exists():
             continue
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
@@ -588,7 +588,7 @@ def write_history(reports: Path) -> Path:
     )
     body = "\n".join(
         ('<tr class="empty">' if r["empty"] else "<tr>")
-        + f'<td><a href="{escape(r["day"])}/index.html">{escape(r["day"])}</a>'
+        + f'<td><a href="{escape(r["day"])}/{REPORT_HTML_FILE}">{escape(r["day"])}</a>'
         + (' <span class="mark">⚠ no messages</span>' if r["empty"] else "")
         + "</td>"
         f"<td>{r['outbound_messages']:,}</td><td>{r['duplicate_clusters']:,}</td>"

@@ -37,12 +37,13 @@ from analyzer.investigate import (
 from analyzer.logs import LogParseResult, read_server_logs
 from analyzer.paths import check_output_outside
 from analyzer.store import as_day, list_days, read_messages, scan_messages
-
-CLUSTERS_FILE = "clusters.parquet"
-CARRIER_FILE = "carrier.parquet"
-INVESTIGATION_FILE = "investigation.json"
-SENSITIVITY_FILE = "sensitivity.csv"
-SUMMARY_FILE = "summary.json"
+from analyzer.vocabulary import (
+    CARRIER_FILE,
+    CLUSTERS_FILE,
+    INVESTIGATION_FILE,
+    SENSITIVITY_FILE,
+    SUMMARY_FILE,
+)
 
 
 class Feedback(Protocol):

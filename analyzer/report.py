@@ -45,12 +45,19 @@ from analyzer.redact import (
     scrub_secrets_array,
     secret_values,
 )
-from analyzer.vocabulary import CLUSTER_VERDICTS, LISTED_VERDICTS, Verdict
-
-CLUSTERS_FILE = "clusters.parquet"
-SENSITIVITY_FILE = "sensitivity.csv"
-SUMMARY_FILE = "summary.json"
-CARRIER_FILE = "carrier.parquet"
+from analyzer.vocabulary import (
+    CARRIER_FILE,
+    CLUSTER_VERDICTS,
+    CLUSTERS_FILE,
+    LISTED_VERDICTS,
+    REPORT_CSV_FILE,
+    REPORT_HTML_FILE,
+    REPORT_MD_FILE,
+    SENSITIVITY_FILE,
+    SUMMARY_FILE,
+    TICKET_FILE,
+    Verdict,
+)
 
 #: Clusters shown in the HTML and Markdown tables; clusters.csv has them all.
 TABLE_ROWS = 500
@@ -1365,8 +1372,8 @@ def build_report(
         written.append(path)
         return path
 
-    index = put(_render_html(data, summary, made, rows), "index.html", _scrub_html(secrets))
-    put(_render_md(data, summary, made, rows), "report.md")
+    index = put(_render_html(data, summary, made, rows), REPORT_HTML_FILE, _scrub_html(secrets))
+    put(_render_md(data, summary, made, rows), REPORT_MD_FILE)
     chart_dir = out / "charts"
     chart_dir.mkdir(exist_ok=True)
     for chart in made:
@@ -1374,14 +1381,14 @@ def build_report(
         write_with(_bytes_writer(chart.png), target)
         written.append(target)
     summary_text = json.dumps(json.loads(clean(json.dumps(summary))), indent=2, ensure_ascii=False)
-    put(summary_text + "\n", "summary.json", lambda x: x)
+    put(summary_text + "\n", SUMMARY_FILE, lambda x: x)
     # scrubbed column by column (RE2), far faster than a regex over the whole text
-    csv_path = out / "clusters.csv"
+    csv_path = out / REPORT_CSV_FILE
     write_with(_bytes_writer(_clusters_csv(data, redact, secrets)), csv_path)
     written.append(csv_path)
     ticket_path = None
     if ticket:
-        ticket_path = put(_render_ticket(data, summary, redact_ticket), "ticket.md")
+        ticket_path = put(_render_ticket(data, summary, redact_ticket), TICKET_FILE)
     return ReportResult(
         out_dir=out, index_html=index, files=written, summary=summary, ticket=ticket_path
     )

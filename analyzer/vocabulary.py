@@ -44,3 +44,19 @@ LISTED_VERDICTS: tuple[Verdict, ...] = (
     Verdict.INCONCLUSIVE,
     Verdict.UNVERIFIED,
 )
+
+# The files the jobs write, by name.
+#: `analyzer detect`: every duplicate cluster, the window sensitivity table, the counts.
+CLUSTERS_FILE = "clusters.parquet"
+SENSITIVITY_FILE = "sensitivity.csv"
+SUMMARY_FILE = "summary.json"
+#: `analyzer investigate --out`: one row per report, and the whole investigation.
+CARRIER_FILE = "carrier.parquet"
+INVESTIGATION_FILE = "investigation.json"
+#: `analyzer report`: the page, its Markdown twin, the clusters for spreadsheets, the ticket.
+REPORT_HTML_FILE = "index.html"
+REPORT_MD_FILE = "report.md"
+REPORT_CSV_FILE = "clusters.csv"
+TICKET_FILE = "ticket.md"
+#: `analyzer nightly`: the history page in the reports folder.
+HISTORY_FILE = "index.html"
