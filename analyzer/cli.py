@@ -26,13 +26,11 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from analyzer.atomic import ensure_output_dir
 from analyzer.crossref import DEFAULT_TOLERANCE
 from analyzer.detect import DEFAULT_WINDOW
 from analyzer.errors import UserError
 from analyzer.investigate import DEFAULT_AFTER, DEFAULT_BEFORE
 from analyzer.logs import parse_field_map
-from analyzer.paths import check_output_outside
 from analyzer.redact import scrub_secrets
 
 # Typer raises click's exceptions: click's own or, in newer Typer, those of its bundled copy.
@@ -344,7 +342,6 @@ def detect(
 
     full_key = ("to", "body", *(key or []))
     with user_errors(), _progress(quiet) as progress:
-        check_output(out, input)
         fields = parse_field_map(log_field or [])
         run = run_detect(
             input,
@@ -463,8 +460,6 @@ def investigate(
     from analyzer.pipeline import run_investigate
 
     with user_errors():
-        if out is not None:
-            check_output(out, dataset)
         if complaints is not None:
             reports = read_complaints(complaints)
         elif to and around:
@@ -783,12 +778,6 @@ def import_command(
         f"{result.write.inserted:,} new, {result.write.updated:,} updated, "
         f"{result.write.unchanged:,} unchanged in {out}"
     )
-
-
-def check_output(out: Path, source: Path) -> None:
-    """Refuse, before any work, an output folder inside the input or one that cannot be made."""
-    check_output_outside(out, source)
-    ensure_output_dir(out, create=False)
 
 
 def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) -> str:

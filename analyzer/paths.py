@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analyzer.atomic import ensure_output_dir
 from analyzer.errors import InputError
+
+
+def check_output(out_dir: str | Path, source: str | Path) -> None:
+    """Refuse, before any work, an output folder inside the input or one that cannot be
+    made or written (InputError naming it)."""
+    check_output_outside(out_dir, source)
+    ensure_output_dir(out_dir, create=False)
 
 
 def check_output_outside(out_dir: str | Path, source: str | Path) -> None:

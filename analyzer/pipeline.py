@@ -35,7 +35,7 @@ from analyzer.investigate import (
     report_rows,
 )
 from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.paths import check_output_outside
+from analyzer.paths import check_output
 from analyzer.store import as_day, list_days, read_messages, scan_messages
 from analyzer.vocabulary import (
     CARRIER_FILE,
@@ -112,8 +112,7 @@ def run_detect(
     on that UTC day are kept (the days around it are read to see them whole).
     """
     # Before any long work: a bad output folder should not cost a night's run.
-    check_output_outside(out_dir, source)
-    ensure_output_dir(out_dir, create=False)
+    check_output(out_dir, source)
     report = feedback or _Silent()
     if engine == "dask":
         if day is not None:
@@ -300,6 +299,8 @@ def run_investigate(
     """
     if complaints.empty:
         raise InputError("no reports to investigate")
+    if out_dir is not None:
+        check_output(out_dir, dataset)
     first = complaints["reported_at"].min() - before
     last = complaints["reported_at"].max() + after
     messages = read_messages(
@@ -322,8 +323,7 @@ def run_investigate(
         tolerance=tolerance,
     )
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = ensure_output_dir(out_dir)
         frame = found.reports.copy()
         frame["reported_at"] = frame["reported_at"].dt.as_unit("us")
         write_parquet(pa.Table.from_pandas(frame, preserve_index=False), out / CARRIER_FILE)
