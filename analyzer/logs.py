@@ -518,16 +518,18 @@ def _place_untimed(table: pa.Table, st: FileStats) -> pa.Table:
     low_ok = timed & (low_key >= 0)
     order = np.argsort(low_key[low_ok], kind="stable")
     keys, best = low_key[low_ok][order], np.maximum.accumulate(us[low_ok][order])
-    at = np.searchsorted(keys, line[untimed], side="left") - 1
-    lower = np.where(at >= 0, best[np.maximum(at, 0)], np.iinfo(np.int64).min)
+    before = np.searchsorted(keys, line[untimed], side="left") - 1
+    lower = np.full(len(before), np.iinfo(np.int64).min, dtype=np.int64)
+    lower[before >= 0] = best[before[before >= 0]]
     # Upper bounds: blocks that began later, at the latest a second after their Date.
     high = us + np.where(dated, 1_000_000, 0)
     order = np.argsort(line[timed], kind="stable")
     keys = line[timed][order]
     least = np.minimum.accumulate(high[timed][order][::-1])[::-1]
-    at = np.searchsorted(keys, line[untimed], side="right")
-    upper = np.where(at < len(keys), least[np.minimum(at, len(keys) - 1)], np.iinfo(np.int64).max)
-    placed = (at >= 0) & (lower > np.iinfo(np.int64).min) & (upper < np.iinfo(np.int64).max)
+    after = np.searchsorted(keys, line[untimed], side="right")
+    upper = np.full(len(after), np.iinfo(np.int64).max, dtype=np.int64)
+    upper[after < len(keys)] = least[after[after < len(keys)]]
+    placed = (lower > np.iinfo(np.int64).min) & (upper < np.iinfo(np.int64).max)
     placed &= (upper >= lower) & (upper - lower <= _MAX_PLACED_SPAN_US)
     if not placed.any():
         return table

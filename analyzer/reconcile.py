@@ -339,10 +339,9 @@ def reconcile(
     """Decide every cluster (records with ``rec_cluster`` >= 0) from the POSTs around it."""
     outcome = np.zeros(n_clusters, dtype=np.int8)
     reason = np.full(n_clusters, REASON_EITHER, dtype=np.int8)
-    empty = np.zeros(0, dtype=np.int64)
     if n_clusters == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return Reconciled(outcome, reason, z, z, z, empty, empty)
+        empty = np.zeros(0, dtype=np.int64)
+        return Reconciled(outcome, reason, empty, empty, empty, empty, empty)
     cand = _Candidates(g)
     width = max(g.n_records, g.n_posts, 1)
     rec_codes, post_codes, crowded = _components(cand, rec_cluster, n_clusters, max_nodes)
