@@ -193,8 +193,8 @@ def cross_reference(
             "POSTs may fall outside their clusters' windows"
         )
     coverage = _coverage(requests, used, coverage_gap)
-    live_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[live]
-    warnings.extend(_clock_warnings(coverage, records, skew_info, live_us))
+    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+    warnings.extend(_clock_warnings(coverage, records, skew_info, send_us[live]))
 
     model = _build_model(clusters, sends, outcome, records, mode, used)
     band, band_method = _delay_band(model, tolerance)
@@ -208,7 +208,6 @@ def cross_reference(
     # first record to within the tolerance before its last one.
     covered = _covered(first_us + tol_us, last_us - tol_us, coverage)
     evidence = _verdicts(result, model, covered, n)
-    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
     cluster_of, send_row = _evidence_rows(result, model, band, send_us)
     evidence["match_mode"] = np.full(n, mode, dtype=object)
     evidence.update(_matched_lists(n, sends, cluster_of, send_row))
