@@ -6,7 +6,6 @@ same steps.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -210,7 +209,7 @@ def run_detect(
         skew=skew,
     )
     frame = run.detection.clusters_frame()
-    frame.attrs["summary"] = json.loads(json.dumps(run.detection.summary, default=str))
+    frame.attrs["summary"] = run.detection.summary.to_json()
     return frame
 
 

@@ -387,7 +387,7 @@ def history_rate(rows: Sequence[dict[str, Any]]) -> Chart:
         _empty(ax, "No days analysed yet")
         return _render(fig, "history_rate", "Duplicate rate per day")
     days = pd.to_datetime([r["day"] for r in rows])
-    rates = [float(r["rate"]) for r in rows]
+    rates = [float(r["rate"]) * 100 for r in rows]
     ax.plot(days, rates, marker="o")
     ax.set_ylabel("extra messages (% of outbound)")
     ax.set_xlabel("day (UTC)")

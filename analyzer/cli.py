@@ -32,6 +32,7 @@ from analyzer.errors import UserError
 from analyzer.investigate import DEFAULT_AFTER, DEFAULT_BEFORE
 from analyzer.logs import parse_field_map
 from analyzer.redact import scrub_secrets
+from analyzer.results import CrossrefSummary, DuplicatesSummary
 
 # Typer raises click's exceptions: click's own or, in newer Typer, those of its bundled copy.
 _click_exceptions = sys.modules[typer.BadParameter.__module__]
@@ -361,7 +362,7 @@ def detect(
             partitions=partitions,
             feedback=BarFeedback(progress),
         )
-    for warning in run.detection.summary.get("warnings", []):
+    for warning in run.detection.summary.warnings:
         typer.echo(f"analyzer: warning: {warning}", err=True)
     typer.echo(format_detect_summary(run.detection.summary, run.detection.sensitivity))
     typer.echo(f"Results: {run.out_dir}")
@@ -780,16 +781,16 @@ def import_command(
     )
 
 
-def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) -> str:
+def format_detect_summary(summary: DuplicatesSummary, sensitivity: pd.DataFrame) -> str:
     """Format a detection summary and its sensitivity table for the terminal."""
     lines = [
-        f"{summary['messages']:,} messages, {summary['outbound_messages']:,} outbound "
-        f"({summary['skipped_no_body']:,} without a body and "
-        f"{summary.get('skipped_not_sent', 0):,} never sent (canceled or scheduled) left out).",
-        f"{summary['duplicate_clusters']:,} duplicate clusters with "
-        f"{summary['extra_messages']:,} extra messages "
-        f"(window {_seconds(summary['window_seconds'])}, key {' + '.join(summary['key'])}); "
-        f"{summary.get('extra_reached_handset', 0):,} of the extra messages reached a handset "
+        f"{summary.messages:,} messages, {summary.outbound_messages:,} outbound "
+        f"({summary.skipped_no_body:,} without a body and "
+        f"{summary.skipped_not_sent:,} never sent (canceled or scheduled) left out).",
+        f"{summary.duplicate_clusters:,} duplicate clusters with "
+        f"{summary.extra_messages:,} extra messages "
+        f"(window {_seconds(summary.window_seconds)}, key {' + '.join(summary.key)}); "
+        f"{summary.extra_reached_handset:,} of the extra messages reached a handset "
         "(sent, delivered or read).",
         "",
         "Window sensitivity:",
@@ -801,34 +802,38 @@ def format_detect_summary(summary: dict[str, Any], sensitivity: pd.DataFrame) ->
             f"  {_seconds(row['window_seconds']):>8}  {row['duplicate_clusters']:>10,}  "
             f"{row['extra_messages']:>10,}{mark}"
         )
-    if "by_verdict" in summary:
-        verdicts = ", ".join(f"{n:,} {v}" for v, n in summary["by_verdict"].items()) or "none"
-        lines += [
-            "",
-            f"Verdicts: {verdicts}.",
-            f"Server logs: matched by {summary['match_mode']}, clock skew "
-            f"{summary['skew_seconds']:+.1f} s ({summary['skew_method']}, confidence "
-            f"{summary.get('skew_confidence') or 'none'}).",
-        ]
-        outcomes = summary.get("sends_by_outcome") or {}
-        if outcomes:
-            lines.append(
-                f"POSTs: {outcomes.get('accepted', 0):,} accepted, {outcomes.get('possible', 0):,} "
-                f"without an answer or with a 5xx, {outcomes.get('refused', 0):,} refused (4xx)."
-            )
-        ids = summary.get("request_id_sids") or {}
-        if ids.get("candidates"):
-            lines.append(
-                f"Twilio-Request-Id: {ids.get('found', 0):,} of {ids['candidates']:,} successful "
-                f"creates name an exported record ({'used' if ids.get('used') else 'not used'} "
-                "as SIDs)."
-            )
-        for log in summary["logs"]:
-            lines.append(
-                f"  {log['path']}: {log['format']}, {log['lines']:,} lines, {log['sends']:,} "
-                f"message POSTs, {log['malformed']:,} malformed"
-            )
+    if summary.crossref is not None:
+        lines += ["", *_crossref_lines(summary.crossref)]
     return "\n".join(lines)
+
+
+def _crossref_lines(crossref: CrossrefSummary) -> list[str]:
+    verdicts = ", ".join(f"{n:,} {v}" for v, n in crossref.by_verdict.items()) or "none"
+    lines = [
+        f"Verdicts: {verdicts}.",
+        f"Server logs: matched by {crossref.match_mode}, clock skew "
+        f"{crossref.skew_seconds:+.1f} s ({crossref.skew_method}, confidence "
+        f"{crossref.skew_confidence or 'none'}).",
+    ]
+    outcomes = crossref.sends_by_outcome
+    if outcomes:
+        lines.append(
+            f"POSTs: {outcomes.get('accepted', 0):,} accepted, {outcomes.get('possible', 0):,} "
+            f"without an answer or with a 5xx, {outcomes.get('refused', 0):,} refused (4xx)."
+        )
+    ids = crossref.request_id_sids
+    if ids.get("candidates"):
+        lines.append(
+            f"Twilio-Request-Id: {ids.get('found', 0):,} of {ids['candidates']:,} successful "
+            f"creates name an exported record ({'used' if ids.get('used') else 'not used'} "
+            "as SIDs)."
+        )
+    for log in crossref.logs:
+        lines.append(
+            f"  {log.path}: {log.format}, {log.lines:,} lines, {log.sends:,} "
+            f"message POSTs, {log.malformed:,} malformed"
+        )
+    return lines
 
 
 def _seconds(value: float) -> str:

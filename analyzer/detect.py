@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.errors import InputError, SchemaError
+from analyzer.results import DuplicatesSummary
 from analyzer.schema import HANDSET_STATUSES, MESSAGE_SCHEMA, NOT_SENT_STATUSES, require_columns
 
 DEFAULT_WINDOW = 60.0
@@ -64,7 +65,7 @@ class Detection:
     #: Counts; besides the figures of the clusters, ``skipped_no_body`` (outbound without
     #: a body), ``skipped_not_sent`` (outbound with a body, canceled or scheduled) and
     #: ``extra_reached_handset`` (see ``extra_reached_handset``).
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: DuplicatesSummary = field(default_factory=DuplicatesSummary)
     #: Latest date_created (µs) of any run, at the widest window, that starts in the
     #: focus: a caller that read a limited period checks it against the period's end.
     reach: int | None = None
@@ -357,22 +358,22 @@ def _detect(
 
     n_clusters = clusters.num_rows
     in_clusters = int(pc.sum(clusters["n_records"]).as_py() or 0)
-    summary: dict[str, Any] = {
-        "messages": keys.total,
-        "outbound_messages": keys.outbound,
-        "skipped_no_body": keys.no_body,
-        "skipped_not_sent": keys.not_sent,
-        "candidate_messages": keys.candidates,
-        "duplicate_clusters": n_clusters,
-        "records_in_clusters": in_clusters,
-        "extra_messages": in_clusters - n_clusters,
-        "extra_reached_handset": extra_reached_handset(clusters),
-        "window_seconds": float(window),
-        "key": list(key),
-    }
+    summary = DuplicatesSummary(
+        messages=keys.total,
+        outbound_messages=keys.outbound,
+        skipped_no_body=keys.no_body,
+        skipped_not_sent=keys.not_sent,
+        candidate_messages=keys.candidates,
+        duplicate_clusters=n_clusters,
+        records_in_clusters=in_clusters,
+        extra_messages=in_clusters - n_clusters,
+        extra_reached_handset=extra_reached_handset(clusters),
+        window_seconds=float(window),
+        key=list(key),
+    )
     if keys.period[0] is not None and keys.period[1] is not None:
-        summary["period_start"] = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
-        summary["period_end"] = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
+        summary.period_start = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
+        summary.period_end = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
     return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary, reach=reach)
 
 
@@ -650,25 +651,11 @@ def combine_detections(
     sensitivity = parts[0].sensitivity.copy()
     for name in counts:
         sensitivity[name] = sum(p.sensitivity[name] for p in parts)
-    summary: dict[str, Any] = dict(parts[0].summary)
-    summed = (
-        "messages",
-        "outbound_messages",
-        "skipped_no_body",
-        "skipped_not_sent",
-        "candidate_messages",
-        "extra_reached_handset",
-        *counts,
-    )
-    for name in summed:
-        summary[name] = sum(int(p.summary[name]) for p in parts)
-    starts = [p.summary["period_start"] for p in parts if "period_start" in p.summary]
-    ends = [p.summary["period_end"] for p in parts if "period_end" in p.summary]
-    summary.pop("period_start", None)
-    summary.pop("period_end", None)
-    if starts:
-        summary["period_start"] = min(starts)
-        summary["period_end"] = max(ends)
-    summary["window_seconds"] = float(window)
-    summary["key"] = list(key)
+    summary = DuplicatesSummary(window_seconds=float(window), key=list(key))
+    for name in DuplicatesSummary.ADDITIVE:
+        setattr(summary, name, sum(int(getattr(p.summary, name)) for p in parts))
+    starts = [p.summary.period_start for p in parts if p.summary.period_start is not None]
+    ends = [p.summary.period_end for p in parts if p.summary.period_end is not None]
+    if starts and ends:
+        summary.period_start, summary.period_end = min(starts), max(ends)
     return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)

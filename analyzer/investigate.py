@@ -28,6 +28,7 @@ from analyzer.detect import find_duplicates
 from analyzer.errors import InputError
 from analyzer.phones import normalize_e164
 from analyzer.redact import country_codes
+from analyzer.results import format_time
 from analyzer.vocabulary import Verdict
 
 CARRIER_SIDE = Verdict.CARRIER_SIDE
@@ -305,7 +306,7 @@ def report_rows(investigation: Investigation) -> list[dict[str, Any]]:
     for column in ("reported_at", "first_created", "last_created"):
         if column in frame.columns:
             frame[column] = frame[column].map(
-                lambda t: t.isoformat() if isinstance(t, pd.Timestamp) and not pd.isna(t) else None
+                lambda t: format_time(t) if isinstance(t, pd.Timestamp) and not pd.isna(t) else None
             )
     frame = frame.astype(object)
     frame = frame.where(frame.map(_present), None)

@@ -18,7 +18,6 @@ and the day is marked "no messages" in the history page.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -40,6 +39,13 @@ from analyzer.errors import InputError, UserError
 from analyzer.investigate import read_complaints
 from analyzer.logs import FORMATS, _expand_paths, parse_field_map
 from analyzer.pipeline import run_detect, run_investigate
+from analyzer.results import (
+    HISTORY_FILE,
+    REPORT_HTML_FILE,
+    SUMMARY_FILE,
+    DuplicatesSummary,
+    percent,
+)
 from analyzer.sources.twilio_api import (
     Credentials,
     ExportResult,
@@ -50,7 +56,6 @@ from analyzer.sources.twilio_api import (
     scrub,
 )
 from analyzer.store import LOCK_FILE, LockedError, dataset_lock
-from analyzer.vocabulary import HISTORY_FILE, REPORT_HTML_FILE, SUMMARY_FILE
 
 Day = date
 
@@ -304,7 +309,7 @@ class NightlyResult:
     day: date
     report_dir: Path | None = None
     duplicate_rate: float | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: DuplicatesSummary = field(default_factory=DuplicatesSummary)
     #: No outbound message on the day: the report is empty (a warning was logged).
     empty: bool = False
 
@@ -362,22 +367,25 @@ def run_nightly(
         except BaseException:
             _discard_created(config.dataset, created)
             raise
-    outbound = summary.get("outbound_messages", 0)
-    rate = summary["extra_messages"] / outbound * 100 if outbound else 0.0
-    if not outbound:
+    outbound = summary.outbound_messages
+    rate = summary.duplicate_rate
+    if rate is None:
         log.warning("%s", _empty_day_text(config, day, summary, exported))
     else:
         log.info(
-            "%s: %d duplicate clusters, %d extra messages, rate %.3f%% of %d outbound",
+            "%s: %d duplicate clusters, %d extra messages, rate %s of %d outbound",
             day,
-            summary["duplicate_clusters"],
-            summary["extra_messages"],
-            rate,
+            summary.duplicate_clusters,
+            summary.extra_messages,
+            percent(rate),
             outbound,
         )
     code = EXIT_OK
-    if config.threshold is not None and rate > config.threshold:
-        log.warning("duplicate rate %.3f%% is above the threshold %.3f%%", rate, config.threshold)
+    # The threshold is given in percent; rates are fractions everywhere else.
+    if config.threshold is not None and rate is not None and rate * 100 > config.threshold:
+        log.warning(
+            "duplicate rate %s is above the threshold %.3f%%", percent(rate), config.threshold
+        )
         code = EXIT_THRESHOLD
     return NightlyResult(
         exit_code=code,
@@ -389,7 +397,7 @@ def run_nightly(
     )
 
 
-def _report_day(config: NightlyConfig, day: date) -> dict[str, Any]:
+def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
     """Detect, cross-reference and write the day's report and the history; the summary."""
     log.info("finding duplicates on %s (window %g s)", day, config.window)
     config.reports.mkdir(exist_ok=True)
@@ -443,9 +451,9 @@ def _investigate_day(config: NightlyConfig, day: date, results: Path) -> None:
 
 
 def _empty_day_text(
-    config: NightlyConfig, day: date, summary: Mapping[str, Any], exported: ExportResult | None
+    config: NightlyConfig, day: date, summary: DuplicatesSummary, exported: ExportResult | None
 ) -> str:
-    records = summary.get("messages", 0)
+    records = summary.messages
     what = (
         f"no outbound messages on {day} in {config.dataset} ({records:,} other records)"
         if records
@@ -544,20 +552,18 @@ def history(reports: Path) -> list[dict[str, Any]]:
         summary_file = folder / SUMMARY_FILE
         if not summary_file.exists():
             continue
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        outbound = summary.get("outbound_messages") or 0
+        summary = DuplicatesSummary.read(summary_file)
+        rate = summary.duplicate_rate
         rows.append(
             {
                 "day": folder.name,
-                "outbound_messages": outbound,
-                "duplicate_clusters": summary.get("duplicate_clusters", 0),
-                "extra_messages": summary.get("extra_messages", 0),
+                "outbound_messages": summary.outbound_messages,
+                "duplicate_clusters": summary.duplicate_clusters,
+                "extra_messages": summary.extra_messages,
                 # No rate without messages: NaN leaves a gap in the chart, not a zero.
-                "rate": (summary.get("extra_messages", 0) / outbound * 100)
-                if outbound
-                else math.nan,
-                "by_verdict": summary.get("by_verdict", {}),
-                "empty": not outbound,
+                "rate": math.nan if rate is None else rate,
+                "by_verdict": summary.by_verdict,
+                "empty": rate is None,
             }
         )
     return rows
@@ -593,7 +599,7 @@ def write_history(reports: Path) -> Path:
         + "</td>"
         f"<td>{r['outbound_messages']:,}</td><td>{r['duplicate_clusters']:,}</td>"
         f"<td>{r['extra_messages']:,}</td>"
-        + ("<td>–</td>" if r["empty"] else f"<td>{r['rate']:.3f}%</td>")
+        + f"<td>{percent(None if r['empty'] else r['rate'])}</td>"
         + "".join(f"<td>{r['by_verdict'].get(v, 0):,}</td>" for v in verdicts)
         + "</tr>"
         for r in reversed(rows)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -36,14 +35,19 @@ from analyzer.investigate import (
 )
 from analyzer.logs import LogParseResult, read_server_logs
 from analyzer.paths import check_output
-from analyzer.store import as_day, list_days, read_messages, scan_messages
-from analyzer.vocabulary import (
+from analyzer.results import (
     CARRIER_FILE,
     CLUSTERS_FILE,
     INVESTIGATION_FILE,
     SENSITIVITY_FILE,
     SUMMARY_FILE,
+    CrossrefSummary,
+    LogFileSummary,
+    format_time,
+    time_from_micros,
+    write_json,
 )
+from analyzer.store import as_day, list_days, read_messages, scan_messages
 
 
 class Feedback(Protocol):
@@ -137,7 +141,7 @@ def run_detect(
         raise InputError(f"unknown engine {engine!r}: expected pandas or dask")
     if day is not None:
         start, end = day - timedelta(days=1), day + timedelta(days=1)
-    if detection.summary["messages"] == 0 and not allow_empty:
+    if detection.summary.messages == 0 and not allow_empty:
         raise InputError(f"no message records in {source}" + _range_text(start, end))
     logs: LogParseResult | None = None
     crossref: CrossReference | None = None
@@ -163,7 +167,7 @@ def run_detect(
             tolerance=tolerance,
         )
         detection.clusters = crossref.clusters
-        detection.summary.update(crossref_summary(crossref, logs))
+        detection.summary.crossref = crossref_summary(crossref, logs)
         del messages
     report.step("Writing results")
     out = Path(out_dir)
@@ -333,59 +337,52 @@ def run_investigate(
             "escalation": found.escalation,
             "reports": report_rows(found),
         }
-        write_text(
-            json.dumps(document, indent=2, default=_json_default) + "\n",
-            out / INVESTIGATION_FILE,
-        )
+        write_json(document, out / INVESTIGATION_FILE)
     return found
 
 
-def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> dict[str, Any]:
-    """Summarise a cross-reference and the logs behind it (JSON-ready)."""
+def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> CrossrefSummary:
+    """Summarise a cross-reference and the logs behind it."""
     coverage = crossref.coverage
     skew = crossref.skew
     band = crossref.delay_band
-    return {
-        "by_verdict": crossref.by_verdict,
-        "warnings": [*logs.warnings, *crossref.warnings],
-        "match_mode": crossref.mode,
-        "skew_seconds": round(skew.seconds, 3),
-        "skew_method": skew.method,
-        "skew_pairs": skew.pairs,
-        "skew_spread_seconds": None if skew.spread is None else round(skew.spread, 3),
-        "skew_confidence": skew.confidence,
-        "skew_note": skew.note,
-        "delay_band_seconds": None if band is None else [round(band[0], 3), round(band[1], 3)],
-        "delay_band_method": crossref.delay_band_method,
-        "sends_by_outcome": crossref.sends,
-        "request_id_sids": {k: v for k, v in crossref.request_ids.items() if k != "note"},
-        "log_coverage": [
-            {"start": _iso(start), "end": _iso(end)}
+    return CrossrefSummary(
+        by_verdict=crossref.by_verdict,
+        warnings=[*logs.warnings, *crossref.warnings],
+        match_mode=crossref.mode,
+        skew_seconds=round(skew.seconds, 3),
+        skew_method=skew.method,
+        skew_pairs=skew.pairs,
+        skew_spread_seconds=None if skew.spread is None else round(skew.spread, 3),
+        skew_confidence=skew.confidence,
+        skew_note=skew.note,
+        delay_band_seconds=None if band is None else [round(band[0], 3), round(band[1], 3)],
+        delay_band_method=crossref.delay_band_method,
+        sends_by_outcome=crossref.sends,
+        request_id_sids={k: v for k, v in crossref.request_ids.items() if k != "note"},
+        log_coverage=[
+            {"start": time_from_micros(start), "end": time_from_micros(end)}
             for start, end in zip(coverage["start"], coverage["end"], strict=True)
         ],
-        "logs": [
-            {
-                "path": f.path,
-                "format": f.format,
-                "lines": f.lines,
-                "requests": f.requests,
-                "sends": f.sends,
-                "malformed": f.malformed,
-                "samples": [asdict(sample) for sample in f.samples],
-                "first_time": f.first_time,
-                "last_time": f.last_time,
-                "time_source": f.time_source,
-                "offset_corrected_seconds": f.offset_corrected_seconds,
-                "tunnels": f.tunnels,
-                "warnings": list(f.warnings),
-            }
+        logs=[
+            LogFileSummary(
+                path=f.path,
+                format=f.format,
+                lines=f.lines,
+                requests=f.requests,
+                sends=f.sends,
+                malformed=f.malformed,
+                samples=[asdict(sample) for sample in f.samples],
+                first_time=format_time(f.first_time),
+                last_time=format_time(f.last_time),
+                time_source=f.time_source,
+                offset_corrected_seconds=f.offset_corrected_seconds,
+                tunnels=f.tunnels,
+                warnings=list(f.warnings),
+            )
             for f in logs.files
         ],
-    }
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(int(us) / 1e6, tz=UTC).isoformat()
+    )
 
 
 def write_detection(
@@ -395,18 +392,9 @@ def write_detection(
     ensure_output_dir(out_dir)
     write_parquet(detection.clusters, out_dir / CLUSTERS_FILE)
     write_text(detection.sensitivity.to_csv(index=False), out_dir / SENSITIVITY_FILE)
-    summary = dict(detection.summary)
     if source is not None:
-        summary["source"] = str(source)
-    write_text(json.dumps(summary, indent=2, default=_json_default) + "\n", out_dir / SUMMARY_FILE)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+        detection.summary.source = str(source)
+    detection.summary.write(out_dir / SUMMARY_FILE)
 
 
 def _range_text(start: object, end: object) -> str:

@@ -45,19 +45,17 @@ from analyzer.redact import (
     scrub_secrets_array,
     secret_values,
 )
-from analyzer.vocabulary import (
+from analyzer.results import (
     CARRIER_FILE,
-    CLUSTER_VERDICTS,
     CLUSTERS_FILE,
-    LISTED_VERDICTS,
     REPORT_CSV_FILE,
     REPORT_HTML_FILE,
     REPORT_MD_FILE,
     SENSITIVITY_FILE,
     SUMMARY_FILE,
     TICKET_FILE,
-    Verdict,
 )
+from analyzer.vocabulary import CLUSTER_VERDICTS, LISTED_VERDICTS, Verdict
 
 #: Clusters shown in the HTML and Markdown tables; clusters.csv has them all.
 TABLE_ROWS = 500

@@ -24,7 +24,7 @@ from analyzer.pipeline import run_detect
 t0 = time.perf_counter()
 run = run_detect(sys.argv[1], sys.argv[2], window=60)
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "clusters": run.detection.summary["duplicate_clusters"],
+print(json.dumps({"seconds": elapsed, "clusters": run.detection.summary.duplicate_clusters,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 

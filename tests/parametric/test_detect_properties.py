@@ -130,20 +130,20 @@ def test_sensitivity_matches_brute_force(records: list[dict[str, Any]], window: 
 def test_summary_counts(records: list[dict[str, Any]], window: float) -> None:
     summary = find_duplicates(to_table(records), window=window).summary
     outbound = [r for r in records if (r["direction"] or "").startswith("outbound")]
-    assert summary["messages"] == len(records)
-    assert summary["outbound_messages"] == len(outbound)
-    assert summary["skipped_no_body"] == sum(1 for r in outbound if not r["body"])
-    assert summary["skipped_not_sent"] == sum(
+    assert summary.messages == len(records)
+    assert summary.outbound_messages == len(outbound)
+    assert summary.skipped_no_body == sum(1 for r in outbound if not r["body"])
+    assert summary.skipped_not_sent == sum(
         1 for r in outbound if r["body"] and r["status"] in NOT_SENT
     )
-    assert summary["candidate_messages"] == (
-        summary["outbound_messages"] - summary["skipped_no_body"] - summary["skipped_not_sent"]
+    assert summary.candidate_messages == (
+        summary.outbound_messages - summary.skipped_no_body - summary.skipped_not_sent
     )
     expected = brute_force_clusters(records, window)
-    assert summary["duplicate_clusters"] == len(expected)
-    assert summary["extra_messages"] == sum(len(c) - 1 for c in expected)
-    assert summary["extra_reached_handset"] == brute_force_reached_extra(records, expected)
-    assert 0 <= summary["extra_reached_handset"] <= summary["extra_messages"]
+    assert summary.duplicate_clusters == len(expected)
+    assert summary.extra_messages == sum(len(c) - 1 for c in expected)
+    assert summary.extra_reached_handset == brute_force_reached_extra(records, expected)
+    assert 0 <= summary.extra_reached_handset <= summary.extra_messages
 
 
 def test_reference_statuses_are_the_schema_constants() -> None:
@@ -186,7 +186,7 @@ def test_single_file_day_bounds_match_filtering_first(
     assert detection is not None
     inside = [r for r in shifted if r["date_created"] >= BASE]
     assert detection.clusters["sids"].to_pylist() == brute_force_clusters(inside, window)
-    assert detection.summary["messages"] == len(inside)
+    assert detection.summary.messages == len(inside)
 
 
 @settings(max_examples=60, deadline=None)
@@ -210,7 +210,7 @@ def test_focus_keeps_clusters_starting_inside_and_sees_them_whole(
     ]
     assert detection.clusters["sids"].to_pylist() == expected
     inside = [r for r in records if r["date_created"] >= start]
-    assert detection.summary["messages"] == len(inside)
+    assert detection.summary.messages == len(inside)
     row = detection.sensitivity.loc[detection.sensitivity["selected"]].iloc[0]
     assert row["duplicate_clusters"] == len(expected)
     assert row["records_in_clusters"] == sum(len(c) for c in expected)

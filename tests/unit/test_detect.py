@@ -41,8 +41,8 @@ def test_empty_input_gives_empty_clusters_and_zero_counts() -> None:
     assert isinstance(result, Detection)
     assert result.clusters.num_rows == 0
     assert "sids" in result.clusters.column_names
-    assert result.summary["messages"] == 0
-    assert result.summary["duplicate_clusters"] == 0
+    assert result.summary.messages == 0
+    assert result.summary.duplicate_clusters == 0
     assert result.sensitivity["duplicate_clusters"].sum() == 0
 
 
@@ -51,7 +51,7 @@ def test_single_record_is_not_a_cluster() -> None:
         table([{"sid": "SM1", "to": "+1", "body": "x", "date_created": at(0)}])
     )
     assert result.clusters.num_rows == 0
-    assert result.summary["candidate_messages"] == 1
+    assert result.summary.candidate_messages == 1
 
 
 def test_gap_equal_to_window_is_inside() -> None:
@@ -89,8 +89,8 @@ def test_media_only_and_inbound_are_left_out_and_counted() -> None:
     ]
     result = find_duplicates(table(records))
     assert result.clusters.num_rows == 0
-    assert result.summary["outbound_messages"] == 2
-    assert result.summary["skipped_no_body"] == 2
+    assert result.summary.outbound_messages == 2
+    assert result.summary.skipped_no_body == 2
 
 
 def test_canceled_and_scheduled_are_left_out_and_counted() -> None:
@@ -105,9 +105,9 @@ def test_canceled_and_scheduled_are_left_out_and_counted() -> None:
     result = find_duplicates(table(records), window=60)
     assert result.clusters.num_rows == 0
     summary = result.summary
-    assert (summary["outbound_messages"], summary["candidate_messages"]) == (5, 2)
-    assert summary["skipped_not_sent"] == 2
-    assert summary["skipped_no_body"] == 1  # counted once, as without a body
+    assert (summary.outbound_messages, summary.candidate_messages) == (5, 2)
+    assert summary.skipped_not_sent == 2
+    assert summary.skipped_no_body == 1  # counted once, as without a body
 
 
 def test_failed_records_stay_in_clusters_and_reached_handset_counts_the_rest() -> None:
@@ -131,8 +131,8 @@ def test_failed_records_stay_in_clusters_and_reached_handset_counts_the_rest() -
             )
     result = find_duplicates(table(records), window=60)
     assert result.clusters["statuses"].to_pylist() == statuses
-    assert result.summary["extra_messages"] == 7
-    assert result.summary["extra_reached_handset"] == 3
+    assert result.summary.extra_messages == 7
+    assert result.summary.extra_reached_handset == 3
     assert extra_reached_handset(result.clusters.slice(0, 0)) == 0
 
 
@@ -142,7 +142,7 @@ def test_records_without_date_created_are_not_counted() -> None:
         {"sid": "SM2", "to": "+1", "body": "x", "date_created": at(0)},
     ]
     summary = find_duplicates(table(records)).summary
-    assert (summary["messages"], summary["outbound_messages"], summary["skipped_no_body"]) == (
+    assert (summary.messages, summary.outbound_messages, summary.skipped_no_body) == (
         1,
         1,
         0,
@@ -163,8 +163,8 @@ def test_combining_detections_sums_the_new_counts() -> None:
     parts = [find_duplicates(table(first)), find_duplicates(table(second))]
     combined = combine_detections(parts, window=60, key=("to", "body"))
     whole = find_duplicates(table(first + second))
-    assert combined.summary["skipped_not_sent"] == 2
-    assert combined.summary["extra_reached_handset"] == 2
+    assert combined.summary.skipped_not_sent == 2
+    assert combined.summary.extra_reached_handset == 2
     assert combined.summary == whole.summary
 
 

@@ -691,7 +691,7 @@ def test_console_rows_without_sent_date_are_kept_and_counted(tmp_path: Path) -> 
     assert every["date_created"][1].as_py() == _utc(2026, 3, 1, 9, 59, 59)
 
     detection = detect_path(dataset, window=60)
-    assert detection.summary["messages"] == 3  # the undated record cannot be placed in time
+    assert detection.summary.messages == 3  # the undated record cannot be placed in time
     assert detection.clusters["sids"].to_pylist() == [[sid[0], sid[3]]]
 
 

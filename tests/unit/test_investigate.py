@@ -396,7 +396,7 @@ def test_investigation_json_is_strict_json(messages: pa.Table, tmp_path: Path) -
     assert [r["verdict"] for r in rows] == ["carrier_side", "unverified", "not_found"]
     assert [r["cluster_id"] for r in rows] == [None, "SMb1", None]
     assert rows[2]["first_created"] is None and rows[2]["last_created"] is None
-    assert rows[0]["first_created"] == "2026-11-29T10:00:00+00:00"
+    assert rows[0]["first_created"] == "2026-11-29T10:00:00Z"
     assert report_rows(found) == rows
 
 

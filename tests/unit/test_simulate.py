@@ -954,8 +954,8 @@ def test_simulated_messages_can_go_into_a_dataset(tmp_path: Path) -> None:
     days = run_detect(
         tmp_path / "ds", tmp_path / "b", start="2026-11-29", end="2026-11-30"
     ).detection.summary
-    assert days["messages"] == whole["messages"] == 4_000
-    assert days["duplicate_clusters"] == whole["duplicate_clusters"] > 0
+    assert days.messages == whole.messages == 4_000
+    assert days.duplicate_clusters == whole.duplicate_clusters > 0
 
 
 def test_cli_simulate_into_a_dataset_then_detect_a_day(tmp_path: Path) -> None:

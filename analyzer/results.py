@@ -1,0 +1,227 @@
+"""The results contract: the files a job writes, the typed summary, one time format.
+
+Whoever writes a results folder and whoever reads one (the report, nightly's history,
+the Python API) go through this module, so a file name or a summary key is written
+once, here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from analyzer.atomic import write_text
+
+# The files the jobs write, by name.
+#: `analyzer detect`: every duplicate cluster, the window sensitivity table, the counts.
+CLUSTERS_FILE = "clusters.parquet"
+SENSITIVITY_FILE = "sensitivity.csv"
+SUMMARY_FILE = "summary.json"
+#: `analyzer investigate --out`: one row per report, and the whole investigation.
+CARRIER_FILE = "carrier.parquet"
+INVESTIGATION_FILE = "investigation.json"
+#: `analyzer report`: the page, its Markdown twin, the clusters for spreadsheets, the ticket.
+REPORT_HTML_FILE = "index.html"
+REPORT_MD_FILE = "report.md"
+REPORT_CSV_FILE = "clusters.csv"
+TICKET_FILE = "ticket.md"
+CHARTS_DIR = "charts"
+#: `analyzer nightly`: the history page in the reports folder.
+HISTORY_FILE = "index.html"
+
+
+def format_time(value: datetime | date | str | None) -> str | None:
+    """A time as results text: ISO 8601 in UTC with a ``Z`` (microseconds only when
+    there are some); a date stays ``YYYY-MM-DD``; None stays None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        value = parse_time(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        spec = "microseconds" if value.microsecond else "seconds"
+        return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return value.isoformat()
+
+
+def time_from_micros(us: int) -> str:
+    """A time given in microseconds since the epoch, as results text."""
+    text = format_time(datetime.fromtimestamp(int(us) / 1e6, tz=UTC))
+    assert text is not None
+    return text
+
+
+def parse_time(text: str) -> datetime:
+    """Read a results time (``Z`` or ``+00:00``, as older results wrote) as aware UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def write_json(data: Any, path: Path) -> None:
+    """Write JSON data atomically; times in the results format, arrays as lists."""
+    write_text(json.dumps(data, indent=2, default=_json_default) + "\n", path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return format_time(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def duplicate_rate(extra_messages: int, outbound_messages: int) -> float | None:
+    """Extra messages per outbound message, as a fraction; None without outbound messages."""
+    return extra_messages / outbound_messages if outbound_messages else None
+
+
+def percent(fraction: float | None, digits: int = 3) -> str:
+    """A fraction as percentage text (``–`` for None)."""
+    return "–" if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+@dataclass
+class LogFileSummary:
+    """What was read from one server log file."""
+
+    path: str
+    format: str | None
+    lines: int = 0
+    requests: int = 0
+    sends: int = 0
+    malformed: int = 0
+    #: Malformed lines kept as examples: ``line``, ``reason``, ``text``.
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    first_time: str | None = None
+    last_time: str | None = None
+    time_source: str | None = None
+    offset_corrected_seconds: float = 0.0
+    tunnels: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CrossrefSummary:
+    """How the clusters were checked against the application's request logs."""
+
+    by_verdict: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    match_mode: str = "none"
+    skew_seconds: float = 0.0
+    skew_method: str = "none"
+    skew_pairs: int = 0
+    skew_spread_seconds: float | None = None
+    skew_confidence: str | None = None
+    skew_note: str = ""
+    #: The learned band of POST-to-record delays, [low, high] seconds.
+    delay_band_seconds: list[float] | None = None
+    delay_band_method: str | None = None
+    #: Logged POSTs by outcome (accepted, possible, refused).
+    sends_by_outcome: dict[str, int] = field(default_factory=dict)
+    #: Whether the logs' Request-Ids are Message SIDs: candidates, found, used.
+    request_id_sids: dict[str, Any] = field(default_factory=dict)
+    #: The stretches of time the logs cover: ``start``, ``end``.
+    log_coverage: list[dict[str, str | None]] = field(default_factory=list)
+    logs: list[LogFileSummary] = field(default_factory=list)
+
+
+_CROSSREF_KEYS = tuple(f.name for f in fields(CrossrefSummary))
+
+
+@dataclass
+class DuplicatesSummary:
+    """The counts of a duplicate detection (``summary.json``)."""
+
+    messages: int = 0
+    outbound_messages: int = 0
+    skipped_no_body: int = 0
+    skipped_not_sent: int = 0
+    candidate_messages: int = 0
+    duplicate_clusters: int = 0
+    records_in_clusters: int = 0
+    extra_messages: int = 0
+    extra_reached_handset: int = 0
+    window_seconds: float = 0.0
+    key: list[str] = field(default_factory=lambda: ["to", "body"])
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    #: Present when server logs were given.
+    crossref: CrossrefSummary | None = None
+    #: The messages file or dataset analysed.
+    source: str | None = None
+
+    #: The counts that add up over parts of a detection (days, partitions), in file order.
+    ADDITIVE: ClassVar[tuple[str, ...]] = (
+        "messages",
+        "outbound_messages",
+        "skipped_no_body",
+        "skipped_not_sent",
+        "candidate_messages",
+        "duplicate_clusters",
+        "records_in_clusters",
+        "extra_messages",
+        "extra_reached_handset",
+    )
+
+    @property
+    def duplicate_rate(self) -> float | None:
+        """Extra messages per outbound message (a fraction)."""
+        return duplicate_rate(self.extra_messages, self.outbound_messages)
+
+    @property
+    def by_verdict(self) -> dict[str, int]:
+        """Clusters per verdict; empty without server logs."""
+        return {} if self.crossref is None else self.crossref.by_verdict
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems with the inputs worth a reader's attention."""
+        return [] if self.crossref is None else self.crossref.warnings
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data, in the shape of ``summary.json``."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in self.ADDITIVE}
+        data["window_seconds"] = float(self.window_seconds)
+        data["key"] = list(self.key)
+        if self.period_start is not None and self.period_end is not None:
+            data["period_start"] = format_time(self.period_start)
+            data["period_end"] = format_time(self.period_end)
+        if self.crossref is not None:
+            data.update(asdict(self.crossref))
+        if self.source is not None:
+            data["source"] = self.source
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DuplicatesSummary:
+        """Read the data of a ``summary.json`` (unknown keys are ignored)."""
+        plain = {
+            f.name: data[f.name]
+            for f in fields(cls)
+            if f.name in data and f.name not in ("crossref", "period_start", "period_end")
+        }
+        summary = cls(**plain)
+        for name in ("period_start", "period_end"):
+            if data.get(name):
+                setattr(summary, name, parse_time(str(data[name])))
+        if "by_verdict" in data or "match_mode" in data:
+            crossref = {k: data[k] for k in _CROSSREF_KEYS if k in data and data[k] is not None}
+            crossref["logs"] = [LogFileSummary(**log) for log in data.get("logs") or []]
+            summary.crossref = CrossrefSummary(**crossref)
+        return summary
+
+    def write(self, path: Path) -> None:
+        """Write the summary as JSON, atomically."""
+        write_json(self.to_json(), path)
+
+    @classmethod
+    def read(cls, path: Path) -> DuplicatesSummary:
+        """Read a ``summary.json``."""
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
