@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +23,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     The temporary name starts with a dot, so dataset readers skip it.
     """
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temporary_path(target)
     try:
         yield tmp
         with open(tmp, "rb") as handle:
@@ -31,6 +33,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _temporary_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -58,6 +64,63 @@ def write_with(writer: Callable[[Path], None], target: str | Path) -> None:
     """Let ``writer`` fill a temporary path, then move it over ``target`` atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
+
+
+class AtomicFileSet:
+    """Files written aside and put in place together at the end, or not at all."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, target: str | Path) -> Path:
+        """A temporary path beside ``target`` to write it to; it replaces ``target`` at commit."""
+        target = Path(target)
+        tmp = _temporary_path(target)
+        self._pending.append((tmp, target))
+        return tmp
+
+    def commit(self, obsolete: Iterable[Path] = ()) -> None:
+        """Put every file in place, then remove the ``obsolete`` files not rewritten."""
+        targets = {target for _, target in self._pending}
+        for tmp, _ in self._pending:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        in_main = threading.current_thread() is threading.main_thread()
+        # A few renames: Ctrl-C waits for them rather than splitting the set.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if in_main else None
+        try:
+            for tmp, target in self._pending:
+                os.replace(tmp, target)
+            for path in set(obsolete) - targets:
+                path.unlink(missing_ok=True)
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for folder in {target.parent for target in targets}:
+            fsync_dir(folder)
+
+    def discard(self) -> None:
+        """Remove every temporary file written so far."""
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file_set(obsolete: Iterable[Path] = ()) -> Iterator[AtomicFileSet]:
+    """Yield a set of files to write aside; on success they are put in place together
+    and the ``obsolete`` files (of an older set) not rewritten are removed.
+
+    A reader sees the older set or the new one, never a mix; an interrupted run leaves
+    the older set whole.
+    """
+    files = AtomicFileSet()
+    try:
+        yield files
+    except BaseException:
+        files.discard()
+        raise
+    files.commit(obsolete)
 
 
 def ensure_output_dir(path: str | Path, *, create: bool = True) -> Path:

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from analyzer.detect import find_duplicates
+from analyzer.duplicates.detect import find_duplicates
 from analyzer.simulate import SimulationConfig, simulate
 from tests.reference import brute_force_clusters
 
