@@ -32,12 +32,12 @@ test: $(DEVSTAMP)
 	$(BIN)/pytest -q
 
 bench: $(DEVSTAMP)
-	$(BIN)/python benchmarks/bench_detect.py
-	$(BIN)/python benchmarks/bench_crossref.py
-	$(BIN)/python benchmarks/bench_export.py
-	$(BIN)/python benchmarks/bench_report.py
-	$(BIN)/python benchmarks/bench_logs.py
-	$(BIN)/python benchmarks/bench_verdicts.py --markdown
+	$(BIN)/python -m benchmarks.bench_detect
+	$(BIN)/python -m benchmarks.bench_crossref
+	$(BIN)/python -m benchmarks.bench_export
+	$(BIN)/python -m benchmarks.bench_report
+	$(BIN)/python -m benchmarks.bench_logs
+	$(BIN)/python -m benchmarks.bench_verdicts --markdown
 
 sample: $(STAMP)
 	$(BIN)/analyzer simulate --out data/sample --messages 3000 --seed 7 --quiet \

@@ -11,7 +11,8 @@ The Python API (pandas DataFrames in and out)::
 
 Functions: load_messages, find_duplicates, window_sensitivity, read_server_logs,
 cross_reference, investigate, run_detect (what ``analyzer detect`` does) and
-build_report. Each has an example in its docstring.
+build_report. Each has an example in its docstring. DetectOptions, LogOptions and
+InvestigateOptions are the settings the command line, nightly and these share.
 
 Modules, one job each: ``schema`` (the canonical message schema), ``store`` (the
 Parquet message store), ``sources`` (Twilio export, file imports), ``logs``
@@ -31,9 +32,13 @@ from analyzer.api import (
     run_detect,
     window_sensitivity,
 )
+from analyzer.options import DetectOptions, InvestigateOptions, LogOptions
 
 __version__ = "0.1.0"
 __all__ = [
+    "DetectOptions",
+    "InvestigateOptions",
+    "LogOptions",
     "build_report",
     "cross_reference",
     "find_duplicates",

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from analyzer import crossref as _crossref
-from analyzer import detect as _detect
-from analyzer import investigate as _investigate
 from analyzer import logs as _logs
 from analyzer import store as _store
+from analyzer.duplicates import crossref as _crossref
+from analyzer.duplicates import detect as _detect
+from analyzer.duplicates import investigate as _investigate
+from analyzer.options import DetectOptions, LogOptions
 
 DayLike = date | datetime | str | None
 
@@ -180,34 +181,28 @@ def run_detect(
     source: str | Path,
     out_dir: str | Path,
     *,
-    window: float = _detect.DEFAULT_WINDOW,
-    key: Sequence[str] = _detect.DEFAULT_KEY,
-    server_logs: Sequence[str | Path] = (),
-    log_format: str = "auto",
-    skew: float | None = None,
+    options: DetectOptions | None = None,
+    server_logs: LogOptions | Sequence[str | Path] = (),
+    start: DayLike = None,
+    end: DayLike = None,
 ) -> pd.DataFrame:
     """Do what ``analyzer detect`` does: find and judge duplicates, write ``out_dir``.
 
-    ``out_dir`` then holds clusters.parquet, sensitivity.csv and summary.json, the
-    input of ``build_report``. Returns the clusters.
+    ``options`` are those of ``analyzer detect`` (window, extra key columns, skew,
+    tolerance); ``server_logs`` are paths, or LogOptions for a format, a time zone
+    or field renames. ``out_dir`` then holds clusters.parquet, sensitivity.csv and
+    summary.json, the input of ``build_report``. Returns the clusters.
 
     Example::
 
         clusters = run_detect("data/sample/messages.parquet", "out/detect",
+                              options=DetectOptions(window=60),
                               server_logs=["data/sample/server_requests.jsonl"])
         build_report("out/detect", "out/report", ticket=True)
     """
     from analyzer.pipeline import run_detect as _run
 
-    run = _run(
-        source,
-        out_dir,
-        window=window,
-        key=key,
-        server_logs=server_logs,
-        log_format=log_format,
-        skew=skew,
-    )
+    run = _run(source, out_dir, options=options, server_logs=server_logs, start=start, end=end)
     frame = run.detection.clusters_frame()
     frame.attrs["summary"] = run.detection.summary.to_json()
     return frame

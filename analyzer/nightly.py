@@ -19,7 +19,6 @@ and the day is marked "no messages" in the history page.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tomllib
@@ -27,49 +26,32 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from html import escape
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analyzer.atomic import write_text
-from analyzer.crossref import DEFAULT_TOLERANCE
-from analyzer.detect import DEFAULT_KEY
-from analyzer.errors import InputError, UserError
-from analyzer.investigate import read_complaints
-from analyzer.logs import FORMATS, _expand_paths, parse_field_map
-from analyzer.pipeline import run_detect, run_investigate
+from analyzer.analyses import ANALYSES, AnalysisInput
+from analyzer.duplicates.crossref import DEFAULT_TOLERANCE
+from analyzer.duplicates.investigate import read_complaints
+from analyzer.errors import EXIT_OK, EXIT_THRESHOLD, InputError, UserError
+from analyzer.logs import expand_paths
+from analyzer.options import SETTINGS, DetectOptions, InvestigateOptions, LogOptions
+from analyzer.pipeline import run_analysis, run_investigate
 from analyzer.results import (
-    HISTORY_FILE,
-    REPORT_HTML_FILE,
-    SUMMARY_FILE,
     DuplicatesSummary,
     percent,
 )
 from analyzer.sources.twilio_api import (
     Credentials,
     ExportResult,
-    check_api_base_url,
     check_output_folder,
     missing_folders,
     remove_created_folders,
-    scrub,
 )
 from analyzer.store import LOCK_FILE, LockedError, dataset_lock
 
 Day = date
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
-EXIT_THRESHOLD = 3
-EXIT_LOCKED = 75
 NIGHTLY_LOCK = ".nightly.lock"
-#: The largest window: a nightly report covers one day.
-MAX_WINDOW = 86_400.0
-MAX_TOLERANCE = 3_600.0
-#: The most trailing days one run exports again.
-MAX_TRAILING_DAYS = 366
 
 log = logging.getLogger("analyzer.nightly")
 
@@ -105,28 +87,31 @@ class NightlyConfig:
                 setattr(self, item.name, _convert(item.name, value, f"{item.name} setting"))
 
     @property
+    def log_options(self) -> LogOptions:
+        """The request logs to read, and how."""
+        return LogOptions(
+            paths=tuple(self.server_log),
+            format=self.log_format,
+            tz=self.log_tz,
+            fields=tuple(self.log_field),
+        )
+
+    @property
+    def detect_options(self) -> DetectOptions:
+        """How the day's duplicates are found and judged."""
+        return DetectOptions(
+            window=self.window, extra_key=tuple(self.key), tolerance=self.tolerance
+        )
+
+    @property
     def day(self) -> Day:
         """The UTC day to analyse: the configured one, else yesterday."""
         return self.date or (datetime.now(UTC).date() - timedelta(days=1))
 
 
 #: Environment variables for each setting (the command line wins over them).
-ENV = {
-    "dataset": "ANALYZER_DATASET",
-    "reports": "ANALYZER_REPORTS",
-    "server_log": "ANALYZER_SERVER_LOG",
-    "log_format": "ANALYZER_LOG_FORMAT",
-    "window": "ANALYZER_WINDOW",
-    "threshold": "ANALYZER_THRESHOLD",
-    "date": "ANALYZER_DATE",
-    "api_base_url": "TWILIO_API_BASE_URL",
-    "trailing_days": "ANALYZER_TRAILING_DAYS",
-    "export": "ANALYZER_EXPORT",
-    "log_tz": "ANALYZER_LOG_TZ",
-    "log_field": "ANALYZER_LOG_FIELD",
-    "key": "ANALYZER_KEY",
-    "tolerance": "ANALYZER_TOLERANCE",
-    "complaints": "ANALYZER_COMPLAINTS",
+ENV: dict[str, str] = {
+    f.name: env for f in fields(NightlyConfig) if (env := SETTINGS[f.name].env) is not None
 }
 #: Settings that hold lists: separated by commas in the environment (paths by os.pathsep).
 _LISTS = ("log_field", "key")
@@ -159,7 +144,7 @@ def load_config(
     merged: dict[str, Any] = {}
     for item in fields(NightlyConfig):
         name = item.name
-        value, origin = given.get(name), _GIVEN.get(name, f"--{name}")
+        value, origin = given.get(name), _given_origin(name)
         if value is None or value == []:
             raw = environ.get(ENV[name])
             if raw not in (None, ""):
@@ -176,25 +161,16 @@ def load_config(
     return NightlyConfig(**merged)
 
 
-#: Where the command line's values come from (typer also reads some variables itself).
-_GIVEN = {
-    "dataset": "--dataset or ANALYZER_DATASET",
-    "reports": "--reports or ANALYZER_REPORTS",
-    "server_log": "--server-log",
-    "log_format": "--log-format",
-    "log_tz": "--log-tz",
-    "log_field": "--log-field",
-    "key": "--key",
-    "tolerance": "--tolerance",
-    "complaints": "--complaints",
-    "window": "--window",
-    "threshold": "--threshold or ANALYZER_THRESHOLD",
-    "date": "--date or ANALYZER_DATE",
-    "api_base_url": "--api-base-url or TWILIO_API_BASE_URL",
-    "export": "--no-export",
-}
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+#: Settings the nightly command line also reads from their variable itself.
+CLI_READS_ENV = ("dataset", "reports", "threshold", "date", "api_base_url")
+
+
+def _given_origin(name: str) -> str:
+    """Where a command-line value of setting ``name`` may have come from."""
+    if name == "export":
+        return "--no-export"
+    flag = SETTINGS[name].flags[0]
+    return f"{flag} or {ENV[name]}" if name in CLI_READS_ENV else flag
 
 
 def _from_env(name: str, raw: str | None) -> Any:
@@ -209,96 +185,7 @@ def _from_env(name: str, raw: str | None) -> Any:
 
 def _convert(name: str, value: Any, origin: str) -> Any:
     """``value`` as setting ``name`` wants it; one line naming ``origin`` if it is bad."""
-    try:
-        if name in ("dataset", "reports"):
-            if not isinstance(value, str | os.PathLike) or not str(value):
-                raise ValueError("must be a folder path")
-            return Path(value)
-        if name == "server_log":
-            paths = [value] if isinstance(value, str | os.PathLike) else value
-            if not isinstance(paths, list | tuple) or not all(
-                isinstance(p, str | os.PathLike) for p in paths
-            ):
-                raise ValueError("must be a path or a list of paths")
-            return [str(p) for p in paths]
-        if name == "window":
-            return _number(value, 0.0, MAX_WINDOW, "a finite number of seconds")
-        if name == "tolerance":
-            return _number(value, 0.0, MAX_TOLERANCE, "a finite number of seconds")
-        if name == "log_tz":
-            try:
-                ZoneInfo(str(value))
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("must be an IANA time zone name, e.g. Europe/Berlin") from None
-            return str(value)
-        if name in _LISTS:
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-                raise ValueError("must be a text or a list of texts")
-            if name == "log_field":
-                parse_field_map(items)
-            return list(items)
-        if name == "complaints":
-            if not isinstance(value, str | os.PathLike) or not str(value):
-                raise ValueError("must be the path of a CSV file")
-            return Path(value)
-        if name == "threshold":
-            return _number(value, 0.0, 100.0, "a finite percentage")
-        if name == "trailing_days":
-            return _whole(value, 1, MAX_TRAILING_DAYS, "a whole number of days")
-        if name == "date":
-            if isinstance(value, datetime) or not isinstance(value, date | str):
-                raise ValueError("must be a UTC day, YYYY-MM-DD")
-            return value if isinstance(value, date) else date.fromisoformat(value.strip())
-        if name == "export":
-            return _switch(value)
-        if name == "log_format":
-            if value != "auto" and value not in FORMATS:
-                raise ValueError(f"must be auto or one of {', '.join(FORMATS)}")
-            return str(value)
-        if name == "api_base_url":
-            if not isinstance(value, str):
-                raise ValueError("must be a URL")
-            return check_api_base_url(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        shown = scrub(repr(value) if isinstance(value, str) else str(value))
-        raise UserError(f"bad value for {name} ({origin}): {shown}: {exc}") from None
-
-
-def _number(value: Any, low: float, high: float, what: str) -> float:
-    problem = ValueError(f"must be {what} from {low:g} to {high:g}")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise problem
-    try:
-        number = float(value)
-    except ValueError:
-        raise problem from None
-    if not (math.isfinite(number) and low <= number <= high):
-        raise problem
-    return number
-
-
-def _whole(value: Any, low: int, high: int, what: str) -> int:
-    problem = ValueError(f"must be {what} from {low} to {high}")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise problem
-    try:
-        number = int(value)
-    except ValueError:
-        raise problem from None
-    if not low <= number <= high:
-        raise problem
-    return number
-
-
-def _switch(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ValueError(f"must be true or false ({'/'.join(_TRUE)} or {'/'.join(_FALSE)})")
+    return SETTINGS[name].convert(value, origin)
 
 
 @dataclass
@@ -333,7 +220,7 @@ def check_settings(
         )
     check_output_folder(config.reports, "reports", parents=False)
     if config.server_log:
-        _expand_paths(config.server_log)
+        expand_paths(config.server_log)
     if config.complaints is not None:
         read_complaints(config.complaints)
     if not config.export:
@@ -403,23 +290,21 @@ def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
     config.reports.mkdir(exist_ok=True)
     staging = config.reports / f".{day.isoformat()}.{uuid.uuid4().hex}.tmp"
     try:
-        fields = parse_field_map(config.log_field) or None
-        run = run_detect(
+        given = AnalysisInput(
             config.dataset,
-            staging / "results",
-            window=config.window,
-            key=(*DEFAULT_KEY, *config.key),
-            server_logs=config.server_log,
-            log_format=config.log_format,
-            log_tz=config.log_tz,
-            log_fields=fields,
-            tolerance=config.tolerance,
             day=day,
+            logs=config.log_options,
+            options=config.detect_options,
             allow_empty=True,
         )
+        results = {
+            name: run_analysis(name, config.dataset, staging / "results", given)
+            for name in ANALYSES
+        }
         if config.complaints is not None:
             _investigate_day(config, day, staging / "results")
         from analyzer.report import build_report
+        from analyzer.report.history import write_history
 
         build_report(staging / "results", staging, ticket=True)
         target = config.reports / day.isoformat()
@@ -428,7 +313,9 @@ def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     write_history(config.reports)
-    return run.detection.summary
+    summary = results["duplicates"].summary
+    assert isinstance(summary, DuplicatesSummary)
+    return summary
 
 
 def _investigate_day(config: NightlyConfig, day: date, results: Path) -> None:
@@ -441,11 +328,8 @@ def _investigate_day(config: NightlyConfig, day: date, results: Path) -> None:
         run_investigate(
             config.dataset,
             on_day,
-            server_logs=config.server_log,
-            log_format=config.log_format,
-            log_tz=config.log_tz,
-            log_fields=parse_field_map(config.log_field) or None,
-            tolerance=config.tolerance,
+            server_logs=config.log_options,
+            options=InvestigateOptions(tolerance=config.tolerance),
             out_dir=results,
         )
 
@@ -518,23 +402,6 @@ def _export(
     return result
 
 
-def failure(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one line (credentials scrubbed) for an error that ended a run.
-
-    The same words the command line prints, for the JSON log (``--log-json``).
-    """
-    if isinstance(exc, UserError):
-        return exc.exit_code, scrub(str(exc))
-    if isinstance(exc, KeyboardInterrupt):
-        return 130, "interrupted"
-    text = str(exc)
-    first = scrub(text.splitlines()[0]) if text else ""
-    return (
-        EXIT_FAILURE,
-        f"unexpected error: {type(exc).__name__}: {first} (set ANALYZER_DEBUG=1 for a traceback)",
-    )
-
-
 def _replace_dir(source: Path, target: Path) -> None:
     """Put ``source`` where ``target`` is; a crash leaves one of them in a known place."""
     trash = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
@@ -543,95 +410,3 @@ def _replace_dir(source: Path, target: Path) -> None:
     os.rename(source, target)
     if trash.exists():
         shutil.rmtree(trash, ignore_errors=True)
-
-
-def history(reports: Path) -> list[dict[str, Any]]:
-    """One entry per day that has a finished report, oldest first."""
-    rows = []
-    for folder in sorted(p for p in reports.iterdir() if p.is_dir() and _is_day(p.name)):
-        summary_file = folder / SUMMARY_FILE
-        if not summary_file.exists():
-            continue
-        summary = DuplicatesSummary.read(summary_file)
-        rate = summary.duplicate_rate
-        rows.append(
-            {
-                "day": folder.name,
-                "outbound_messages": summary.outbound_messages,
-                "duplicate_clusters": summary.duplicate_clusters,
-                "extra_messages": summary.extra_messages,
-                # No rate without messages: NaN leaves a gap in the chart, not a zero.
-                "rate": math.nan if rate is None else rate,
-                "by_verdict": summary.by_verdict,
-                "empty": rate is None,
-            }
-        )
-    return rows
-
-
-def _is_day(name: str) -> bool:
-    try:
-        date.fromisoformat(name)
-    except ValueError:
-        return False
-    return len(name) == 10
-
-
-def write_history(reports: Path) -> Path:
-    """Write REPORTS/index.html: the duplicate rate and verdict mix per day, with links."""
-    from analyzer import charts
-
-    rows = history(reports)
-    with charts.house_style():
-        made = [charts.history_rate(rows), charts.history_verdicts(rows)]
-    images = "\n".join(
-        f'<figure><img alt="{escape(c.title)}" src="{c.data_uri}"></figure>' for c in made
-    )
-    verdicts = sorted({v for r in rows for v in r["by_verdict"]})
-    header = "".join(
-        f"<th>{escape(h)}</th>"
-        for h in ["day", "outbound", "clusters", "extra messages", "rate", *verdicts]
-    )
-    body = "\n".join(
-        ('<tr class="empty">' if r["empty"] else "<tr>")
-        + f'<td><a href="{escape(r["day"])}/{REPORT_HTML_FILE}">{escape(r["day"])}</a>'
-        + (' <span class="mark">⚠ no messages</span>' if r["empty"] else "")
-        + "</td>"
-        f"<td>{r['outbound_messages']:,}</td><td>{r['duplicate_clusters']:,}</td>"
-        f"<td>{r['extra_messages']:,}</td>"
-        + f"<td>{percent(None if r['empty'] else r['rate'])}</td>"
-        + "".join(f"<td>{r['by_verdict'].get(v, 0):,}</td>" for v in verdicts)
-        + "</tr>"
-        for r in reversed(rows)
-    )
-    empty = sum(1 for r in rows if r["empty"])
-    warning = (
-        f'<p class="warning">⚠ {empty} day(s) without any message (no outbound message in '
-        "the dataset): their reports are empty. Check that the export ran for them.</p>"
-        if empty
-        else ""
-    )
-    html = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Duplicate SMS: history</title>
-<style>
-body {{ font: 14px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; }}
-th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; }}
-td {{ text-align: right; }} td:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }}
-tr.empty td {{ background: #fff4d6; }}
-.mark, .warning {{ color: #8a5a00; font-weight: 600; }}
-</style></head><body>
-<h1>Duplicate SMS, day by day</h1>
-<p>{len(rows)} day(s) analysed. The rate is extra messages (records beyond the first of each
-duplicate cluster) per outbound message. Each day links to its full report.</p>
-{warning}
-{images}
-<table><thead><tr>{header}</tr></thead><tbody>
-{body}
-</tbody></table>
-</body></html>
-"""
-    target = reports / HISTORY_FILE
-    write_text(html, target)
-    return target

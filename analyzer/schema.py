@@ -10,7 +10,10 @@ import pyarrow.compute as pc
 
 from analyzer.errors import SchemaError
 
+#: The type of every time column: microseconds, UTC.
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: Microseconds in a second (TIMESTAMP values are microseconds).
+MICROS_PER_SECOND = 1_000_000
 
 MESSAGE_SCHEMA = pa.schema(
     [

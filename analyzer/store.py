@@ -30,7 +30,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from analyzer.atomic import write_parquet
-from analyzer.errors import InputError, SchemaError, UserError
+from analyzer.errors import EXIT_LOCKED, InputError, SchemaError, UserError
 from analyzer.schema import MESSAGE_SCHEMA, check_time_columns, coerce_messages
 
 PART_FILE = "part-0.parquet"
@@ -44,7 +44,7 @@ PARTITIONING = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive"
 class LockedError(UserError):
     """Another process holds the dataset's write lock."""
 
-    exit_code = 75
+    exit_code = EXIT_LOCKED
 
 
 @dataclass

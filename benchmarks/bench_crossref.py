@@ -1,6 +1,6 @@
 """Cross-reference and nightly timings on a simulated large day.
 
-Usage: python benchmarks/bench_crossref.py [--messages 10000000] [--data .bench]
+Usage: python -m benchmarks.bench_crossref [--messages 10000000] [--data .bench]
 
 Prints: detection time; server-log parse + cross-reference time (with its ratio to
 detection); and `analyzer nightly --no-export` end to end on the same day stored as
@@ -30,7 +30,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "clusters": d.clusters.nu
 CROSSREF = """
 import json, resource, sys, time
 import pyarrow.parquet as pq
-from analyzer.crossref import cross_reference
+from analyzer.duplicates.crossref import cross_reference
 from analyzer.logs import read_server_logs
 from analyzer.pipeline import CROSSREF_COLUMNS, detect_path
 from analyzer.store import read_messages

@@ -1,6 +1,6 @@
 """Detection speed and peak memory next to an equivalent DuckDB window query.
 
-Usage: python benchmarks/bench_detect.py [--sizes 1000000 10000000] [--data .bench]
+Usage: python -m benchmarks.bench_detect [--sizes 1000000 10000000] [--data .bench]
 
 Each size is simulated once (cached under --data), then read, clustered and
 written by analyzer and by DuckDB, each in its own process so that peak memory
@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ANALYZER_RUN = """
 import json, resource, sys, time
+from analyzer.options import DetectOptions
 from analyzer.pipeline import run_detect
 t0 = time.perf_counter()
-run = run_detect(sys.argv[1], sys.argv[2], window=60)
+run = run_detect(sys.argv[1], sys.argv[2], options=DetectOptions(window=60))
 elapsed = time.perf_counter() - t0
 print(json.dumps({"seconds": elapsed, "clusters": run.detection.summary.duplicate_clusters,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

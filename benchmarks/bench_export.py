@@ -9,7 +9,7 @@ our GIL) with 200k records and 100 ms latency per page, then measures:
 3. the per-page cost of reading raw JSON into Arrow vs building MessageInstances,
    on a server without latency.
 
-    python benchmarks/bench_export.py [--records 200000] [--latency 0.1] [--concurrency 8]
+    python -m benchmarks.bench_export [--records 200000] [--latency 0.1] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -17,56 +17,32 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import shutil
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # for tests.fake_twilio
+import pyarrow as pa
+from twilio.http.response import Response
+from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessagePage
 
-import pyarrow as pa  # noqa: E402
-from twilio.http.response import Response  # noqa: E402
-from twilio.rest import Client  # noqa: E402
-from twilio.rest.api.v2010.account.message import MessagePage  # noqa: E402
-
-from analyzer.schema import coerce_messages  # noqa: E402
-from analyzer.sources.twilio_api import (  # noqa: E402
-    Credentials,
-    export_messages,
-    page_to_table,
-)
-from analyzer.store import read_messages  # noqa: E402
-from tests.fake_twilio import (  # noqa: E402
+from analyzer.schema import coerce_messages
+from analyzer.sources.twilio_api import Credentials, export_messages, page_to_table
+from analyzer.store import read_messages
+from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    MESSAGE_FIELDS,
     FakeTwilio,
     generate_messages,
 )
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 2
-FIELDS = [
-    "sid",
-    "account_sid",
-    "messaging_service_sid",
-    "from_",
-    "to",
-    "body",
-    "status",
-    "direction",
-    "error_code",
-    "error_message",
-    "num_segments",
-    "num_media",
-    "price",
-    "price_unit",
-    "api_version",
-    "date_created",
-    "date_sent",
-    "date_updated",
-]
+#: MessageInstance attributes of the message fields (``from`` is ``from_``).
+FIELDS = ["from_" if name == "from" else name for name in MESSAGE_FIELDS]
 
 
 def _serve(records: int, latency: float, ready: Any, stop: Any) -> None:

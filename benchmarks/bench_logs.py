@@ -1,6 +1,6 @@
 """Benchmark the server-log parsers: lines/s, MB/s and peak RSS per format.
 
-Usage: python benchmarks/bench_logs.py [--mb 256] [--formats jsonl,combined] [--gz]
+Usage: python -m benchmarks.bench_logs [--mb 256] [--formats jsonl,combined] [--gz]
 
 Each format's file is generated into a temporary directory and parsed in its own
 subprocess, so that the peak RSS reported belongs to that parse alone.
@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from analyzer.logs import FORMATS, read_server_logs  # noqa: E402
+from analyzer.logs import FORMATS, read_server_logs
+from analyzer.vocabulary import LogFormat
 
 ACCOUNT = "AC" + "0" * 31 + "1"
 BLOCK_REQUESTS = 20_000
@@ -49,7 +48,7 @@ def make_block(fmt: str, offset: int) -> str:
     lines: list[str] = []
     for sec, method, path, status, to, sid in _requests(BLOCK_REQUESTS, offset):
         t = _hms(sec)
-        if fmt == "jsonl":
+        if fmt == LogFormat.JSONL:
             rec = {
                 "timestamp": f"2026-11-29T{t}.{sec % 1000:03d}Z",
                 "level": "info",
@@ -63,18 +62,18 @@ def make_block(fmt: str, offset: int) -> str:
                 "service": "notifier",
             }
             lines.append(json.dumps(rec))
-        elif fmt == "combined":
+        elif fmt == LogFormat.COMBINED:
             lines.append(
                 f'10.1.2.3 - - [29/Nov/2026:{t} +0100] "{method} {path} HTTP/1.1" {status} 812 '
                 f'"-" "twilio-python/9.13.0 (Linux x86_64) Python/3.11.7"'
             )
-        elif fmt == "envoy":
+        elif fmt == LogFormat.ENVOY:
             lines.append(
                 f'[2026-11-29T{t}.{sec % 1000:03d}Z] "{method} {path} HTTP/1.1" {status} - 210 812 '
                 f'143 140 "10.1.2.3" "twilio-python/9.13.0" "a1b2c3d4-{sec:08x}" '
                 f'"api.twilio.com" "54.172.60.1:443"'
             )
-        else:
+        elif fmt == LogFormat.TWILIO_SDK:
             pre = f"2026-11-29 {t},{sec % 1000:03d} INFO twilio.http_client: "
             lines += [
                 pre + "-- BEGIN Twilio API Request --",
@@ -93,6 +92,8 @@ def make_block(fmt: str, offset: int) -> str:
                 + f"'Twilio-Request-Id': 'RQ{sec:032x}', 'Twilio-Request-Duration': '0.041'}}",
                 f"2026-11-29 {t},{sec % 1000:03d} INFO app.jobs: sent reminder {sid}",
             ]
+        else:
+            raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
     return "\n".join(lines) + "\n"
 
 
@@ -159,7 +160,7 @@ def main() -> None:
             generate(fmt, path, args.mb, args.gz)
             gen = time.perf_counter() - t0
             out = subprocess.run(
-                [sys.executable, __file__, "--one", fmt, str(path)],
+                [sys.executable, "-m", "benchmarks.bench_logs", "--one", fmt, str(path)],
                 check=True,
                 capture_output=True,
                 text=True,

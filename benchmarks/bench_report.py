@@ -1,6 +1,6 @@
 """Report speed and peak memory on a detect output with about 100k duplicate clusters.
 
-Usage: python benchmarks/bench_report.py [--messages 2000000] [--data .bench]
+Usage: python -m benchmarks.bench_report [--messages 2000000] [--data .bench]
 
 Simulates MESSAGES messages over 3 days with duplicate rates far above the defaults
 (about 6 % of messages start a duplicate group), runs `detect` with the request log
@@ -37,7 +37,7 @@ t0 = time.perf_counter()
 result = build_report(sys.argv[1], sys.argv[2], ticket=True, redact=True)
 elapsed = time.perf_counter() - t0
 sizes = {p.name: p.stat().st_size for p in result.files if p.parent.name != "charts"}
-print(json.dumps({"seconds": elapsed, "clusters": result.summary["duplicate_clusters"],
+print(json.dumps({"seconds": elapsed, "clusters": result.summary.duplicate_clusters,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "sizes": sizes}))
 """

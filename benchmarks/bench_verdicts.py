@@ -1,6 +1,6 @@
 """How many duplicate clusters each kind of log decides, and how many it gets wrong.
 
-Usage: python benchmarks/bench_verdicts.py [--rates 0.1,1,10,100] [--messages 20000]
+Usage: python -m benchmarks.bench_verdicts [--rates 0.1,1,10,100] [--messages 20000]
        [--data .bench/verdicts] [--markdown]
 
 For each send rate, simulates an account sending evenly at that rate (at least two
@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from analyzer.crossref import APP_SIDE, TWILIO_SIDE, cross_reference
-from analyzer.detect import find_duplicates
+from analyzer.duplicates.crossref import cross_reference
+from analyzer.duplicates.detect import find_duplicates
 from analyzer.logs import read_server_logs
 from analyzer.simulate import PARSER_FORMATS, SimulationConfig, simulate
+from analyzer.vocabulary import Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
-DECIDED = (APP_SIDE, TWILIO_SIDE)
+DECIDED = (Verdict.APP_SIDE, Verdict.TWILIO_SIDE)
 MIN_SPAN_SECONDS = 7_200
 
 #: Log kind → (simulated file format, jsonl fields left out, request ids carry the SID).

@@ -15,16 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.crossref import cross_reference
+from analyzer.duplicates.crossref import cross_reference
+from analyzer.engines import detect_path
 from analyzer.logs import read_server_logs
-from analyzer.pipeline import detect_path
 from analyzer.simulate import SimulationConfig, simulate
 from analyzer.store import write_messages
-from tests.parametric.test_detect_properties import message_records, to_table
-from tests.reference import brute_force_clusters
+from tests.parametric.duplicates.test_detect_properties import message_records, to_table
+from tests.unit.duplicates.reference import brute_force_clusters
 
 pytest.importorskip("dask.distributed")
-from analyzer.dask_engine import dask_client, detect_dask  # noqa: E402
+from analyzer.engines.dask import dask_client, detect_dask  # noqa: E402
 
 
 @pytest.fixture(scope="module")

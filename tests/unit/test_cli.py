@@ -116,7 +116,7 @@ def test_export_against_the_fake_twilio(tmp_path: Path, monkeypatch: pytest.Monk
     from datetime import UTC, datetime
 
     from analyzer.store import read_messages
-    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, generate_messages
+    from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, generate_messages
 
     records = generate_messages(
         300, datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC), seed=4

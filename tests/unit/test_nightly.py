@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from analyzer.cli import app
 from analyzer.errors import UserError
 from analyzer.nightly import load_config
-from tests.fake_twilio import FakeTwilio
+from tests.fakes.twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"

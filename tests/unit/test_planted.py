@@ -10,7 +10,7 @@ import pytest
 
 from analyzer.duplicates.detect import find_duplicates
 from analyzer.simulate import SimulationConfig, simulate
-from tests.reference import brute_force_clusters
+from tests.unit.duplicates.reference import brute_force_clusters
 
 
 @pytest.fixture(scope="module")

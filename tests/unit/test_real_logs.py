@@ -1,6 +1,6 @@
 """Verdicts on the log shapes real users produce, from the real twilio SDK against the fake.
 
-One module-scoped capture drives ``twilio.rest.Client`` against tests/fake_twilio.py and
+One module-scoped capture drives ``twilio.rest.Client`` against tests/fakes/twilio/ and
 plants duplicates whose cause is known: the application sending twice (a double submit, a
 retry after a client timeout, a retry after a 5xx that had created the message) and Twilio
 making two messages for one POST (alone, or on the retry after a 429, which creates
@@ -44,10 +44,11 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from analyzer.options import DetectOptions, LogOptions
 from analyzer.pipeline import run_detect
 from analyzer.sources.twilio_api import Credentials, RetryPolicy, export_messages
 from analyzer.store import read_messages
-from tests.fake_twilio import (
+from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CreatePlan,
@@ -490,9 +491,8 @@ def test_every_planted_verdict_is_right(capture: Capture, spec: LogSpec, tmp_pat
     run = run_detect(
         capture.dataset,
         tmp_path / "out",
-        window=60,
-        server_logs=[capture.path(spec)],
-        log_tz=spec.log_tz,
+        options=DetectOptions(window=60),
+        server_logs=LogOptions(paths=(str(capture.path(spec)),), tz=spec.log_tz),
     )
     rows = pq.read_table(run.clusters_path).to_pylist()
     table = _table(spec, capture, rows)

@@ -1,0 +1,143 @@
+"""What the commands print: their results as text for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from analyzer.duplicates.investigate import Investigation
+from analyzer.results import SENSITIVITY_COLUMNS, CrossrefSummary, DuplicatesSummary
+
+if TYPE_CHECKING:
+    from analyzer.sources.files import ImportResult
+    from analyzer.sources.twilio_api import ExportResult
+
+
+def investigation_text(found: Investigation) -> str:
+    """One block per report (verdict, records, reason), then the counts and escalation."""
+    lines = []
+    for row in found.reports.to_dict("records"):
+        listed: list[str] = row["sids"]
+        sids = ", ".join(listed[:6]) + (" …" if len(listed) > 6 else "")
+        lines.append(
+            f"{row['to']}  reported {row['reported_at']:%Y-%m-%d %H:%M} UTC  "
+            f"{row['verdict']:<12} {row['n_records']} record(s): {sids or '-'}"
+        )
+        lines.append(f"    {row['reason']}")
+    counts = ", ".join(f"{n} {v}" for v, n in found.by_verdict.items())
+    lines.append(f"{len(found.reports)} report(s): {counts}.")
+    if found.escalate:
+        lines.append(found.escalation)
+    return "\n".join(lines)
+
+
+def detect_text(summary: DuplicatesSummary, sensitivity: pd.DataFrame) -> str:
+    """Format a detection summary and its sensitivity table for the terminal."""
+    lines = [
+        f"{summary.messages:,} messages, {summary.outbound_messages:,} outbound "
+        f"({summary.skipped_no_body:,} without a body and "
+        f"{summary.skipped_not_sent:,} never sent (canceled or scheduled) left out).",
+        f"{summary.duplicate_clusters:,} duplicate clusters with "
+        f"{summary.extra_messages:,} extra messages "
+        f"(window {_seconds(summary.window_seconds)}, key {' + '.join(summary.key)}); "
+        f"{summary.extra_reached_handset:,} of the extra messages reached a handset "
+        "(sent, delivered or read).",
+        "",
+        "Window sensitivity:",
+        f"  {'window':>8}  {'clusters':>10}  {'extra msgs':>10}",
+    ]
+    window, clusters, extra, _records, selected = SENSITIVITY_COLUMNS
+    for row in sensitivity.to_dict("records"):
+        mark = "  <- selected" if row[selected] else ""
+        lines.append(
+            f"  {_seconds(row[window]):>8}  {row[clusters]:>10,}  {row[extra]:>10,}{mark}"
+        )
+    if summary.crossref is not None:
+        lines += ["", *_crossref_lines(summary.crossref)]
+    return "\n".join(lines)
+
+
+def _crossref_lines(crossref: CrossrefSummary) -> list[str]:
+    verdicts = ", ".join(f"{n:,} {v}" for v, n in crossref.by_verdict.items()) or "none"
+    lines = [
+        f"Verdicts: {verdicts}.",
+        f"Server logs: matched by {crossref.match_mode}, clock skew "
+        f"{crossref.skew_seconds:+.1f} s ({crossref.skew_method}, confidence "
+        f"{crossref.skew_confidence or 'none'}).",
+    ]
+    outcomes = crossref.sends_by_outcome
+    if outcomes:
+        lines.append(
+            f"POSTs: {outcomes.get('accepted', 0):,} accepted, {outcomes.get('possible', 0):,} "
+            f"without an answer or with a 5xx, {outcomes.get('refused', 0):,} refused (4xx)."
+        )
+    ids = crossref.request_id_sids
+    if ids.get("candidates"):
+        lines.append(
+            f"Twilio-Request-Id: {ids.get('found', 0):,} of {ids['candidates']:,} successful "
+            f"creates name an exported record ({'used' if ids.get('used') else 'not used'} "
+            "as SIDs)."
+        )
+    for log in crossref.logs:
+        lines.append(
+            f"  {log.path}: {log.format}, {log.lines:,} lines, {log.sends:,} "
+            f"message POSTs, {log.malformed:,} malformed"
+        )
+    return lines
+
+
+def _seconds(value: float) -> str:
+    value = float(value)
+    if value >= 3600 and value % 3600 == 0:
+        return f"{value / 3600:g} h"
+    if value >= 60 and value % 60 == 0:
+        return f"{value / 60:g} min"
+    return f"{value:g} s"
+
+
+def import_text(result: ImportResult, out: Path) -> tuple[list[str], list[str]]:
+    """What an import prints: per-file counts and notes, and the skipped rows (stderr)."""
+    lines = []
+    for report in result.files:
+        undated = (
+            f" ({report.undated:,} without a creation date, kept under date=undated)"
+            if report.undated
+            else ""
+        )
+        unreadable = (
+            f", {report.unreadable:,} values unreadable, kept as empty" if report.unreadable else ""
+        )
+        lines.append(
+            f"{report.path}: {report.format}, {report.imported:,} of {report.rows:,} rows "
+            f"imported, {report.malformed:,} malformed, {report.no_sent_date:,} never sent "
+            f"(no sent date){undated}{unreadable}"
+        )
+    lines += [f"Note: {note}" for note in result.notes]
+    lines.append(
+        f"{result.write.inserted:,} new, {result.write.updated:,} updated, "
+        f"{result.write.unchanged:,} unchanged in {out}"
+    )
+    errors = [f"analyzer: skipped {sample}" for sample in result.samples]
+    if result.malformed > len(result.samples):
+        more = result.malformed - len(result.samples)
+        errors.append(f"analyzer: ... and {more:,} more malformed rows")
+    errors += [f"analyzer: warning: {sample}" for sample in result.unreadable_samples]
+    if result.unreadable > len(result.unreadable_samples):
+        more = result.unreadable - len(result.unreadable_samples)
+        errors.append(f"analyzer: ... and {more:,} more values unreadable")
+    return lines, errors
+
+
+def export_text(result: ExportResult, out: Path) -> str:
+    """What an export prints: the records, the time range, the counts and the speed."""
+    if result.end is None:
+        return "Nothing to export: the range ends within the lag window."
+    return (
+        f"Exported {result.records:,} messages sent {result.start:%Y-%m-%d %H:%M:%S} to "
+        f"{result.end:%Y-%m-%d %H:%M:%S} UTC from {len(result.accounts)} account(s) into "
+        f"{out}: {result.inserted:,} new, {result.updated:,} updated, "
+        f"{result.unchanged:,} unchanged ({result.pages:,} pages, {result.retries:,} retries, "
+        f"{result.elapsed:.1f} s, {result.rate:,.0f} records/s)."
+    )

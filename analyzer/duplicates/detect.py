@@ -1,0 +1,298 @@
+"""Duplicate detection: clusters of records to one recipient with one body, seconds apart.
+
+Records are grouped by a key (``to`` + ``body`` by default), ordered by
+``date_created`` with ties broken by ``sid``, and split wherever the gap to the
+previous record exceeds the window. Runs of two or more records are duplicate
+clusters. Only outbound records with a body that went out (not ``canceled`` or
+``scheduled``) are compared; records without ``date_created`` cannot be placed in
+time and are not counted. All work is vectorized over sorted arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.duplicates.clusters import (
+    LIST_COLUMNS,
+    SENSITIVITY_WINDOWS,
+    build_clusters,
+    duplicate_positions,
+    empty_members,
+    extra_reached_handset,
+    keys_consistent,
+    member_columns,
+    run_reach,
+    run_starts,
+    sensitivity_table,
+)
+from analyzer.duplicates.hashing import exact_key
+from analyzer.duplicates.keys import (
+    Keys,
+    Limits,
+    created_micros,
+    fetch_rows,
+    scan_keys,
+    table_keys,
+    within,
+)
+from analyzer.errors import InputError, SchemaError
+from analyzer.results import DuplicatesSummary
+from analyzer.schema import MESSAGE_SCHEMA, MICROS_PER_SECOND, require_columns
+
+DEFAULT_WINDOW = 60.0
+DEFAULT_KEY: tuple[str, ...] = ("to", "body")
+
+#: Columns with few distinct values, worth reading dictionary-encoded.
+LOW_CARDINALITY: tuple[str, ...] = (
+    "direction",
+    "from",
+    "messaging_service_sid",
+    "account_sid",
+    "status",
+)
+
+
+def detect_columns(key: Sequence[str] = DEFAULT_KEY) -> list[str]:
+    """Return the message columns detection reads for a key (for projection)."""
+    needed = ["direction", *key, *LIST_COLUMNS]
+    return list(dict.fromkeys(needed))
+
+
+@dataclass
+class Detection:
+    """The result of a detection run."""
+
+    clusters: pa.Table
+    sensitivity: pd.DataFrame
+    #: Counts; besides the figures of the clusters, ``skipped_no_body`` (outbound without
+    #: a body), ``skipped_not_sent`` (outbound with a body, canceled or scheduled) and
+    #: ``extra_reached_handset`` (see ``extra_reached_handset``).
+    summary: DuplicatesSummary = field(default_factory=DuplicatesSummary)
+    #: Latest date_created (µs) of any run, at the widest window, that starts in the
+    #: focus: a caller that read a limited period checks it against the period's end.
+    reach: int | None = None
+
+    def clusters_frame(self) -> pd.DataFrame:
+        """Return the clusters as a pandas DataFrame (lists as Python lists)."""
+        return self.clusters.to_pandas()
+
+
+def find_duplicates(
+    messages: pa.Table | pd.DataFrame,
+    window: float = DEFAULT_WINDOW,
+    key: Sequence[str] = DEFAULT_KEY,
+    focus: Limits = (None, None),
+) -> Detection:
+    """Find duplicate clusters among outbound messages held in memory.
+
+    ``window`` is the largest gap in seconds between consecutive records of one
+    cluster (inclusive). ``key`` names the columns that must be equal; it always
+    contains ``to`` and ``body``. ``focus`` works as in ``detect_batches``.
+
+    Example::
+
+        result = find_duplicates(messages, window=60)
+        result.clusters_frame()[["to", "n_records", "sids"]]
+    """
+    key = _check_key(key)
+    _check_window(window)
+    table = _as_table(messages)
+    require_columns(table, detect_columns(key))
+    members = member_columns(key)
+
+    def fetch(rows: np.ndarray) -> pa.Table:
+        return table.select(members).take(pa.array(rows, type=pa.int64()))
+
+    keys = table_keys(table, key, focus)
+    detection = _detect(keys, window, key, fetch, focus)
+    if detection is None:  # a 64-bit hash collision: compare the keys themselves
+        keys.hashes = exact_key(table, keys.rows, key).astype(np.uint64)
+        detection = _detect(keys, window, key, fetch, focus)
+        assert detection is not None
+    return detection
+
+
+def detect_batches(
+    scan: Callable[[Sequence[str]], Iterator[pa.RecordBatch]],
+    window: float = DEFAULT_WINDOW,
+    key: Sequence[str] = DEFAULT_KEY,
+    bounds: Limits = (None, None),
+    focus: Limits = (None, None),
+    progress: Callable[[int], None] | None = None,
+) -> Detection | None:
+    """Find duplicate clusters in data read batch by batch, holding only compact keys.
+
+    ``scan(columns)`` must yield the same rows in the same order every time it is
+    called. ``bounds`` limits date_created (microseconds since the epoch, end
+    exclusive). ``focus`` (same units) keeps only the clusters that start inside
+    it and counts only its records, while records around it still join clusters:
+    a cluster crossing midnight is seen whole and counted on the day it starts.
+    ``progress(n)`` is called as each batch of n records has been read.
+    Returns None when the fast path met a hash collision: the caller then runs
+    ``find_duplicates`` on the data in memory.
+    """
+    key = _check_key(key)
+    _check_window(window)
+    members = member_columns(key)
+    columns = [*dict.fromkeys(["direction", "status", "date_created", *key])]
+    keys = scan_keys(scan(columns), key, bounds, focus, progress)
+
+    def fetch(rows: np.ndarray) -> pa.Table:
+        return fetch_rows(scan(members), rows)
+
+    return _detect(keys, window, key, fetch, focus)
+
+
+def _check_window(window: float) -> None:
+    if window < 0 or not np.isfinite(window):
+        raise InputError(f"window must be a non-negative number of seconds, got {window}")
+
+
+@dataclass
+class _Sorted:
+    """The candidates in (key, time) order: where each sits in the input, whether it has
+    the key of the one before, the seconds since that one, whether it is in the focus;
+    and the runs at the widest window of interest with the latest time they reach."""
+
+    order: np.ndarray
+    same_key: np.ndarray
+    gaps: np.ndarray
+    in_focus: np.ndarray
+    wide_starts: np.ndarray
+    reach: int | None
+
+
+def _sort_candidates(keys: Keys, focus: Limits, widest: float) -> _Sorted:
+    n = len(keys.rows)
+    if not n:
+        nothing = np.zeros(0, dtype=bool)
+        gaps = np.zeros(0, dtype=np.float64)
+        return _Sorted(np.zeros(0, dtype=np.int64), nothing, gaps, nothing, nothing, None)
+    order = pc.sort_indices(
+        pa.table({"key": keys.hashes, "ts": keys.created}),
+        sort_keys=[("key", "ascending"), ("ts", "ascending")],
+    ).to_numpy()
+    sorted_hashes = keys.hashes[order]
+    same = np.empty(n, dtype=bool)
+    same[0] = False
+    np.equal(sorted_hashes[1:], sorted_hashes[:-1], out=same[1:])
+    del sorted_hashes
+    created = keys.created[order]
+    gaps = np.zeros(n, dtype=np.float64)
+    gaps[1:] = np.diff(created) / MICROS_PER_SECOND
+    in_focus = within(created, focus)
+    wide_starts = run_starts(same, gaps, widest)
+    reach = run_reach(wide_starts, created, in_focus)
+    return _Sorted(order, same, gaps, in_focus, wide_starts, reach)
+
+
+def _detect(
+    keys: Keys,
+    window: float,
+    key: Sequence[str],
+    fetch: Callable[[np.ndarray], pa.Table],
+    focus: Limits = (None, None),
+) -> Detection | None:
+    """Cluster the candidates; None when records of one cluster have different keys."""
+    # Clusters nest as the window grows: the records of every duplicate cluster at
+    # any window of interest are among those at the widest one.
+    widest = max(float(window), *SENSITIVITY_WINDOWS)
+    ordered = _sort_candidates(keys, focus, widest)
+    wide_pos, wide_cluster = duplicate_positions(ordered.wide_starts)
+    members_wide = _fetch_members(keys.rows[ordered.order[wide_pos]], key, fetch)
+    if not keys_consistent(members_wide, wide_cluster, key):
+        return None
+
+    sel_pos, sel_cluster = duplicate_positions(run_starts(ordered.same_key, ordered.gaps, window))
+    picked = np.searchsorted(wide_pos, sel_pos)
+    members = members_wide.take(pa.array(picked, type=pa.int64()))
+    clusters = build_clusters(members, sel_cluster, key)
+    if focus != (None, None):
+        starts_inside = within(created_micros(clusters["first_created"]), focus)
+        clusters = clusters.filter(pa.array(starts_inside))
+    sensitivity = sensitivity_table(ordered.same_key, ordered.gaps, window, ordered.in_focus)
+    summary = _summary(keys, clusters, window, key)
+    return Detection(
+        clusters=clusters, sensitivity=sensitivity, summary=summary, reach=ordered.reach
+    )
+
+
+def _fetch_members(
+    source_rows: np.ndarray, key: Sequence[str], fetch: Callable[[np.ndarray], pa.Table]
+) -> pa.Table:
+    """The member columns of these source rows, in the order given (fetched in row order)."""
+    if not len(source_rows):
+        return empty_members(key)
+    by_row = np.argsort(source_rows, kind="stable")
+    fetched = fetch(source_rows[by_row])
+    return fetched.take(pa.array(np.argsort(by_row, kind="stable"), type=pa.int64()))
+
+
+def _summary(
+    keys: Keys, clusters: pa.Table, window: float, key: Sequence[str]
+) -> DuplicatesSummary:
+    n_clusters = clusters.num_rows
+    in_clusters = int(pc.sum(clusters["n_records"]).as_py() or 0)
+    summary = DuplicatesSummary(
+        messages=keys.total,
+        outbound_messages=keys.outbound,
+        skipped_no_body=keys.no_body,
+        skipped_not_sent=keys.not_sent,
+        candidate_messages=keys.candidates,
+        duplicate_clusters=n_clusters,
+        records_in_clusters=in_clusters,
+        extra_messages=in_clusters - n_clusters,
+        extra_reached_handset=extra_reached_handset(clusters),
+        window_seconds=float(window),
+        key=list(key),
+    )
+    if keys.period[0] is not None and keys.period[1] is not None:
+        summary.period_start = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
+        summary.period_end = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
+    return summary
+
+
+def _check_key(key: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(key))
+    unknown = [k for k in names if k not in MESSAGE_SCHEMA.names]
+    if unknown:
+        raise InputError("unknown key column(s): " + ", ".join(unknown))
+    if "to" not in names or "body" not in names:
+        raise InputError("the grouping key must contain 'to' and 'body'")
+    return names
+
+
+def _as_table(messages: pa.Table | pd.DataFrame) -> pa.Table:
+    if isinstance(messages, pa.Table):
+        return messages
+    if isinstance(messages, pd.DataFrame):
+        return pa.Table.from_pandas(messages, preserve_index=False)
+    raise SchemaError(f"expected a DataFrame or an Arrow table, got {type(messages).__name__}")
+
+
+def combine_detections(
+    parts: Sequence[Detection], *, window: float, key: Sequence[str]
+) -> Detection:
+    """Combine detections over disjoint sets of records (keys, or days of focus) into one."""
+    if not parts:
+        raise InputError("no partitions to combine")
+    clusters = pa.concat_tables([p.clusters for p in parts]).sort_by(
+        [("first_created", "ascending"), ("cluster_id", "ascending")]
+    )
+    sensitivity = parts[0].sensitivity.copy()
+    for name in ("duplicate_clusters", "extra_messages", "records_in_clusters"):
+        sensitivity[name] = sum(p.sensitivity[name] for p in parts)
+    summary = DuplicatesSummary(window_seconds=float(window), key=list(key))
+    for name in DuplicatesSummary.ADDITIVE:
+        setattr(summary, name, sum(int(getattr(p.summary, name)) for p in parts))
+    starts = [p.summary.period_start for p in parts if p.summary.period_start is not None]
+    ends = [p.summary.period_end for p in parts if p.summary.period_end is not None]
+    if starts and ends:
+        summary.period_start, summary.period_end = min(starts), max(ends)
+    return Detection(clusters=clusters, sensitivity=sensitivity, summary=summary)

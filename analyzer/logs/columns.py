@@ -1,0 +1,146 @@
+"""Arrow helpers every format's parser shares, and the assembly of the per-chunk table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.logs.model import CORE_SCHEMA
+from analyzer.schema import TIMESTAMP
+
+# Messages.json, Messages (no extension: Twilio's own Arduino example), .xml, and the
+# legacy SMS/Messages resource all create a message.
+SEND_PATH_RE = r"^/2010-04-01/Accounts/[^/]+/(?:SMS/)?Messages(?:\.json|\.xml)?$"
+# Account SIDs hold no dot: "AC….json" gives the SID without the extension.
+ACCOUNT_RE = r"^/2010-04-01/Accounts/(?P<a>[^/.]*)"
+_URL_SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*://"
+
+
+def np_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls as False."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def without_blank_lines(
+    lines: pa.StringArray, first_line: int
+) -> tuple[pa.StringArray, np.ndarray]:
+    """The lines that are not blank, and their 1-based line numbers."""
+    # JSON's own whitespace, so that pyarrow's JSON reader skips exactly these lines.
+    blank = np_bool(pc.match_substring_regex(lines, r"^[ \t]*$"))
+    keep = np.flatnonzero(~blank)
+    body = lines.take(pa.array(keep)) if len(keep) < len(lines) else lines
+    return body, keep + first_line
+
+
+def nullify_empty(arr: pa.Array) -> pa.Array:
+    """Text trimmed of whitespace, empty text as null."""
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _numbers(values: pa.Array, valid_text: str) -> pa.Array:
+    """Values as float64; text that does not match ``valid_text`` becomes null."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return pc.cast(values, pa.float64())
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        ok = pc.match_substring_regex(text, valid_text)
+        return pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+
+
+def to_int_status(values: pa.Array) -> pa.Array:
+    """HTTP status codes as int32; anything outside 100..599 → null."""
+    num = _numbers(values, r"^[0-9]+(?:\.0*)?$")
+    whole = pc.equal(pc.floor(num), num)
+    ok = pc.and_(pc.and_(pc.greater_equal(num, 100), pc.less(num, 600)), whole)
+    return pc.cast(pc.if_else(ok, num, pa.scalar(None, pa.float64())), pa.int32())
+
+
+def to_float(values: pa.Array) -> pa.Array:
+    """Numbers (or numeric text) as float64; anything else, and infinities, → null."""
+    num = _numbers(values, r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+    finite = pc.is_finite(num)
+    return pc.if_else(finite, num, pa.scalar(None, pa.float64()))
+
+
+def apply_where(arr: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """arr with fn applied to the masked values only (fn is costly, the mask often empty)."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return arr
+    return pc.replace_with_mask(arr, mask, fn(arr.filter(mask)))
+
+
+def url_to_path(url: pa.Array, method: pa.Array) -> pa.Array:
+    """The path of each URL or request target, without host, query or fragment; null for
+    a CONNECT tunnel or a missing value."""
+    absolute = pc.match_substring(url, "://")
+
+    def strip_host(u: pa.Array) -> pa.Array:
+        p = pc.replace_substring_regex(u, _URL_SCHEME_RE + r"[^/?#]*", "")
+        return pc.if_else(pc.equal(p, ""), pa.scalar("/"), p)
+
+    path = apply_where(url, absolute, strip_host)
+    path = apply_where(
+        path,
+        pc.match_substring_regex(path, "[?#]"),
+        lambda u: pc.replace_substring_regex(u, r"[?#].*$", ""),
+    )
+    # A CONNECT tunnel shows host:port, never a path; "-" is a missing value.
+    bad = pc.or_(pc.equal(method, "CONNECT"), pc.or_(pc.equal(path, "-"), pc.equal(path, "")))
+    return pc.if_else(bad, pa.scalar(None, pa.string()), path)
+
+
+def core_table(
+    *,
+    time: pa.Array,
+    method: pa.Array,
+    url: pa.Array,
+    line: np.ndarray,
+    status: pa.Array | None = None,
+    duration_ms: pa.Array | None = None,
+    to: pa.Array | None = None,
+    message_sid: pa.Array | None = None,
+    request_id: pa.Array | None = None,
+    error: pa.Array | None = None,
+    twilio_time: pa.Array | None = None,
+    from_twilio: np.ndarray | None = None,
+    answered_line: pa.Array | None = None,
+) -> pa.Table:
+    """Assemble canonical columns (all but source_file) from raw parsed columns."""
+    n = len(line)
+
+    def opt(a: pa.Array | None, typ: pa.DataType) -> pa.Array:
+        return pa.nulls(n, typ) if a is None else a.cast(typ)
+
+    method = pc.utf8_upper(method.cast(pa.string()))
+    path = url_to_path(url.cast(pa.string()), method)
+    account = pc.struct_field(pc.extract_regex(path, ACCOUNT_RE), "a")
+    account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
+    is_send = pc.fill_null(
+        pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, SEND_PATH_RE)), False
+    )
+    cols = [
+        time.cast(TIMESTAMP),
+        opt(twilio_time, TIMESTAMP),
+        pa.nulls(n, TIMESTAMP),
+        method,
+        path,
+        account,
+        opt(status, pa.int32()),
+        opt(duration_ms, pa.float64()),
+        opt(to, pa.string()),
+        opt(message_sid, pa.string()),
+        opt(request_id, pa.string()),
+        is_send,
+        opt(error, pa.string()),
+        pa.array(line, pa.int64()),
+        pa.array(np.zeros(n, dtype=bool) if from_twilio is None else from_twilio, pa.bool_()),
+        opt(answered_line, pa.int64()),
+    ]
+    return pa.Table.from_arrays(cols, schema=CORE_SCHEMA)

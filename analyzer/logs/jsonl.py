@@ -1,0 +1,288 @@
+"""The ``jsonl`` format: JSON-lines application logs, one object per request, with
+remappable field names."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from analyzer.errors import UserError
+from analyzer.logs.columns import (
+    core_table,
+    np_bool,
+    nullify_empty,
+    to_float,
+    to_int_status,
+    without_blank_lines,
+)
+from analyzer.logs.dates import parse_times, parse_twilio_dates
+from analyzer.logs.model import ParsedChunk, Parser, empty_core, malformed_samples
+
+#: jsonl field names, keyed by the names accepted in ``fields=``.
+DEFAULT_JSONL_FIELDS: dict[str, str] = {
+    "timestamp": "timestamp",
+    "method": "method",
+    "url": "url",
+    "status": "status",
+    "to": "to",
+    "message_sid": "message_sid",
+    "duration_ms": "duration_ms",
+    "request_id": "request_id",
+    "error": "error",
+    # Twilio's Date response header: RFC 2822 / RFC 7231 text, ISO 8601 or epoch seconds.
+    "twilio_date": "twilio_date",
+}
+#: Lines whose first JSON values give the Arrow types of the fields.
+_TYPE_SAMPLE_LINES = 200
+_JSON_BLOCK = 4 * 1024 * 1024
+_JSON_SCALAR_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+
+
+def jsonl_fields(fields: Mapping[str, str] | None) -> dict[str, str]:
+    """The jsonl field names with ``fields`` remapping some; raises UserError naming the
+    names it does not know."""
+    out = dict(DEFAULT_JSONL_FIELDS)
+    if fields:
+        unknown = sorted(set(fields) - set(DEFAULT_JSONL_FIELDS))
+        if unknown:
+            raise UserError(
+                f"unknown jsonl field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(DEFAULT_JSONL_FIELDS)}"
+            )
+        out.update({k: str(v) for k, v in fields.items()})
+    return out
+
+
+def parse_field_map(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``NAME=FIELD`` pairs (``--log-field to=recipient``) into a mapping for
+    ``read_server_logs(fields=...)``; raises UserError on a malformed pair."""
+    fields: dict[str, str] = {}
+    for item in items:
+        name, sep, source = str(item).partition("=")
+        if not sep or not name.strip() or not source.strip():
+            raise UserError(f"--log-field expects NAME=FIELD, got {item!r}")
+        fields[name.strip()] = source.strip()
+    jsonl_fields(fields)  # names it does not know are refused here, with the known ones
+    return fields
+
+
+def sniff_jsonl(lines: Sequence[str]) -> int:
+    """How many of the sample lines are JSON objects."""
+    objects = 0
+    for line in lines:
+        text = line.strip()
+        if text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                objects += isinstance(json.loads(text), dict)
+    return objects
+
+
+def _json_scalar_text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        # Match Arrow's float→string cast, which drops ".0".
+        return str(int(value))
+    return json.dumps(value)
+
+
+class JsonlParser(Parser):
+    """JSON lines: pyarrow's JSON reader per chunk, bisecting down to json.loads on errors."""
+
+    _SLOW_BELOW = 512
+
+    def __init__(self, log_tz: str, fields: Mapping[str, str]) -> None:
+        super().__init__(log_tz, fields)
+        self.sources = list(dict.fromkeys(self.fields.values()))
+        self.schema: pa.Schema | None = None
+
+    def _infer_schema(self, sample: list[str]) -> pa.Schema:
+        """Arrow types of the source fields, from the first JSON values seen."""
+        types: dict[str, pa.DataType] = {}
+        for text in sample:
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict):
+                continue
+            for name in self.sources:
+                if name in obj and name not in types and obj[name] is not None:
+                    typ = _JSON_SCALAR_TYPES.get(type(obj[name]))
+                    if typ is not None:
+                        types[name] = typ
+        # A duration logged as 120 in the first lines may read 120.5 later.
+        duration = self.fields["duration_ms"]
+        if types.get(duration) == pa.int64():
+            types[duration] = pa.float64()
+        return pa.schema([pa.field(n, types.get(n, pa.string())) for n in self.sources])
+
+    def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
+        body, line_no = without_blank_lines(lines, first_line)
+        if len(body) == 0:
+            return None
+        if self.schema is None:  # only ever touched from the reader thread
+            self.schema = self._infer_schema(body.slice(0, _TYPE_SAMPLE_LINES).to_pylist())
+        cols, invalid = self._parse(body)
+        return body, line_no, cols, invalid
+
+    def feed(self, prepared: Any) -> ParsedChunk:
+        if prepared is None:
+            return ParsedChunk(empty_core())
+        return self._finish_rows(*prepared)
+
+    def _parse(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
+        # Lines that cannot be a JSON object (mostly truncated ones) go straight to the
+        # line-by-line path, so one of them does not make a whole chunk fall back.
+        trimmed = pc.utf8_trim_whitespace(body)
+        plausible = np_bool(
+            pc.fill_null(pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")), False)
+        )
+        if plausible.all():
+            return self._parse_split(body)
+        good, bad = np.flatnonzero(plausible), np.flatnonzero(~plausible)
+        if not len(good):
+            return self._parse_slow(body)
+        # A line that does not start with "{" and end with "}" is no JSON object: it is
+        # malformed and carries no values.
+        good_cols, good_invalid = self._parse_split(body.take(pa.array(good)))
+        order = pa.array(np.argsort(np.concatenate([good, bad]), kind="stable"))
+        cols = {
+            name: pa.concat_arrays([array, pa.nulls(len(bad), array.type)]).take(order)
+            for name, array in good_cols.items()
+        }
+        invalid = np.concatenate([good_invalid, np.ones(len(bad), dtype=bool)])
+        return cols, invalid[order.to_numpy()]
+
+    def _parse_split(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
+        try:
+            return self._parse_fast(body), np.zeros(len(body), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass
+        if len(body) <= self._SLOW_BELOW:
+            return self._parse_slow(body)
+        half = len(body) // 2
+        head_cols, head_invalid = self._parse_split(body.slice(0, half))
+        tail_cols, tail_invalid = self._parse_split(body.slice(half))
+        cols = {}
+        for name in head_cols:
+            head, tail = head_cols[name], tail_cols[name]
+            if head.type != tail.type:
+                head, tail = head.cast(pa.string()), tail.cast(pa.string())
+            cols[name] = pa.concat_arrays([head, tail])
+        return cols, np.concatenate([head_invalid, tail_invalid])
+
+    def _parse_fast(self, body: pa.StringArray) -> dict[str, pa.Array]:
+        assert self.schema is not None
+        joined = pc.binary_join(
+            pa.ListArray.from_arrays(pa.array([0, len(body)], pa.int32()), body), "\n"
+        )[0]
+        table = pj.read_json(
+            pa.BufferReader(joined.as_buffer()),
+            read_options=pj.ReadOptions(block_size=_JSON_BLOCK),
+            parse_options=pj.ParseOptions(
+                explicit_schema=self.schema, unexpected_field_behavior="ignore"
+            ),
+        )
+        if table.num_rows != len(body):
+            # Several objects on one line: rows would not line up with lines.
+            raise pa.ArrowInvalid("row count differs from line count")
+        out = {}
+        for name in self.sources:
+            col = table[name].combine_chunks()
+            if pa.types.is_boolean(col.type):
+                col = pc.if_else(col, "true", "false")
+            out[name] = col
+        return out
+
+    def _parse_slow(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
+        values: dict[str, list[str | None]] = {name: [] for name in self.sources}
+        invalid = np.zeros(len(body), dtype=bool)
+        for i, text in enumerate(body.to_pylist()):
+            try:
+                obj = json.loads(text)
+            except (ValueError, RecursionError):
+                obj = None
+            if not isinstance(obj, dict):
+                invalid[i] = True
+                obj = {}
+            for name in self.sources:
+                values[name].append(_json_scalar_text(obj.get(name)))
+        return {k: pa.array(v, pa.string()) for k, v in values.items()}, invalid
+
+    def _times(
+        self, cols: dict[str, pa.Array]
+    ) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
+        """Each record's time, Twilio's Date, whether it has a timestamp field, and whether
+        its time is Twilio's (no timestamp, but a Date)."""
+        stamp_col = cols[self.fields["timestamp"]]
+        stamp = nullify_empty(stamp_col) if pa.types.is_string(stamp_col.type) else stamp_col
+        time = parse_times(stamp, self.log_tz)
+        twilio_time = parse_twilio_dates(cols[self.fields["twilio_date"]])
+        has_stamp = np_bool(pc.is_valid(stamp))
+        # A record without a timestamp but with Twilio's Date is timed by Twilio's clock.
+        from_twilio = ~has_stamp & np_bool(pc.is_valid(twilio_time))
+        if from_twilio.any():
+            time = pc.if_else(pa.array(from_twilio), twilio_time, time)
+        return time, twilio_time, has_stamp, from_twilio
+
+    def _finish_rows(
+        self,
+        body: pa.StringArray,
+        line_no: np.ndarray,
+        cols: dict[str, pa.Array],
+        invalid: np.ndarray,
+    ) -> ParsedChunk:
+        def text(name: str) -> pa.Array:
+            return nullify_empty(cols[self.fields[name]].cast(pa.string()))
+
+        method, url = text("method"), text("url")
+        time, twilio_time, has_stamp, from_twilio = self._times(cols)
+        has_method = np_bool(pc.is_valid(method))
+        has_url = np_bool(pc.is_valid(url))
+        valid_method = np_bool(pc.match_substring_regex(method, r"^[A-Za-z]+$"))
+        skipped = ~invalid & ~has_method & ~has_url
+
+        def reason(i: int) -> str:
+            if invalid[i]:
+                return "invalid JSON object"
+            if not (has_method[i] and valid_method[i]):
+                return "missing or invalid method"
+            if not has_url[i]:
+                return "missing url"
+            return "missing timestamp" if not has_stamp[i] else "unparseable timestamp"
+
+        ok = ~invalid & has_method & valid_method & has_url & np_bool(pc.is_valid(time))
+        bad = ~ok & ~skipped
+        take = pa.array(ok)
+        table = core_table(
+            time=time.filter(take),
+            method=method.filter(take),
+            url=url.filter(take),
+            line=line_no[ok],
+            status=to_int_status(cols[self.fields["status"]].filter(take)),
+            duration_ms=to_float(cols[self.fields["duration_ms"]].filter(take)),
+            to=text("to").filter(take),
+            message_sid=text("message_sid").filter(take),
+            request_id=text("request_id").filter(take),
+            error=text("error").filter(take),
+            twilio_time=twilio_time.filter(take),
+            from_twilio=from_twilio[ok],
+        )
+        return ParsedChunk(
+            table,
+            malformed=int(bad.sum()),
+            skipped=int(skipped.sum()),
+            samples=malformed_samples(body, line_no, bad, reason),
+        )
