@@ -52,6 +52,16 @@ def format_time(value: datetime | date | str | None) -> str | None:
     return value.isoformat()
 
 
+def duration_text(seconds: float) -> str:
+    """A span of seconds in words: ``1 min``, ``6 h``, ``45 s``, ``90 min``."""
+    seconds = float(seconds)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def time_from_micros(us: int) -> str:
     """A time given in microseconds since the epoch, as results text."""
     text = format_time(datetime.fromtimestamp(int(us) / 1e6, tz=UTC))
@@ -137,8 +147,9 @@ _CROSSREF_KEYS = tuple(f.name for f in fields(CrossrefSummary))
 
 
 @dataclass
-class DuplicatesSummary:
-    """The counts of a duplicate detection (``summary.json``)."""
+class MessageCounts:
+    """The counts every duplicate summary starts with; they add up over parts of a
+    detection (days, partitions)."""
 
     messages: int = 0
     outbound_messages: int = 0
@@ -149,6 +160,16 @@ class DuplicatesSummary:
     records_in_clusters: int = 0
     extra_messages: int = 0
     extra_reached_handset: int = 0
+
+
+#: The names of the counts, in file order.
+COUNTS: tuple[str, ...] = tuple(f.name for f in fields(MessageCounts))
+
+
+@dataclass
+class DuplicatesSummary(MessageCounts):
+    """The counts of a duplicate detection (``summary.json``)."""
+
     window_seconds: float = 0.0
     key: list[str] = field(default_factory=lambda: ["to", "body"])
     period_start: datetime | None = None
@@ -157,19 +178,6 @@ class DuplicatesSummary:
     crossref: CrossrefSummary | None = None
     #: The messages file or dataset analysed.
     source: str | None = None
-
-    #: The counts that add up over parts of a detection (days, partitions), in file order.
-    ADDITIVE: ClassVar[tuple[str, ...]] = (
-        "messages",
-        "outbound_messages",
-        "skipped_no_body",
-        "skipped_not_sent",
-        "candidate_messages",
-        "duplicate_clusters",
-        "records_in_clusters",
-        "extra_messages",
-        "extra_reached_handset",
-    )
 
     @property
     def duplicate_rate(self) -> float | None:
@@ -188,7 +196,7 @@ class DuplicatesSummary:
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data, in the shape of ``summary.json``."""
-        data: dict[str, Any] = {name: getattr(self, name) for name in self.ADDITIVE}
+        data: dict[str, Any] = {name: getattr(self, name) for name in COUNTS}
         data["window_seconds"] = float(self.window_seconds)
         data["key"] = list(self.key)
         if self.period_start is not None and self.period_end is not None:
@@ -348,19 +356,10 @@ REPORT_VERSION = 1
 
 
 @dataclass
-class ReportSummary:
+class ReportSummary(MessageCounts):
     """The numbers of a report (the report folder's ``summary.json``)."""
 
     report_version: int = REPORT_VERSION
-    messages: int = 0
-    outbound_messages: int = 0
-    skipped_no_body: int = 0
-    skipped_not_sent: int = 0
-    candidate_messages: int = 0
-    duplicate_clusters: int = 0
-    records_in_clusters: int = 0
-    extra_messages: int = 0
-    extra_reached_handset: int = 0
     #: Extra messages per outbound message (a fraction, 6 decimals; 0 without messages).
     extra_share_of_outbound: float = 0.0
     by_verdict: dict[str, int] = field(default_factory=dict)
@@ -398,7 +397,7 @@ class ReportSummary:
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data, in the shape of the report's ``summary.json``."""
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"report_version": self.report_version}
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name in self._TIMES:

@@ -276,7 +276,7 @@ def simulate(
                 messages=messages,
                 seed=seed,
                 days=days,
-                log_formats=tuple(log_format or ("jsonl",)),
+                log_formats=tuple(log_format or (LogFormat.JSONL,)),
             ),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             dataset=dataset,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analyzer.duplicates.investigate import Investigation
-from analyzer.results import SENSITIVITY_COLUMNS, CrossrefSummary, DuplicatesSummary
+from analyzer.results import SENSITIVITY_COLUMNS, CrossrefSummary, DuplicatesSummary, duration_text
 
 if TYPE_CHECKING:
     from analyzer.sources.files import ImportResult
@@ -41,7 +41,7 @@ def detect_text(summary: DuplicatesSummary, sensitivity: pd.DataFrame) -> str:
         f"{summary.skipped_not_sent:,} never sent (canceled or scheduled) left out).",
         f"{summary.duplicate_clusters:,} duplicate clusters with "
         f"{summary.extra_messages:,} extra messages "
-        f"(window {_seconds(summary.window_seconds)}, key {' + '.join(summary.key)}); "
+        f"(window {duration_text(summary.window_seconds)}, key {' + '.join(summary.key)}); "
         f"{summary.extra_reached_handset:,} of the extra messages reached a handset "
         "(sent, delivered or read).",
         "",
@@ -52,7 +52,7 @@ def detect_text(summary: DuplicatesSummary, sensitivity: pd.DataFrame) -> str:
     for row in sensitivity.to_dict("records"):
         mark = "  <- selected" if row[selected] else ""
         lines.append(
-            f"  {_seconds(row[window]):>8}  {row[clusters]:>10,}  {row[extra]:>10,}{mark}"
+            f"  {duration_text(row[window]):>8}  {row[clusters]:>10,}  {row[extra]:>10,}{mark}"
         )
     if summary.crossref is not None:
         lines += ["", *_crossref_lines(summary.crossref)]
@@ -88,13 +88,6 @@ def _crossref_lines(crossref: CrossrefSummary) -> list[str]:
     return lines
 
 
-def _seconds(value: float) -> str:
-    value = float(value)
-    if value >= 3600 and value % 3600 == 0:
-        return f"{value / 3600:g} h"
-    if value >= 60 and value % 60 == 0:
-        return f"{value / 60:g} min"
-    return f"{value:g} s"
 
 
 def import_text(result: ImportResult, out: Path) -> tuple[list[str], list[str]]:

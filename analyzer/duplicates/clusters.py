@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.duplicates.keys import created_micros, decoded
+from analyzer.results import SENSITIVITY_COLUMNS
 from analyzer.schema import HANDSET_STATUSES, MESSAGE_SCHEMA, MICROS_PER_SECOND
 
 #: Windows of the sensitivity table, in seconds: 5 s, 10 s, 30 s, 60 s, 5 min, 1 h.
@@ -168,12 +169,12 @@ def sensitivity_table(
         keep = counted[first]
         dup = keep & (sizes >= 2)
         rows.append(
-            {
-                "window_seconds": float(w),
-                "duplicate_clusters": int(dup.sum()),
-                "extra_messages": int((sizes[keep] - 1).sum()),
-                "records_in_clusters": int(sizes[dup].sum()),
-                "selected": float(w) == float(window),
-            }
+            (
+                float(w),
+                int(dup.sum()),
+                int((sizes[keep] - 1).sum()),
+                int(sizes[dup].sum()),
+                float(w) == float(window),
+            )
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))

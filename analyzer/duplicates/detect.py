@@ -42,7 +42,7 @@ from analyzer.duplicates.keys import (
     within,
 )
 from analyzer.errors import InputError, SchemaError
-from analyzer.results import DuplicatesSummary
+from analyzer.results import COUNTS, SENSITIVITY_COUNTS, DuplicatesSummary
 from analyzer.schema import MESSAGE_SCHEMA, MICROS_PER_SECOND, require_columns
 
 DEFAULT_WINDOW = 60.0
@@ -286,10 +286,10 @@ def combine_detections(
         [("first_created", "ascending"), ("cluster_id", "ascending")]
     )
     sensitivity = parts[0].sensitivity.copy()
-    for name in ("duplicate_clusters", "extra_messages", "records_in_clusters"):
+    for name in SENSITIVITY_COUNTS:
         sensitivity[name] = sum(p.sensitivity[name] for p in parts)
     summary = DuplicatesSummary(window_seconds=float(window), key=list(key))
-    for name in DuplicatesSummary.ADDITIVE:
+    for name in COUNTS:
         setattr(summary, name, sum(int(getattr(p.summary, name)) for p in parts))
     starts = [p.summary.period_start for p in parts if p.summary.period_start is not None]
     ends = [p.summary.period_end for p in parts if p.summary.period_end is not None]

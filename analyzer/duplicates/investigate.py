@@ -28,7 +28,7 @@ from analyzer.duplicates.detect import find_duplicates
 from analyzer.errors import InputError
 from analyzer.phones import normalize_e164
 from analyzer.redact import country_codes
-from analyzer.results import format_time
+from analyzer.results import duration_text, format_time
 from analyzer.schema import MICROS_PER_SECOND, TIMESTAMP
 from analyzer.vocabulary import Verdict
 
@@ -287,8 +287,8 @@ def _add_verdicts(
         found,
         "Twilio holds a single record of each message sent to this recipient before the "
         "report: the carrier (or roaming) delivered it twice",
-        f"no message to this recipient from {_duration(before)} before the report "
-        f"to {_duration(after)} after it",
+        f"no message to this recipient from {duration_text(before.total_seconds())} before "
+        f"the report to {duration_text(after.total_seconds())} after it",
     ).astype(object)
     cluster_ids: np.ndarray = np.full(n, None, dtype=object)
     if has_cluster.any():
@@ -320,13 +320,6 @@ def _int64(times: pa.ChunkedArray) -> np.ndarray:
 def _timestamps(us: np.ndarray) -> pd.Series:
     """Microseconds (NaN: none) as UTC timestamps (NaT: none)."""
     return pd.Series(pd.to_datetime(us, unit="us", utc=True)).dt.as_unit("us")
-
-
-def _duration(span: timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    if minutes >= 60 and minutes % 60 == 0:
-        return f"{minutes / 60:g} h"
-    return f"{minutes:g} min"
 
 
 def _escalation(reports: pd.DataFrame) -> tuple[bool, str]:

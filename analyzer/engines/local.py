@@ -19,6 +19,7 @@ from analyzer.duplicates.detect import (
     find_duplicates,
 )
 from analyzer.feedback import Feedback, Silent
+from analyzer.schema import MICROS_PER_SECOND
 from analyzer.store import as_day, list_days, read_messages, scan_messages
 
 
@@ -82,7 +83,8 @@ def _detect_day(
         read_end = _us(midnight + timedelta(days=after + 1))
         # A run that starts on the day and comes within a window of the end of what
         # was read may go on beyond it: read one more day.
-        reaches_end = detection.reach is not None and detection.reach + widest * 1e6 >= read_end
+        reach = detection.reach
+        reaches_end = reach is not None and reach + widest * MICROS_PER_SECOND >= read_end
         if not reaches_end or not any(d > last.isoformat() for d in _days_of(source)):
             return detection
         after += 1
@@ -125,6 +127,6 @@ def _detect_range(
 
 
 def _us(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000
+    return int(moment.timestamp()) * MICROS_PER_SECOND
 
 

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from analyzer.results import SENSITIVITY_COLUMNS
 from analyzer.vocabulary import GAP_PATTERNS, LISTED_VERDICTS, Verdict
 
 #: Order in which verdicts are listed and stacked.
@@ -353,13 +354,14 @@ def window_sensitivity(table: pd.DataFrame) -> Chart:
         if table.empty:
             _empty(ax, "No sensitivity table")
             return _render(fig, "window_sensitivity", title)
-        t = table.sort_values("window_seconds")
-        x = t["window_seconds"].to_numpy(dtype=float)
-        ax.plot(x, t["extra_messages"].to_numpy(), marker="o", label="extra messages")
-        ax.plot(x, t["duplicate_clusters"].to_numpy(), marker="s", label="duplicate clusters")
-        if "selected" in t.columns:
-            chosen = t[t["selected"].astype(str).str.lower().isin(["true", "1"])]
-            for seconds in chosen["window_seconds"].to_numpy(dtype=float):
+        window, clusters, extra, _records, selected = SENSITIVITY_COLUMNS
+        t = table.sort_values(window)
+        x = t[window].to_numpy(dtype=float)
+        ax.plot(x, t[extra].to_numpy(), marker="o", label="extra messages")
+        ax.plot(x, t[clusters].to_numpy(), marker="s", label="duplicate clusters")
+        if selected in t.columns:
+            chosen = t[t[selected].astype(str).str.lower().isin(["true", "1"])]
+            for seconds in chosen[window].to_numpy(dtype=float):
                 ax.axvline(seconds, color="#C0392B", linestyle=":", linewidth=1)
                 ax.text(
                     seconds,

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analyzer.report.text import plural, window_text
+from analyzer.report.text import plural
 from analyzer.results import (
     RequestIdSids,
     SendOutcomes,
     Span,
+    duration_text,
     format_time,
     short_percent,
 )
@@ -49,7 +50,7 @@ def headline(data: ReportData, summary: ReportSummary) -> str:
     if clusters == 0:
         return (
             f"No duplicate clusters among {outbound:,} outbound messages "
-            f"(window {window_text(float(summary.window_seconds or 0))}, "
+            f"(window {duration_text(float(summary.window_seconds or 0))}, "
             f"key {key_text(summary.key)})."
         )
     share = short_percent(summary.duplicate_rate)

@@ -15,6 +15,7 @@ from analyzer.errors import InputError
 from analyzer.results import (
     CARRIER_FILE,
     CLUSTERS_FILE,
+    SENSITIVITY_COLUMNS,
     SENSITIVITY_FILE,
     SUMMARY_FILE,
     DuplicatesSummary,
@@ -57,13 +58,6 @@ KNOWN_SCALARS = (
     "hint",
 )
 _REQUIRED = {"cluster_id", "to", "n_records", "first_created", "sids", "gaps_seconds"}
-_SENSITIVITY_COLUMNS = [
-    "window_seconds",
-    "duplicate_clusters",
-    "extra_messages",
-    "records_in_clusters",
-    "selected",
-]
 
 
 @dataclass
@@ -93,7 +87,7 @@ def load_results(results: Path) -> ReportData:
             detection = DuplicatesSummary.read(summary_path)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{summary_path} is not valid JSON: {exc}") from None
-    sensitivity = pd.DataFrame(columns=_SENSITIVITY_COLUMNS)
+    sensitivity = pd.DataFrame(columns=list(SENSITIVITY_COLUMNS))
     if (results / SENSITIVITY_FILE).is_file():
         sensitivity = pd.read_csv(results / SENSITIVITY_FILE)
     carrier = None

@@ -24,15 +24,6 @@ def time_text(value: Any) -> str | None:
     return format_time(stamp.to_pydatetime(warn=False))
 
 
-def window_text(seconds: float) -> str:
-    """A detection window in words: ``1 min``, ``2 h``, ``45 s``."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
-
-
 def plural(count: int, word: str) -> str:
     """``word`` with an ``s`` unless ``count`` is one."""
     return word if count == 1 else f"{word}s"

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.schema import MICROS_PER_SECOND
 from analyzer.simulate.text import compose
 from analyzer.simulate.timeline import DAY_MS
 
@@ -78,5 +79,6 @@ def clf_time(ms: np.ndarray, offset_minutes: int) -> pa.Array:
 def timestamp_text(values: pa.Array, zone: str = "+0000") -> pa.Array:
     """RFC 2822 text of a timestamp column, nulls kept."""
     valid = pc.is_valid(values)
-    seconds = pc.fill_null(pc.cast(values, pa.int64()), 0).to_numpy(zero_copy_only=False)
-    return pc.if_else(valid, rfc2822(seconds // 1_000_000, zone), pa.scalar(None, pa.string()))
+    micros = pc.fill_null(pc.cast(values, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    texts = rfc2822(micros // MICROS_PER_SECOND, zone)
+    return pc.if_else(valid, texts, pa.scalar(None, pa.string()))

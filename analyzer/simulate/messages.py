@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.schema import TIMESTAMP, coerce_messages
+from analyzer.schema import MICROS_PER_SECOND, TIMESTAMP, coerce_messages
 from analyzer.simulate.bodies import num_segments, render_bodies
 from analyzer.simulate.dates import timestamp_text
 from analyzer.simulate.phone_numbers import MMS_PRICE, PRICE_PER_SEGMENT, PhoneNumbers
@@ -65,7 +65,7 @@ def record_sids(plan: Plan, rows: np.ndarray) -> pa.Array:
 
 
 def _timestamps(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    return pa.array(seconds.astype(np.int64) * 1_000_000, type=TIMESTAMP, mask=mask)
+    return pa.array(seconds.astype(np.int64) * MICROS_PER_SECOND, type=TIMESTAMP, mask=mask)
 
 
 def message_chunk(plan: Plan, numbers: PhoneNumbers, sids: list[str], rows: np.ndarray) -> pa.Table:

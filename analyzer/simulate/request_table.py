@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.errors import UserError
+from analyzer.schema import TIMESTAMP
 from analyzer.simulate.log_plan import LINE_ERRORS
 from analyzer.simulate.messages import (
     API_VERSION,
@@ -157,7 +158,7 @@ def _epoch_ms(stamp: pa.Array) -> np.ndarray:
     """Epoch milliseconds of timestamps or ISO 8601 text."""
     try:
         if not pa.types.is_timestamp(stamp.type):
-            stamp = pc.cast(stamp.cast(pa.string()), pa.timestamp("us", tz="UTC"))
+            stamp = pc.cast(stamp.cast(pa.string()), TIMESTAMP)
         us = pc.cast(stamp.cast(pa.timestamp("us", tz=stamp.type.tz)), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise UserError(f"unreadable request timestamps: {exc}") from exc

@@ -25,8 +25,8 @@ from analyzer.report.headline import period_text
 from analyzer.report.load import ReportData
 from analyzer.report.sections.base import ReportContext
 from analyzer.report.sections.duplicate_charts import duplicate_charts
-from analyzer.report.text import masked, time_text, window_text
-from analyzer.results import REPORT_CSV_FILE
+from analyzer.report.text import masked, time_text
+from analyzer.results import REPORT_CSV_FILE, duration_text
 
 #: Clusters shown in the HTML and Markdown tables; clusters.csv has them all.
 TABLE_ROWS = 500
@@ -165,7 +165,7 @@ def sensitivity_section(data: ReportData) -> Section:
         records = getattr(row, "records_in_clusters", None)
         rows.append(
             [
-                window_text(float(row.window_seconds)),
+                duration_text(float(row.window_seconds)),
                 f"{int(row.duplicate_clusters):,}",
                 f"{int(row.extra_messages):,}",
                 "" if records is None else f"{int(records):,}",

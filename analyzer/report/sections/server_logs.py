@@ -5,8 +5,15 @@ from __future__ import annotations
 from analyzer.report.document import BulletList, Cell, Code, Paragraph, Section, Table
 from analyzer.report.headline import evidence_text, key_text
 from analyzer.report.sections.base import ReportContext
-from analyzer.report.text import plural, window_text
-from analyzer.results import LogFileSummary, MalformedLine, ReportSummary, Span, format_time
+from analyzer.report.text import plural
+from analyzer.results import (
+    LogFileSummary,
+    MalformedLine,
+    ReportSummary,
+    Span,
+    duration_text,
+    format_time,
+)
 
 _VERDICTS_TEXT = (
     "Verdicts: app_side = a POST for every record (the application sent it again); "
@@ -104,7 +111,7 @@ def method_section(context: ReportContext) -> Section:
 def _clusters_text(summary: ReportSummary) -> str:
     return (
         f"Outbound messages with the same {key_text(summary.key)} whose records were "
-        f"created at most {window_text(float(summary.window_seconds or 0))} apart form a "
+        f"created at most {duration_text(float(summary.window_seconds or 0))} apart form a "
         "cluster; clusters of two or more records are duplicates. Extra messages are the "
         "records beyond the first of each cluster."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.errors import UserError
+from analyzer.errors import EXIT_FAILURE, UserError
 
 
 class AuthError(UserError):
@@ -16,4 +16,4 @@ class TwilioAPIError(UserError, RuntimeError):
     nothing in the command was wrong, the service was not there.
     """
 
-    exit_code = 1
+    exit_code = EXIT_FAILURE
