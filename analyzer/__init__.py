@@ -14,12 +14,13 @@ cross_reference, investigate, run_detect (what ``analyzer detect`` does) and
 build_report. Each has an example in its docstring. DetectOptions, LogOptions and
 InvestigateOptions are the settings the command line, nightly and these share.
 
-Modules, one job each: ``schema`` (the canonical message schema), ``store`` (the
-Parquet message store), ``sources`` (Twilio export, file imports), ``logs``
-(server log parsers), ``detect`` (duplicate clusters), ``crossref`` (verdicts),
-``investigate`` (reported duplicates), ``report`` (HTML/Markdown/ticket),
-``pipeline`` and ``nightly`` (jobs), ``dask_engine`` (detection on a Dask cluster),
-``simulate`` (data with known answers) and ``cli`` (the command line).
+Packages, one job each (imports point down this list): ``vocabulary`` and ``results``
+(stable names, the results contract), ``store`` (the Parquet message store), ``sources``
+(Twilio export, file imports), ``logs`` (server log parsers), ``duplicates`` (clusters,
+verdicts, reported duplicates), ``report`` (HTML/Markdown/ticket), ``options`` (every
+setting), ``analyses`` (the registry the jobs run), ``engines`` (local, Dask),
+``pipeline`` and ``nightly`` (jobs), ``simulate`` (data with known answers), ``api``
+and ``cli``.
 """
 
 from analyzer.api import (

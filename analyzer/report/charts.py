@@ -42,7 +42,7 @@ VERDICT_LABELS: dict[str, str] = {
     Verdict.APP_SIDE: "app_side (application sent it again)",
     Verdict.TWILIO_SIDE: "twilio_side (one request, several records)",
     Verdict.WEBHOOK_SIDE: "webhook_side (a reply sent twice)",
-    Verdict.CARRIER_SIDE: "carrier_side",
+    Verdict.CARRIER_SIDE: str(Verdict.CARRIER_SIDE),
     Verdict.INCONCLUSIVE: "inconclusive (logs cannot tell)",
     Verdict.UNVERIFIED: "unverified (no log evidence)",
 }
