@@ -22,7 +22,7 @@ from analyzer.errors import InputError
 from analyzer.paths import check_output_outside
 from analyzer.store import write_messages
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "data" / "sample" / "messages.parquet"
 COMPLAINTS = ROOT / "data" / "sample" / "complaints.csv"
 COMMANDS = ["simulate", "detect", "report", "investigate", "nightly", "export", "import"]

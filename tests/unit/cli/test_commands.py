@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "data" / "sample" / "messages.parquet"
 runner = CliRunner()
 
