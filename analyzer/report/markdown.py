@@ -6,22 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analyzer.report.document import (
-    Block,
-    BulletList,
-    Cell,
-    ChartBlock,
-    Code,
-    Document,
-    Inline,
-    Lines,
-    Link,
-    Mark,
-    Notice,
-    Paragraph,
-    Styled,
-    Table,
-)
+from analyzer.report import document as doc
 from analyzer.results import CHARTS_DIR
 
 
@@ -31,7 +16,7 @@ def escape(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
-def render_markdown(document: Document) -> str:
+def render_markdown(document: doc.Document) -> str:
     """The whole report."""
     parts = [f"# {escape(document.title)}"]
     parts += [render_block(block) for block in document.intro]
@@ -41,22 +26,22 @@ def render_markdown(document: Document) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def render_block(block: Block) -> str:
+def render_block(block: doc.Block) -> str:
     """One block as Markdown."""
-    if isinstance(block, Paragraph):
+    if isinstance(block, doc.Paragraph):
         text = inlines(block.parts)
         return f"**{text}**" if block.kind == "lead" else text
-    if isinstance(block, Notice):
+    if isinstance(block, doc.Notice):
         return f"> ⚠ {escape(block.text)}"
-    if isinstance(block, BulletList):
+    if isinstance(block, doc.BulletList):
         return "\n".join(f"- {escape(item)}" for item in block.items)
-    if isinstance(block, ChartBlock):
+    if isinstance(block, doc.ChartBlock):
         chart = block.chart
         return f"![{escape(chart.title)}]({CHARTS_DIR}/{chart.name}.png)"
     return table(block)
 
 
-def table(block: Table) -> str:
+def table(block: doc.Table) -> str:
     """A Markdown table."""
     return markdown_table(block.header, [[_cell(c) for c in row] for row in block.rows])
 
@@ -71,24 +56,24 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _cell(cell: Cell) -> str:
-    if isinstance(cell, Styled):
+def _cell(cell: doc.Cell) -> str:
+    if isinstance(cell, doc.Styled):
         return escape(cell.text)
-    if isinstance(cell, Lines):
+    if isinstance(cell, doc.Lines):
         return escape(" ".join(cell.items))
     return inlines(cell) if isinstance(cell, tuple) else _inline(cell)
 
 
-def inlines(parts: tuple[Inline, ...]) -> str:
+def inlines(parts: tuple[doc.Inline, ...]) -> str:
     """A run of inlines as Markdown."""
     return "".join(_inline(part) for part in parts)
 
 
-def _inline(part: Inline | int) -> str:
-    if isinstance(part, Code):
+def _inline(part: doc.Inline | int) -> str:
+    if isinstance(part, doc.Code):
         return f"`{escape(part.text)}`"
-    if isinstance(part, Link):
+    if isinstance(part, doc.Link):
         return f"[{escape(part.text)}]({part.href})"
-    if isinstance(part, Mark):
+    if isinstance(part, doc.Mark):
         return f"**{escape(part.text)}**"
     return escape(part)
