@@ -10,9 +10,10 @@ The Python API (pandas DataFrames in and out)::
     judged["verdict"].value_counts()
 
 Functions: load_messages, find_duplicates, window_sensitivity, read_server_logs,
-cross_reference, investigate, run_detect (what ``analyzer detect`` does) and
-build_report. Each has an example in its docstring. DetectOptions, LogOptions and
-InvestigateOptions are the settings the command line, nightly and these share.
+cross_reference, investigate, run_detect (what ``analyzer detect`` does),
+run_failures (what ``analyzer failures`` does) and build_report. Each has an example
+in its docstring. DetectOptions, LogOptions and InvestigateOptions are the settings the
+command line, nightly and these share.
 
 Packages, one job each (imports point down this list): ``vocabulary`` and ``results``
 (stable names, the results contract), ``store`` (the Parquet message store), ``sources``
@@ -31,6 +32,7 @@ from analyzer.api import (
     load_messages,
     read_server_logs,
     run_detect,
+    run_failures,
     window_sensitivity,
 )
 from analyzer.options import DetectOptions, InvestigateOptions, LogOptions
@@ -47,5 +49,6 @@ __all__ = [
     "load_messages",
     "read_server_logs",
     "run_detect",
+    "run_failures",
     "window_sensitivity",
 ]

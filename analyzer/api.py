@@ -221,3 +221,38 @@ def _request_table(requests: pd.DataFrame | None) -> pa.Table | None:
         if name not in frame.columns:
             frame[name] = None
     return pa.Table.from_pandas(frame, schema=_logs.REQUEST_SCHEMA, preserve_index=False)
+
+
+def run_failures(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    server_logs: LogOptions | Sequence[str | Path] = (),
+    start: DayLike = None,
+    end: DayLike = None,
+    catalog: str | Path | None = None,
+) -> pd.DataFrame:
+    """Do what ``analyzer failures`` does: explain every failed or undelivered message,
+    write ``out_dir``. Returns one row per failure (with its category, the recommended
+    action and a title); ``attrs["summary"]`` holds the counts of failures_summary.json.
+
+    Example::
+
+        failures = run_failures("data/sample/messages.parquet", "out/failures")
+        failures.groupby("category").size()
+    """
+    from analyzer.analyses import AnalysisInput
+    from analyzer.options import FailuresOptions
+    from analyzer.pipeline import run_analysis
+
+    given = AnalysisInput(
+        source,
+        start=start,
+        end=end,
+        logs=LogOptions.of(server_logs),
+        failures=FailuresOptions(catalog=None if catalog is None else Path(catalog)),
+    )
+    result = run_analysis("failures", source, out_dir, given)
+    frame = result.detail["analysis"].failures.to_pandas()
+    frame.attrs["summary"] = result.summary.to_json()
+    return frame

@@ -29,17 +29,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from analyzer.analyses import ANALYSES, AnalysisInput
+from analyzer.analyses import ANALYSES, AnalysisInput, AnalysisResult
 from analyzer.duplicates.crossref import DEFAULT_TOLERANCE
 from analyzer.duplicates.investigate import read_complaints
 from analyzer.errors import EXIT_OK, EXIT_THRESHOLD, InputError, UserError
 from analyzer.logs import expand_paths
-from analyzer.options import SETTINGS, DetectOptions, InvestigateOptions, LogOptions
-from analyzer.pipeline import run_analysis, run_investigate
-from analyzer.results import (
-    DuplicatesSummary,
-    percent,
+from analyzer.options import (
+    SETTINGS,
+    DetectOptions,
+    FailuresOptions,
+    InvestigateOptions,
+    LogOptions,
 )
+from analyzer.pipeline import run_analysis, run_investigate
+from analyzer.results import DuplicatesSummary, FailureJump, FailuresSummary, percent
 from analyzer.sources.twilio_api import (
     Credentials,
     ExportResult,
@@ -78,6 +81,10 @@ class NightlyConfig:
     tolerance: float = DEFAULT_TOLERANCE
     #: A complaints CSV: the reports made on the day are investigated into its report.
     complaints: Path | None = None
+    #: Twilio's error catalog (JSON): titles for codes analyzer's table lacks.
+    catalog: Path | None = None
+    #: Exit 3 when an error code's daily count jumps far above its recent baseline.
+    alert_on_failure_jumps: bool = False
 
     def __post_init__(self) -> None:
         # However the settings were made, they hold checked values of the right type.
@@ -197,6 +204,7 @@ class NightlyResult:
     report_dir: Path | None = None
     duplicate_rate: float | None = None
     summary: DuplicatesSummary = field(default_factory=DuplicatesSummary)
+    failures: FailuresSummary | None = None
     #: No outbound message on the day: the report is empty (a warning was logged).
     empty: bool = False
 
@@ -250,10 +258,13 @@ def run_nightly(
             exported = None
             if credentials is not None:
                 exported = _export(config, day, credentials, progress)
-            summary = _report_day(config, day)
+            results = _report_day(config, day)
         except BaseException:
             _discard_created(config.dataset, created)
             raise
+    summary = results["duplicates"].summary
+    failures = results["failures"].summary
+    assert isinstance(summary, DuplicatesSummary) and isinstance(failures, FailuresSummary)
     outbound = summary.outbound_messages
     rate = summary.duplicate_rate
     if rate is None:
@@ -274,18 +285,36 @@ def run_nightly(
             "duplicate rate %s is above the threshold %.3f%%", percent(rate), config.threshold
         )
         code = EXIT_THRESHOLD
+    if _failure_jumps(failures, day) and config.alert_on_failure_jumps:
+        code = EXIT_THRESHOLD
     return NightlyResult(
         exit_code=code,
         day=day,
         report_dir=config.reports / day.isoformat(),
         duplicate_rate=rate,
         summary=summary,
+        failures=failures,
         empty=not outbound,
     )
 
 
-def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
-    """Detect, cross-reference and write the day's report and the history; the summary."""
+def _failure_jumps(failures: FailuresSummary, day: date) -> list[FailureJump]:
+    """The error codes that jumped on the day, each logged as a warning."""
+    jumps = [jump for jump in failures.jumps if jump.day == day.isoformat()]
+    for jump in jumps:
+        log.warning(
+            "error %s (%s) came %d times on %s, against %.1f a day before",
+            jump.error_code,
+            jump.category,
+            jump.count,
+            jump.day,
+            jump.baseline,
+        )
+    return jumps
+
+
+def _report_day(config: NightlyConfig, day: date) -> dict[str, AnalysisResult]:
+    """Run every analysis on the day, write its report and the history; the results."""
     log.info("finding duplicates on %s (window %g s)", day, config.window)
     config.reports.mkdir(exist_ok=True)
     staging = config.reports / f".{day.isoformat()}.{uuid.uuid4().hex}.tmp"
@@ -295,6 +324,7 @@ def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
             day=day,
             logs=config.log_options,
             options=config.detect_options,
+            failures=FailuresOptions(catalog=config.catalog),
             allow_empty=True,
         )
         results = {
@@ -313,9 +343,7 @@ def _report_day(config: NightlyConfig, day: date) -> DuplicatesSummary:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     write_history(config.reports)
-    summary = results["duplicates"].summary
-    assert isinstance(summary, DuplicatesSummary)
-    return summary
+    return results
 
 
 def _investigate_day(config: NightlyConfig, day: date, results: Path) -> None:

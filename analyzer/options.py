@@ -100,6 +100,13 @@ def csv_file(value: Any) -> Path:
     return Path(value)
 
 
+def json_file(value: Any) -> Path:
+    """The path of a JSON file."""
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise ValueError("expected the path of a JSON file")
+    return Path(value)
+
+
 def paths(value: Any) -> list[str]:
     """One path or a list of paths (globs allowed)."""
     items = [value] if isinstance(value, str | os.PathLike) else value
@@ -308,6 +315,19 @@ SETTINGS: dict[str, Setting] = {
             "allowance for an approximate report time or another clock (0 to 5270400).",
         ),
         _s("engine", engine, "pandas (one machine) or dask (needs pip install -e '.[dask]')."),
+        _s(
+            "catalog",
+            json_file,
+            "Twilio's error catalog (JSON, downloadable from Twilio's docs): titles for "
+            "error codes analyzer's own table lacks.",
+            env="ANALYZER_CATALOG",
+        ),
+        _s(
+            "alert_on_failure_jumps",
+            switch,
+            "Exit 3 when an error code's daily count jumps far above its recent baseline.",
+            env="ANALYZER_ALERT_ON_FAILURE_JUMPS",
+        ),
     )
 }
 
@@ -395,6 +415,21 @@ class InvestigateOptions:
         checked("tolerance", self.tolerance)
         checked("before_hours", self.before.total_seconds() / 3600)
         checked("after_minutes", self.after.total_seconds() / 60)
+
+
+@dataclass(frozen=True)
+class FailuresOptions:
+    """How delivery failures are explained and alerted on."""
+
+    #: Twilio's downloadable error catalog (JSON), for titles of codes our table lacks.
+    catalog: Path | None = None
+    #: nightly: exit 3 when an error code's daily count jumps above its baseline.
+    alert_on_jumps: bool = False
+
+    def __post_init__(self) -> None:
+        if self.catalog is not None:
+            object.__setattr__(self, "catalog", checked("catalog", self.catalog))
+        checked("alert_on_failure_jumps", self.alert_on_jumps)
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,23 @@ def normalize_e164(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     valid = pc.and_(valid, pc.or_(pc.or_(has_code[0], has_code[1]), has_code[2]))
     e164 = pc.binary_join_element_wise("+", digits, "")
     return pc.if_else(valid, e164, pa.scalar(None, pa.string()))
+
+
+def calling_code(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The country calling code (``+44``) each number starts with, after an optional
+    channel prefix such as ``whatsapp:``; null when it starts with none.
+
+    >>> calling_code(pa.array(["+447700900123", "whatsapp:+12328128904", "+8", None])).to_pylist()
+    ['+44', '+1', None, None]
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    text = pc.replace_substring_regex(values.cast(pa.string()), r"^[a-z][a-z0-9-]*:", "")
+    digits = pc.replace_substring_regex(text, r"^\+", "")
+    code = pa.nulls(len(text), pa.string())
+    # Calling codes are prefix-free: at most one length matches.
+    for length, codes in _CODES_BY_LENGTH.items():
+        head = pc.utf8_slice_codeunits(digits, 0, length)
+        found = pc.and_(pc.starts_with(text, "+"), pc.is_in(head, value_set=pa.array(codes)))
+        code = pc.if_else(found, pc.binary_join_element_wise("+", head, ""), code)
+    return code

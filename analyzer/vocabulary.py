@@ -176,3 +176,22 @@ def gap_hints(pattern_names: np.ndarray) -> np.ndarray:
 def gap_pattern(name: str) -> GapPattern | None:
     """The pattern of this name, or None for other, mixed and unknown names."""
     return next((p for p in GAP_PATTERNS if p.name == name), None)
+
+
+class FailureCategory(StrEnum):
+    """Why a message was not delivered, by who can act on it; the labels of every output."""
+
+    REQUEST = "request"
+    COMPLIANCE = "compliance"
+    RATE = "rate"
+    CONTENT = "content"
+    RECIPIENT = "recipient"
+    OPTED_OUT = "opted_out"
+    CARRIER = "carrier"
+    FRAUD = "fraud"
+    UNKNOWN = "unknown"
+
+
+#: Message statuses that mean the message did not arrive.
+FAILED, UNDELIVERED = "failed", "undelivered"
+FAILURE_STATUSES: tuple[str, ...] = (FAILED, UNDELIVERED)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from analyzer.analyses import AnalysisInput
 from analyzer.cli.app import BarFeedback, app, progress_bars, user_errors
 from analyzer.cli.params import (
     EndOption,
@@ -23,7 +24,7 @@ from analyzer.cli.params import (
     WindowOption,
     option,
 )
-from analyzer.cli.text import detect_text, investigation_text
+from analyzer.cli.text import detect_text, failures_text, investigation_text
 from analyzer.options import (
     DEFAULT_AFTER,
     DEFAULT_BEFORE,
@@ -31,9 +32,11 @@ from analyzer.options import (
     DEFAULT_WINDOW,
     DetectOptions,
     EngineOptions,
+    FailuresOptions,
     InvestigateOptions,
     LogOptions,
 )
+from analyzer.results import FailuresSummary
 
 
 def _log_options(
@@ -104,6 +107,44 @@ def detect(
         typer.echo(f"analyzer: warning: {warning}", err=True)
     typer.echo(detect_text(run.detection.summary, run.detection.sensitivity))
     typer.echo(f"Results: {run.out_dir}")
+
+
+@app.command()
+def failures(
+    input: Annotated[
+        Path, typer.Argument(help="A Parquet file or a message dataset folder.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
+    start: StartOption = None,
+    end: EndOption = None,
+    server_log: ServerLogOption = None,
+    log_format: LogFormatOption = "auto",
+    log_tz: LogTzOption = "UTC",
+    log_field: LogFieldOption = None,
+    catalog: Annotated[Path | None, option("catalog")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Explain delivery failures: every failed or undelivered message, its category and
+    what to do, the recipients to suppress, and the sends Twilio refused (with --server-log)."""
+    from analyzer.pipeline import run_analysis
+
+    with user_errors(), progress_bars(quiet) as progress:
+        result = run_analysis(
+            "failures",
+            input,
+            out,
+            AnalysisInput(
+                input,
+                start=start,
+                end=end,
+                logs=_log_options(server_log, log_format, log_tz, log_field),
+                failures=FailuresOptions(catalog=catalog),
+                feedback=BarFeedback(progress),
+            ),
+        )
+    assert isinstance(result.summary, FailuresSummary)
+    typer.echo(failures_text(result.summary))
+    typer.echo(f"Results: {out}")
 
 
 @app.command()

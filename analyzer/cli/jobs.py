@@ -53,6 +53,11 @@ def nightly(
         ),
     ] = None,
     threshold: Annotated[float | None, option("threshold", envvar=True)] = None,
+    catalog: Annotated[Path | None, option("catalog")] = None,
+    alert_on_failure_jumps: Annotated[
+        bool | None,
+        option("alert_on_failure_jumps"),
+    ] = None,
     day: Annotated[str | None, option("date", envvar=True)] = None,
     api_base_url: ApiBaseUrlOption = None,
     no_export: Annotated[
@@ -70,7 +75,8 @@ def nightly(
 ) -> None:
     """Run the whole job for one UTC day, for cron: export, detect, report, alert.
 
-    Exit codes: 0 done, 3 duplicate rate above --threshold, 2 configuration or
+    Exit codes: 0 done, 3 duplicate rate above --threshold (or, with
+    --alert-on-failure-jumps, an error code that jumped), 2 configuration or
     credentials error, 75 another run holds the lock, 1 unexpected failure.
 
     Every setting is checked before the export starts. The first run creates the
@@ -92,6 +98,8 @@ def nightly(
         "tolerance": tolerance,
         "complaints": complaints,
         "threshold": threshold,
+        "catalog": catalog,
+        "alert_on_failure_jumps": alert_on_failure_jumps,
         "date": day,
         "api_base_url": api_base_url,
         "export": False if no_export else None,

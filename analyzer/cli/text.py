@@ -8,11 +8,49 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analyzer.duplicates.investigate import Investigation
-from analyzer.results import SENSITIVITY_COLUMNS, CrossrefSummary, DuplicatesSummary, duration_text
+from analyzer.results import (
+    SENSITIVITY_COLUMNS,
+    CrossrefSummary,
+    DuplicatesSummary,
+    FailuresSummary,
+    duration_text,
+    percent,
+)
 
 if TYPE_CHECKING:
     from analyzer.sources.files import ImportResult
     from analyzer.sources.twilio_api import ExportResult
+
+
+def failures_text(summary: FailuresSummary) -> str:
+    """The failure counts, the top categories and codes, jumps and refused sends."""
+    lines = [
+        f"{summary.outbound_messages:,} outbound messages: {summary.failures:,} did not arrive "
+        f"({percent(summary.failure_rate)}; {summary.failed:,} failed, "
+        f"{summary.undelivered:,} undelivered).",
+    ]
+    if summary.by_category:
+        lines.append(
+            "By category: "
+            + ", ".join(f"{n:,} {name}" for name, n in summary.by_category.items())
+            + "."
+        )
+        top = list(summary.by_error_code.items())[:5]
+        lines.append("Top codes: " + ", ".join(f"{code} ({n:,})" for code, n in top) + ".")
+    lines.append(f"Recipients to suppress: {summary.recipients_to_suppress:,}.")
+    for jump in summary.jumps:
+        lines.append(
+            f"Jump: {jump.error_code} ({jump.category}) on {jump.day}: {jump.count:,} "
+            f"against {jump.baseline:g} a day before."
+        )
+    rejected = summary.rejected_requests
+    if rejected is not None:
+        codes = ", ".join(f"{c} ({n:,})" for c, n in rejected.by_error_code.items()) or "none"
+        lines.append(
+            f"Refused before a record existed: {rejected.rejected:,} of {rejected.posts:,} "
+            f"logged sends (codes: {codes})."
+        )
+    return "\n".join(lines)
 
 
 def investigation_text(found: Investigation) -> str:

@@ -61,6 +61,14 @@ def to_int_status(values: pa.Array) -> pa.Array:
     return pc.cast(pc.if_else(ok, num, pa.scalar(None, pa.float64())), pa.int32())
 
 
+def to_error_code(values: pa.Array) -> pa.Array:
+    """Twilio error codes (numbers or numeric text) as int64; anything that is not a
+    positive whole number → null."""
+    num = _numbers(values, r"^[0-9]+(?:\.0*)?$")
+    ok = pc.and_(pc.equal(pc.floor(num), num), pc.and_(pc.greater(num, 0), pc.less(num, 1e9)))
+    return pc.cast(pc.if_else(ok, num, pa.scalar(None, pa.float64())), pa.int64())
+
+
 def to_float(values: pa.Array) -> pa.Array:
     """Numbers (or numeric text) as float64; anything else, and infinities, → null."""
     num = _numbers(values, r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
@@ -108,6 +116,7 @@ def core_table(
     message_sid: pa.Array | None = None,
     request_id: pa.Array | None = None,
     error: pa.Array | None = None,
+    twilio_error_code: pa.Array | None = None,
     twilio_time: pa.Array | None = None,
     from_twilio: np.ndarray | None = None,
     answered_line: pa.Array | None = None,
@@ -139,6 +148,7 @@ def core_table(
         opt(request_id, pa.string()),
         is_send,
         opt(error, pa.string()),
+        opt(twilio_error_code, pa.int64()),
         pa.array(line, pa.int64()),
         pa.array(np.zeros(n, dtype=bool) if from_twilio is None else from_twilio, pa.bool_()),
         opt(answered_line, pa.int64()),

@@ -18,6 +18,7 @@ from analyzer.logs.columns import (
     core_table,
     np_bool,
     nullify_empty,
+    to_error_code,
     to_float,
     to_int_status,
     without_blank_lines,
@@ -38,7 +39,11 @@ DEFAULT_JSONL_FIELDS: dict[str, str] = {
     "error": "error",
     # Twilio's Date response header: RFC 2822 / RFC 7231 text, ISO 8601 or epoch seconds.
     "twilio_date": "twilio_date",
+    # Twilio's error code of a refused request (e.g. 21211).
+    "twilio_error_code": "error_code",
 }
+#: A field read when the field a name maps to is missing, unless the name was remapped.
+_FALLBACK_FIELDS: dict[str, str] = {"twilio_error_code": "twilio_error_code"}
 #: Lines whose first JSON values give the Arrow types of the fields.
 _TYPE_SAMPLE_LINES = 200
 _JSON_BLOCK = 4 * 1024 * 1024
@@ -104,7 +109,12 @@ class JsonlParser(Parser):
 
     def __init__(self, log_tz: str, fields: Mapping[str, str]) -> None:
         super().__init__(log_tz, fields)
-        self.sources = list(dict.fromkeys(self.fields.values()))
+        self.fallbacks = {
+            name: source
+            for name, source in _FALLBACK_FIELDS.items()
+            if self.fields[name] == DEFAULT_JSONL_FIELDS[name]
+        }
+        self.sources = list(dict.fromkeys([*self.fields.values(), *self.fallbacks.values()]))
         self.schema: pa.Schema | None = None
 
     def _infer_schema(self, sample: list[str]) -> pa.Schema:
@@ -126,6 +136,11 @@ class JsonlParser(Parser):
         duration = self.fields["duration_ms"]
         if types.get(duration) == pa.int64():
             types[duration] = pa.float64()
+        # Error codes show only on refused requests, often not among the first lines: read
+        # as numbers unless they were seen as text.
+        for code in (self.fields["twilio_error_code"], *self.fallbacks.values()):
+            if types.get(code, pa.int64()) == pa.int64():
+                types[code] = pa.float64()
         return pa.schema([pa.field(n, types.get(n, pa.string())) for n in self.sources])
 
     def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
@@ -237,6 +252,12 @@ class JsonlParser(Parser):
             time = pc.if_else(pa.array(from_twilio), twilio_time, time)
         return time, twilio_time, has_stamp, from_twilio
 
+    def _error_codes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        """Each record's Twilio error code, from its field or the fallback field."""
+        codes = to_error_code(cols[self.fields["twilio_error_code"]])
+        fallback = self.fallbacks.get("twilio_error_code")
+        return codes if fallback is None else pc.coalesce(codes, to_error_code(cols[fallback]))
+
     def _finish_rows(
         self,
         body: pa.StringArray,
@@ -277,6 +298,7 @@ class JsonlParser(Parser):
             message_sid=text("message_sid").filter(take),
             request_id=text("request_id").filter(take),
             error=text("error").filter(take),
+            twilio_error_code=self._error_codes(cols).filter(take),
             twilio_time=twilio_time.filter(take),
             from_twilio=from_twilio[ok],
         )

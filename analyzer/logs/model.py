@@ -33,6 +33,9 @@ REQUEST_SCHEMA = pa.schema(
         pa.field("request_id", pa.string()),
         pa.field("is_send", pa.bool_(), nullable=False),
         pa.field("error", pa.string()),
+        # Twilio's error code of a refused request (X-Twilio-Error-Code, the error body's
+        # code, or the application's own field), if logged.
+        pa.field("twilio_error_code", pa.int64()),
         # One value per file: dictionary-encoded to keep multi-million-row tables small.
         pa.field("source_file", pa.dictionary(pa.int32(), pa.string())),
         pa.field("line", pa.int64(), nullable=False),

@@ -18,7 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.logs.columns import core_table, np_bool, nullify_empty, to_int_status
+from analyzer.logs.columns import (
+    core_table,
+    np_bool,
+    nullify_empty,
+    to_error_code,
+    to_int_status,
+)
 from analyzer.logs.dates import HTTP_DATE_FIXED, parse_twilio_dates
 from analyzer.logs.model import (
     MAX_SAMPLES,
@@ -72,6 +78,11 @@ _DATE_HEADER_RE = r"(?i)['\"]date['\"]\s*:\s*['\"](?P<v>[^'\"]+)['\"]"
 _DATE_FIRST = "{'Date': '"
 _DATE_WIDTH = len("Wed, 08 Apr 2026 09:04:08 GMT")
 _REQUEST_ID_KEY = "'Twilio-Request-Id': '"
+# Twilio's error code of a refused request: a response header, and the error body's
+# "code" (the pre-2022 SDK logs the body).
+_ERROR_CODE_KEY = "error-code"
+_ERROR_CODE_HEADER_RE = r"(?i)['\"]x-twilio-error-code['\"]\s*:\s*['\"]?(?P<v>[0-9]+)"
+_ERROR_CODE_BODY_RE = r"\"code\"\s*:\s*(?P<v>[0-9]+)"
 
 
 def _regex_rest(out: pa.Array, found: pa.Array, text: pa.Array, pattern: str) -> pa.Array:
@@ -113,6 +124,24 @@ def _header_request_id(headers: pa.Array) -> pa.Array:
     after = pc.list_element(pc.if_else(two, parts, pa.scalar(None, parts.type)), 1)
     out = _regex_value(after, r"^(?P<v>[A-Za-z0-9]+)'")
     return _regex_rest(out, pc.is_valid(out), headers, _REQUEST_ID_RE)
+
+
+def _error_code(headers: pa.Array, status: pa.Array, body: pa.Array) -> pa.Array:
+    """Twilio's error code: the X-Twilio-Error-Code header, else the code of an error
+    answer's body (null where neither)."""
+    codes = pa.nulls(len(headers), pa.string())
+    has_header = pc.fill_null(pc.match_substring(headers, _ERROR_CODE_KEY, ignore_case=True), False)
+    codes = _regex_where(codes, has_header, headers, _ERROR_CODE_HEADER_RE)
+    error_body = pc.and_(pc.is_null(codes), pc.greater_equal(status, 400))
+    codes = _regex_where(codes, pc.fill_null(error_body, False), body, _ERROR_CODE_BODY_RE)
+    return to_error_code(codes)
+
+
+def _regex_where(out: pa.Array, mask: pa.Array, text: pa.Array, pattern: str) -> pa.Array:
+    """out, with group "v" of pattern in text where mask is set."""
+    if not pc.any(mask).as_py():
+        return out
+    return pc.replace_with_mask(out, mask, _regex_value(text.filter(mask), pattern))
 
 
 @dataclass
@@ -215,16 +244,18 @@ def _request_table(
     request_id = pc.coalesce(
         _header_request_id(headers), nullify_empty(take("extra", at[_Slot.REQUEST_ID]))
     )
+    status = to_int_status(take("status", response))
     waited_us = pc.subtract(take("time", response).cast(pa.int64()), line_time.cast(pa.int64()))
     return core_table(
         time=time,
         method=take("method", at[_Slot.REQUEST]),
         url=take("url", at[_Slot.REQUEST]),
-        status=to_int_status(take("status", response)),
+        status=status,
         duration_ms=pc.divide(pc.cast(waited_us, pa.float64()), _MICROS_PER_MS),
         to=to,
         message_sid=_regex_value(body, _SID_BODY_RE),
         request_id=request_id,
+        twilio_error_code=_error_code(headers, status, body),
         line=line[starts],
         twilio_time=twilio_time,
         from_twilio=from_twilio,

@@ -16,7 +16,7 @@ from analyzer.report.document import Document
 from analyzer.report.html import render_html
 from analyzer.report.load import ReportData, load_results
 from analyzer.report.markdown import render_markdown
-from analyzer.report.sections import OVERVIEW, SECTIONS, ReportContext
+from analyzer.report.sections import OVERVIEWS, SECTIONS, ReportContext
 from analyzer.report.summary import summarise
 from analyzer.report.ticket import render_ticket
 from analyzer.results import (
@@ -30,6 +30,8 @@ from analyzer.results import (
 )
 
 TITLE = "Duplicate SMS report"
+#: The title of a report on a folder that holds only delivery failures.
+FAILURES_TITLE = "Delivery failures report"
 
 
 @dataclass
@@ -46,7 +48,8 @@ class ReportResult:
 def build_document(data: ReportData, summary: ReportSummary, redact: bool) -> Document:
     """The report as one document: the overview and every section."""
     context = ReportContext(data, summary, redact)
-    document = Document(TITLE, intro=OVERVIEW(context))
+    intro = [block for overview in OVERVIEWS for block in overview(context)]
+    document = Document(TITLE if data.duplicates else FAILURES_TITLE, intro=intro)
     for section in SECTIONS:
         document.sections += section(context)
     return document
@@ -61,12 +64,13 @@ def build_report(
     redact_ticket: bool = True,
 ) -> ReportResult:
     """Write an HTML, Markdown, CSV and JSON report (and optionally a support ticket) on
-    the results of ``analyzer detect`` in ``results``, each file atomically.
+    the results of ``analyzer detect`` and/or ``analyzer failures`` in ``results``, each
+    file atomically (no clusters.csv without a detection).
 
     ``redact`` masks recipient numbers (and numbers inside bodies) in index.html,
     report.md, clusters.csv and the charts; the ticket masks them and leaves bodies out
     unless ``redact_ticket`` is False. No credential reaches any output. Raises
-    InputError if ``results`` is not a detect output.
+    InputError if ``results`` holds neither a detect nor a failures output.
 
     >>> result = build_report("results", "report", ticket=True)   # doctest: +SKIP
     >>> result.index_html
@@ -98,9 +102,10 @@ def build_report(
         written.append(target)
     scrubbed = ReportSummary.from_json(json.loads(clean(json.dumps(summary.to_json()))))
     put(scrubbed.to_text(), SUMMARY_FILE, lambda text: text)
-    csv_path = out / REPORT_CSV_FILE
-    write_with(_bytes_writer(clusters_csv(data, redact, secrets)), csv_path)
-    written.append(csv_path)
+    if data.duplicates:
+        csv_path = out / REPORT_CSV_FILE
+        write_with(_bytes_writer(clusters_csv(data, redact, secrets)), csv_path)
+        written.append(csv_path)
     ticket_path = None
     if ticket:
         ticket_path = put(render_ticket(data, summary, redact_ticket), TICKET_FILE, clean)

@@ -1,4 +1,4 @@
-"""Charts of duplicate clusters as PNG images, drawn with matplotlib's object API.
+"""Charts of the report as PNG images, drawn with matplotlib's object API.
 
 Every function aggregates first (nothing is plotted per record), draws one
 ``matplotlib.figure.Figure`` on the Agg canvas inside :func:`house_style`, and returns a
@@ -104,13 +104,21 @@ def house_style() -> Iterator[None]:
         yield
 
 
-def _figure(size: tuple[float, float] | None = None) -> tuple[Figure, Axes]:
+def blank_figure(size: tuple[float, float] | None = None) -> Figure:
+    """A figure on the Agg canvas with no axes (call inside :func:`house_style`)."""
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
+    return fig
+
+
+def new_figure(size: tuple[float, float] | None = None) -> tuple[Figure, Axes]:
+    """A figure with one axes (call inside :func:`house_style`)."""
+    fig = blank_figure(size)
     return fig, fig.add_subplot()
 
 
-def _render(fig: Figure, name: str, title: str) -> Chart:
+def render(fig: Figure, name: str, title: str) -> Chart:
+    """The figure under ``title`` as a :class:`Chart`; the figure is cleared."""
     _title(fig, title)
     buffer = io.BytesIO()
     try:
@@ -125,7 +133,8 @@ def _title(fig: Figure, title: str) -> None:
     fig.suptitle(title, x=0.01, ha="left")
 
 
-def _empty(ax: Axes, message: str) -> None:
+def show_empty(ax: Axes, message: str) -> None:
+    """Replace the axes by ``message`` (a chart with nothing to show)."""
     ax.set_axis_off()
     ax.text(
         0.5,
@@ -155,10 +164,10 @@ def clusters_over_time(first_created: pd.Series, verdict: pd.Series) -> Chart:
     unit, freq, width = ("day", "D", 0.9) if span_days > 3 else ("hour", "h", 0.9 / 24)
     title = f"Duplicate clusters per {unit} (UTC), by verdict"
     with house_style():
-        fig, ax = _figure()
+        fig, ax = new_figure()
         if len(times) == 0:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, "clusters_over_time", title)
+            show_empty(ax, "No duplicate clusters")
+            return render(fig, "clusters_over_time", title)
         counts = (
             pd.DataFrame({"bin": times.dt.floor(freq).dt.tz_localize(None), "verdict": verdict})
             .groupby(["bin", "verdict"], observed=True)
@@ -194,7 +203,7 @@ def clusters_over_time(first_created: pd.Series, verdict: pd.Series) -> Chart:
             ncols=len(counts.columns),
             borderaxespad=0.2,
         )
-        return _render(fig, "clusters_over_time", title)
+        return render(fig, "clusters_over_time", title)
 
 
 def gap_distribution(gaps: np.ndarray, window: float | None = None) -> Chart:
@@ -204,10 +213,10 @@ def gap_distribution(gaps: np.ndarray, window: float | None = None) -> Chart:
     gaps = np.asarray(gaps, dtype=float)
     gaps = gaps[np.isfinite(gaps)]
     with house_style():
-        fig, ax = _figure()
+        fig, ax = new_figure()
         if gaps.size == 0:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, "gap_distribution", title)
+            show_empty(ax, "No duplicate clusters")
+            return render(fig, "gap_distribution", title)
         # 0-second gaps (same second) cannot sit on a log axis: they go in the first bin.
         low = 0.5
         high = max(float(gaps.max()) * 1.2, (window or 0) * 1.2, 120.0)
@@ -240,7 +249,7 @@ def gap_distribution(gaps: np.ndarray, window: float | None = None) -> Chart:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("gap between records (seconds, log scale; < 1 s in the first bin)")
         ax.set_ylabel("gaps")
-        return _render(fig, "gap_distribution", title)
+        return render(fig, "gap_distribution", title)
 
 
 def _seconds_label(value: float) -> str:
@@ -256,15 +265,15 @@ def cluster_sizes(n_records: np.ndarray, cap: int = 10) -> Chart:
     title = "Records per duplicate cluster"
     n = np.asarray(n_records, dtype=np.int64)
     with house_style():
-        fig, ax = _figure((6.0, 3.2))
+        fig, ax = new_figure((6.0, 3.2))
         if n.size == 0:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, "cluster_sizes", title)
+            show_empty(ax, "No duplicate clusters")
+            return render(fig, "cluster_sizes", title)
         sizes = np.arange(2, cap + 1)
         counts = np.bincount(np.clip(n, 0, cap), minlength=cap + 1)[2:]
         if counts.sum() == 0:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, "cluster_sizes", title)
+            show_empty(ax, "No duplicate clusters")
+            return render(fig, "cluster_sizes", title)
         shown = np.zeros(counts.size, dtype=bool)
         shown[: int(np.flatnonzero(counts).max()) + 1] = True
         labels = [str(s) if s < cap else f"{cap}+" for s in sizes[shown]]
@@ -273,7 +282,7 @@ def cluster_sizes(n_records: np.ndarray, cap: int = 10) -> Chart:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("records in the cluster")
         ax.set_ylabel("clusters")
-        return _render(fig, "cluster_sizes", title)
+        return render(fig, "cluster_sizes", title)
 
 
 def top_counts(
@@ -284,18 +293,19 @@ def top_counts(
     title: str,
     what: str,
     top: int = TOP_N,
+    empty: str = "No duplicate clusters",
 ) -> Chart:
     """Horizontal bars of the ``top`` labels by summed weight (e.g. extra messages per
-    recipient); labels are truncated to stay readable."""
+    recipient); labels are truncated to stay readable, ``empty`` shown without data."""
     with house_style():
-        fig, ax = _figure((7.0, 3.4))
+        fig, ax = new_figure((7.0, 3.4))
         w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
         frame = pd.DataFrame({"label": labels.fillna("(none)").astype(str).to_numpy(), "w": w})
         totals = frame.groupby("label", sort=False)["w"].sum()
         totals = totals[totals > 0].sort_values(ascending=False, kind="stable").head(top)
         if totals.empty:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, name, title)
+            show_empty(ax, empty)
+            return render(fig, name, title)
         ys = np.arange(len(totals))
         bars = ax.barh(ys, totals.to_numpy(), color="#E07B39")
         ax.set_yticks(ys, [truncate(str(v)) for v in totals.index])
@@ -304,17 +314,17 @@ def top_counts(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(what)
-        return _render(fig, name, title)
+        return render(fig, name, title)
 
 
 def verdict_breakdown(verdict: pd.Series, extra: np.ndarray) -> Chart:
     """Clusters and extra messages per verdict."""
     title = "Who caused the duplicates: extra messages by verdict"
     with house_style():
-        fig, ax = _figure((7.0, 2.8))
+        fig, ax = new_figure((7.0, 2.8))
         if len(verdict) == 0:
-            _empty(ax, "No duplicate clusters")
-            return _render(fig, "verdicts", title)
+            show_empty(ax, "No duplicate clusters")
+            return render(fig, "verdicts", title)
         frame = pd.DataFrame(
             {"verdict": verdict.astype(str).to_numpy(), "extra": np.asarray(extra)}
         )
@@ -342,7 +352,7 @@ def verdict_breakdown(verdict: pd.Series, extra: np.ndarray) -> Chart:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("extra messages (records beyond the first of each cluster)")
-        return _render(fig, "verdicts", title)
+        return render(fig, "verdicts", title)
 
 
 def window_sensitivity(table: pd.DataFrame) -> Chart:
@@ -350,10 +360,10 @@ def window_sensitivity(table: pd.DataFrame) -> Chart:
     selected window marked."""
     title = "Window sensitivity: what a longer window would add"
     with house_style():
-        fig, ax = _figure((7.0, 3.2))
+        fig, ax = new_figure((7.0, 3.2))
         if table.empty:
-            _empty(ax, "No sensitivity table")
-            return _render(fig, "window_sensitivity", title)
+            show_empty(ax, "No sensitivity table")
+            return render(fig, "window_sensitivity", title)
         window, clusters, extra, _records, selected = SENSITIVITY_COLUMNS
         t = table.sort_values(window)
         x = t[window].to_numpy(dtype=float)
@@ -382,33 +392,33 @@ def window_sensitivity(table: pd.DataFrame) -> Chart:
         ax.set_xlabel("detection window (seconds between records, log scale)")
         ax.set_ylabel("count")
         ax.legend(loc="upper left")
-        return _render(fig, "window_sensitivity", title)
+        return render(fig, "window_sensitivity", title)
 
 
 def history_rate(days: Sequence[str], rates: Sequence[float]) -> Chart:
     """Duplicate rate per day (``rates`` are fractions; NaN leaves a gap)."""
     title = "Duplicate rate per day"
     with house_style():
-        fig, ax = _figure((8, 3))
+        fig, ax = new_figure((8, 3))
         if not days:
-            _empty(ax, "No days analysed yet")
-            return _render(fig, "history_rate", title)
+            show_empty(ax, "No days analysed yet")
+            return render(fig, "history_rate", title)
         ax.plot(pd.to_datetime(list(days)), [float(r) * 100 for r in rates], marker="o")
         ax.set_ylabel("extra messages (% of outbound)")
         ax.set_xlabel("day (UTC)")
         ax.set_ylim(bottom=0)
         fig.autofmt_xdate()
-        return _render(fig, "history_rate", title)
+        return render(fig, "history_rate", title)
 
 
 def history_verdicts(days: Sequence[str], clusters: Sequence[dict[str, int]]) -> Chart:
     """Duplicate clusters per day (``days`` are YYYY-MM-DD), stacked by verdict."""
     title = "Duplicate clusters per day, by verdict"
     with house_style():
-        fig, ax = _figure((8, 3))
+        fig, ax = new_figure((8, 3))
         if not days:
-            _empty(ax, "No days analysed yet")
-            return _render(fig, "history_verdicts", title)
+            show_empty(ax, "No days analysed yet")
+            return render(fig, "history_verdicts", title)
         frame = pd.DataFrame(list(clusters)).fillna(0)
         labels = [day[5:] for day in days]
         bottom = np.zeros(len(days))
@@ -421,4 +431,4 @@ def history_verdicts(days: Sequence[str], clusters: Sequence[dict[str, int]]) ->
         if len(labels) > 14:
             ax.set_xticks(range(0, len(labels), max(1, len(labels) // 14)))
         ax.legend(loc="upper left")
-        return _render(fig, "history_verdicts", title)
+        return render(fig, "history_verdicts", title)

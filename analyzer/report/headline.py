@@ -19,6 +19,7 @@ from analyzer.results import (
 from analyzer.vocabulary import GAP_PATTERNS, TIMEOUT_PATTERNS, Verdict
 
 if TYPE_CHECKING:
+    from analyzer.report.failures_data import FailuresData
     from analyzer.report.load import ReportData
     from analyzer.results import ReportSummary
 
@@ -111,6 +112,28 @@ def _unverified_why(data: ReportData, summary: ReportSummary) -> str:
         return "no server logs given" + (f"; {pattern}" if pattern else "")
     times = frame.loc[frame["verdict"] == Verdict.UNVERIFIED, "first_created"]
     return uncovered_text(times, summary)
+
+
+def failures_headline(data: FailuresData) -> str:
+    """The failures in one paragraph: how many, failed or undelivered, what to do first."""
+    summary = data.summary
+    outbound, failures = summary.outbound_messages, summary.failures
+    if failures == 0:
+        return f"No failed or undelivered messages among {outbound:,} outbound messages."
+    head = (
+        f"{failures:,} of {outbound:,} outbound messages did not arrive "
+        f"({short_percent(summary.failure_rate)}): {summary.failed:,} failed (never "
+        f"handed to a carrier) and {summary.undelivered:,} undelivered (the carrier did "
+        "not deliver them)."
+    )
+    counts = {k: v for k, v in summary.by_category.items() if v}
+    if not counts:
+        return head
+    top = max(counts, key=lambda name: counts[name])
+    share = short_percent(counts[top] / failures)
+    action = data.category_actions().get(top, "").strip().rstrip(".")
+    todo = f" What to do: {action}." if action else ""
+    return f"{head} Most are {top} failures ({counts[top]:,}, {share} of them).{todo}"
 
 
 def reached_text(summary: ReportSummary) -> str:

@@ -1,4 +1,5 @@
-"""Reading a results folder of ``analyzer detect`` (and ``investigate``) for a report."""
+"""Reading a results folder of ``analyzer detect`` (and ``investigate``, and
+``analyzer failures``) for a report."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
+from analyzer.report.failures_data import FailuresData, load_failures
 from analyzer.results import (
     CARRIER_FILE,
     CLUSTERS_FILE,
@@ -58,6 +60,17 @@ KNOWN_SCALARS = (
     "hint",
 )
 _REQUIRED = {"cluster_id", "to", "n_records", "first_created", "sids", "gaps_seconds"}
+#: The clusters of a folder without duplicates results: none.
+NO_CLUSTERS = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("to", pa.string()),
+        ("n_records", pa.int64()),
+        ("first_created", pa.timestamp("us", tz="UTC")),
+        ("sids", pa.list_(pa.string())),
+        ("gaps_seconds", pa.list_(pa.float64())),
+    ]
+).empty_table()
 
 
 @dataclass
@@ -75,11 +88,20 @@ class ReportData:
     logs_given: bool
     #: The extra key columns the clusters were found with (besides to and body).
     key_columns: list[str]
+    #: The delivery failures, when the folder holds ``analyzer failures`` results.
+    failures: FailuresData | None = None
+    #: Whether the folder holds duplicates results (without them, no clusters).
+    duplicates: bool = True
 
 
 def load_results(results: Path) -> ReportData:
-    """Read a results folder; InputError if it is not an ``analyzer detect`` output."""
-    table = _read_clusters(results)
+    """Read a results folder; InputError if it holds neither an ``analyzer detect`` nor
+    an ``analyzer failures`` output."""
+    if not results.is_dir():
+        raise InputError(f"{results}: no such results folder (run `analyzer detect` first)")
+    failures = load_failures(results)
+    duplicates = failures is None or (results / CLUSTERS_FILE).is_file()
+    table = _read_clusters(results) if duplicates else NO_CLUSTERS
     detection = DuplicatesSummary()
     summary_path = results / SUMMARY_FILE
     if summary_path.is_file():
@@ -116,13 +138,20 @@ def load_results(results: Path) -> ReportData:
     frame["first_created"] = pd.to_datetime(frame["first_created"], utc=True)
     frame["pattern"] = classify_gaps(table["gaps_seconds"])
     return ReportData(
-        results, table, frame, detection, sensitivity, carrier, logs_given, key_columns
+        results,
+        table,
+        frame,
+        detection,
+        sensitivity,
+        carrier,
+        logs_given,
+        key_columns,
+        failures,
+        duplicates,
     )
 
 
 def _read_clusters(results: Path) -> pa.Table:
-    if not results.is_dir():
-        raise InputError(f"{results}: no such results folder (run `analyzer detect` first)")
     clusters_path = results / CLUSTERS_FILE
     if not clusters_path.is_file():
         raise InputError(f"{results} is not an `analyzer detect` output: no {CLUSTERS_FILE}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from analyzer.duplicates.clusters import extra_reached_handset
-from analyzer.report.headline import headline
+from analyzer.report.failures_data import FailuresData
+from analyzer.report.headline import failures_headline, headline
 from analyzer.report.load import ReportData
 from analyzer.results import (
     CarrierSummary,
@@ -76,7 +77,20 @@ def summarise(data: ReportData, redact: bool) -> ReportSummary:
         summary.sends_by_outcome = dict(crossref.sends_by_outcome)
         summary.request_id_sids = dict(crossref.request_id_sids)
     summary.headline = headline(data, summary)
+    if data.failures is not None:
+        add_failures(summary, data.failures, alone=not data.duplicates)
     return summary
+
+
+def add_failures(summary: ReportSummary, failures: FailuresData, *, alone: bool) -> None:
+    """Record the failures' counts; ``alone`` (no duplicates detection) also takes their
+    period, source and headline."""
+    found = failures.summary
+    summary.failures = found
+    if alone:
+        summary.period_start, summary.period_end = found.period_start, found.period_end
+        summary.source = found.source
+        summary.headline = failures_headline(failures)
 
 
 def uncovered_periods(data: ReportData) -> list[Span]:

@@ -9,7 +9,8 @@ written in chunks so that millions of messages fit in bounded memory.
 
 The modules: ``config`` (what to simulate), ``plan`` and ``log_plan`` (every record
 and log line as numbers), ``messages`` and ``bodies`` (the records), ``writers`` (one
-module per request log format), ``truth`` (what was planted) and ``dataset`` (the
+module per request log format), ``failures`` (the delivery failures planted), ``truth``
+(what was planted) and ``dataset`` (the
 file set).
 """
 

@@ -18,6 +18,7 @@ from analyzer.atomic import AtomicFileSet, atomic_file_set, atomic_path
 from analyzer.errors import UserError
 from analyzer.schema import MESSAGE_SCHEMA
 from analyzer.simulate.config import SCENARIOS, SimulationConfig, log_formats
+from analyzer.simulate.failures import describe_failures
 from analyzer.simulate.messages import message_chunk
 from analyzer.simulate.phone_numbers import PhoneNumbers
 from analyzer.simulate.plan import Plan, build_plan
@@ -201,6 +202,7 @@ def _write_complaints_and_description(
         "groups": result.groups,
         "log_lines": result.log_lines,
         "complaints": result.complaints,
+        **describe_failures(plan, numbers),
     }
     written = {
         "messages": result.messages_path.name,
@@ -219,7 +221,8 @@ def render_request_log(requests: pa.Table | pd.DataFrame, fmt: str, target: str 
 
     Columns: ``timestamp`` (ISO 8601 text or timestamps; or ``time``), ``method``, ``url``
     (or ``path``); optional ``status`` (null: no response), ``duration_ms``, ``to``,
-    ``message_sid``, ``request_id``, ``error``, and what the pre-2022 SDK showed:
+    ``message_sid``, ``request_id``, ``error``, ``error_code`` (Twilio's, of a refused
+    request), and what the pre-2022 SDK showed:
     ``from``, ``messaging_service_sid``, ``body``, ``media_url``, ``response_body``.
     ``cut`` (0-1) damages a row like a torn write. Times are UTC, the application's clock.
     """

@@ -20,7 +20,7 @@ GET_SHARE = 0.02
 #: Share of log lines written torn (at least one).
 MALFORMED_SHARE = 0.0001
 #: What a planned line's error code means (line_error).
-LINE_ERRORS = (None, "ReadTimeout", "HTTPError")
+LINE_ERRORS = (None, "ReadTimeout", "HTTPError", "TwilioRestException")
 
 
 def plan_lines(
@@ -53,6 +53,9 @@ def plan_lines(
     n_bad = min(gets.size, max(1, round(MALFORMED_SHARE * plan.line_ms.size)))
     plan.line_cut = np.zeros(plan.line_ms.size, dtype=np.float32)
     plan.line_cut[rng.choice(gets, size=n_bad, replace=False)] = rng.uniform(0.15, 0.9, n_bad)
+    plan.line_seq = np.arange(plan.line_ms.size, dtype=np.int64)
+    plan.line_code = np.zeros(plan.line_ms.size, dtype=np.int32)
+    plan.line_recipient = np.full(plan.line_ms.size, -1, dtype=np.int32)
 
 
 def _post_lines(

@@ -43,6 +43,7 @@ class Direction(IntEnum):
 
 STATUSES: tuple[str, ...] = tuple(s.name.lower() for s in Status)
 DIRECTIONS: tuple[str, ...] = tuple(d.name.lower().replace("_", "-") for d in Direction)
+#: Twilio's error message of each code the simulator writes.
 ERRORS = {
     30003: "Unreachable destination handset",
     30005: "Unknown destination handset",
@@ -50,6 +51,13 @@ ERRORS = {
     30007: "Message filtered by carrier",
     30008: "Unknown error",
     21610: "Attempt to send to unsubscribed recipient",
+    30001: "Queue overflow",
+    30004: "Message blocked",
+    30032: "Toll-Free Number Has Not Been Verified",
+    30034: "Message from an Unregistered Number",
+    30450: "Message delivery blocked by SMS Pumping Protection",
+    21211: "Invalid 'To' Phone Number",
+    21614: "'To' number is not a valid mobile number",
 }
 ERROR_CODES = np.array(list(ERRORS))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -22,8 +22,16 @@ from analyzer.simulate.config import (
     scenario_rates,
     validate,
 )
+from analyzer.simulate.failures import (
+    FAILED_CODE_SHARES,
+    UNDELIVERED_CODE_SHARES,
+    PlantedFailures,
+    draw_codes,
+    failure_rng,
+    plant_failures,
+)
 from analyzer.simulate.log_plan import plan_lines
-from analyzer.simulate.messages import ERROR_CODES, Direction, Status
+from analyzer.simulate.messages import Direction, Status
 from analyzer.simulate.phone_numbers import PhoneNumbers, draw_numbers
 from analyzer.simulate.text import random_sid
 from analyzer.simulate.timeline import DAY_S, LogGap, draw_times
@@ -50,6 +58,8 @@ LEGIT_REPEAT_GAP_S = (3, 90)
 GAP_PLANTED_SHARE = 0.03
 #: Share of normal outbound records that are TwiML replies (no POST by the app).
 REPLY_SHARE = 0.06
+#: The error code of a send to a recipient who opted out (never sent).
+OPTED_OUT_CODE = 21610
 #: Probabilities of the statuses drawn for records (delivered, sent, undelivered, ...).
 _STATUS_WEIGHTS = [0.93, 0.03, 0.025, 0.012, 0.003]
 
@@ -88,6 +98,14 @@ class Plan:
     line_error: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     line_duration: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     line_cut: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    #: Each line's number for its random details (request id, proxy fields), kept when
+    #: lines are inserted before it.
+    line_seq: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: Twilio's error code of a refused POST (0: none).
+    line_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    #: The recipient of a line that has no record of its own (-1: its record's).
+    line_recipient: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    failures: PlantedFailures = field(default_factory=PlantedFailures)
 
 
 @dataclass
@@ -115,6 +133,7 @@ def build_plan(
     """Plan a simulation: the records, the log lines, the phone numbers and the
     account's SIDs (the account's first, then its messaging services')."""
     window_start, gap = validate(config)
+    failures = failure_rng(config.seed)
     events = _draw_events(config, rng)
     timeout, offset, span = _draw_offsets(events, rng)
     app_off, coverage_ms, twin = _app_clock(config, events, offset, rng)
@@ -126,7 +145,7 @@ def build_plan(
     direction, media, posts = _draw_directions(events, twin, rng)
     inbound = direction == Direction.INBOUND
     template, param = _draw_template_params(events, recipient, inbound, media, rng)
-    status, error, sent_delay, after = _draw_statuses(events, inbound, rng)
+    status, error, sent_delay, after = _draw_statuses(events, inbound, rng, failures)
     del inbound
     sid_raw = rng.integers(0, 256, size=(config.messages, 16), dtype=np.uint8)
     order, group_id, verdict = _number_groups(events, created - window_start, sid_raw, covered)
@@ -142,6 +161,8 @@ def build_plan(
     del template, param, recipient, sender, sid_raw, media, app_off
     plan = _sorted_plan(events, columns, order)
     plan_lines(plan, rng, gap, timeout, events.size)
+    pool = len(numbers.recipients)
+    plan.failures = plant_failures(plan, failures, window_start, config.days, gap, pool)
     return plan, numbers, sids
 
 
@@ -364,9 +385,10 @@ def _draw_template_params(
 
 
 def _draw_statuses(
-    events: _Events, inbound: np.ndarray, rng: np.random.Generator
+    events: _Events, inbound: np.ndarray, rng: np.random.Generator, failures: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each record's status, error code, date_sent delay and date_updated delay (s)."""
+    """Each record's status, error code, date_sent delay and date_updated delay (s); the
+    codes come from ``failures``, but which failed records are opted out."""
     m = inbound.size
     special = events.special
     sp_scen = events.record_scenario[special]
@@ -379,11 +401,16 @@ def _draw_statuses(
     status[inbound] = Status.RECEIVED
     error = np.zeros(m, dtype=np.int16)
     und = np.flatnonzero(status == Status.UNDELIVERED)
-    error[und] = rng.choice(ERROR_CODES[:4], size=und.size, p=[0.4, 0.2, 0.2, 0.2])
+    # The main generator's draws of an older, smaller code mix are kept (and mostly
+    # unused) so that every value drawn after them stays the same.
+    rng.choice(4, size=und.size, p=[0.4, 0.2, 0.2, 0.2])
+    error[und] = draw_codes(failures, UNDELIVERED_CODE_SHARES, und.size)
     fail = np.flatnonzero(status == Status.FAILED)
-    error[fail] = rng.choice([30008, 21610], size=fail.size, p=[0.6, 0.4])
+    opted_out = rng.choice([False, True], size=fail.size, p=[0.6, 0.4])
+    error[fail[opted_out]] = OPTED_OUT_CODE
+    error[fail[~opted_out]] = draw_codes(failures, FAILED_CODE_SHARES, int((~opted_out).sum()))
     sent_delay = rng.integers(0, 4, size=m, dtype=np.int8)
-    sent_delay[(status == Status.QUEUED) | (error == 21610)] = -1
+    sent_delay[(status == Status.QUEUED) | (error == OPTED_OUT_CODE)] = -1
     sent_delay[inbound] = 0
     after = rng.integers(0, 3, size=m, dtype=np.int16)  # sent, queued
     for code, (low, high) in {
@@ -418,7 +445,7 @@ def _number_groups(
     return order, np.repeat(ev_group, events.size), verdict
 
 
-def _sorted_plan(events: _Events, columns: dict[str, np.ndarray], order: np.ndarray) -> Plan:
+def _sorted_plan(events: _Events, columns: dict[str, Any], order: np.ndarray) -> Plan:
     """The plan of these record columns, put in ``order``."""
     counts = np.bincount(events.record_scenario, minlength=len(SCENARIOS))
     # Let the columns hold the only references, so each is freed once reordered.

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from analyzer.errors import UserError
 from analyzer.schema import TIMESTAMP
+from analyzer.simulate.failures import GET_LINE
 from analyzer.simulate.log_plan import LINE_ERRORS
 from analyzer.simulate.messages import (
     API_VERSION,
@@ -38,24 +39,29 @@ def request_chunk(
     with_records: bool,
     request_id_is_sid: bool = False,
 ) -> pa.Table:
-    """The given planned log lines as a request table (the jsonl fields, plus ``ms``,
-    ``seq`` and ``cut``; with_records adds what the pre-2022 SDK logged)."""
+    """The given planned log lines as a request table (the jsonl fields and Twilio's
+    ``error_code`` of a refused POST, plus ``ms``, ``seq`` and ``cut``; with_records adds
+    what the pre-2022 SDK logged)."""
     n = lines.size
     rec = plan.line_rec[lines]
-    is_get = plan.line_kind[lines] == 1
+    is_get = plan.line_kind[lines] == GET_LINE
     status = plan.line_status[lines]
+    seq = plan.line_seq[lines]
     sid = record_sids(plan, rec)
     with_sid = (status == 201) | is_get
     has_response = status != 0
     request_id = hex_sids(
-        counter_bytes(seed, 1, lines),
+        counter_bytes(seed, 1, seq),
         np.broadcast_to(np.frombuffer(b"RQ", np.uint8), (n, 2)),
     )
     if request_id_is_sid:
         created = pa.array((status == 201) & ~is_get)
         same = pc.binary_join_element_wise("RQ", pc.utf8_slice_codeunits(sid, 2), "")
         request_id = pc.if_else(created, same, request_id)
-    to = numbers.recipients.take(pa.array(plan.recipient[rec]))
+    own_recipient = plan.line_recipient[lines]
+    recipient = np.where(own_recipient >= 0, own_recipient, plan.recipient[rec])
+    to = numbers.recipients.take(pa.array(recipient))
+    code = plan.line_code[lines]
     nulls = pa.nulls(n, pa.string())
     get = pa.array(is_get)
     url = f"{API_HOST}/{API_VERSION}/Accounts/{sids[0]}/Messages"
@@ -69,7 +75,8 @@ def request_chunk(
         "message_sid": pc.if_else(pa.array(with_sid), sid, nulls),
         "request_id": pc.if_else(pa.array(has_response), request_id, nulls),
         "error": pick(plan.line_error[lines], LINE_ERRORS),
-        "seq": pa.array(lines.astype(np.int64)),
+        "error_code": pa.array(code.astype(np.int64), mask=code == 0),
+        "seq": pa.array(seq.astype(np.int64)),
         "cut": pa.array(plan.line_cut[lines]),
     }
     if with_records:
@@ -148,6 +155,10 @@ def request_table(requests: pa.Table | pd.DataFrame) -> pa.Table:
         out[name] = pc.cast(values, typ)
     for name in TEXT_COLUMNS:
         out[name] = column(name).cast(pa.string()) if name in names else pa.nulls(n, pa.string())
+    code = column("error_code") if "error_code" in names else pa.nulls(n, pa.float64())
+    if not pa.types.is_integer(code.type):
+        code = pc.round(pc.cast(code, pa.float64()))
+    out["error_code"] = pc.cast(code, pa.int64())
     out["seq"] = pa.array(np.arange(n, dtype=np.int64))
     cut = column("cut") if "cut" in names else pa.array(np.zeros(n, np.float32))
     out["cut"] = pc.fill_null(pc.cast(cut, pa.float32()), 0.0)

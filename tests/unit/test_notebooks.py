@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from analyzer.vocabulary import FAILURE_STATUSES
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SAMPLE = ROOT / "data" / "sample"
@@ -161,6 +163,18 @@ def test_analyst_notebook_runs(
         .agg(to=("to", "first"), n=("sid", "size"))
     )
     assert picked.group(1) in set(sizes.loc[sizes["n"] == sizes["n"].max(), "to"])
+
+    # Every failed or undelivered outbound record is explained, by category, with an action.
+    messages = pd.read_parquet(SAMPLE / "messages.parquet", columns=["direction", "status"])
+    outbound = messages["direction"].str.startswith("outbound")
+    failed = int((outbound & messages["status"].isin(FAILURE_STATUSES)).sum())
+    assert failed > 0
+    explained = _text(_cell(nb, "failures"))
+    assert f"{failed:,} of {int(outbound.sum()):,} outbound messages did not arrive" in explained
+    assert "recipient" in explained and "Stop sending" in explained
+    assert "30003" in _text(_cell(nb, "failures-codes"))
+    plotted = _cell(nb, "failures-plot").outputs
+    assert any("image/png" in o.get("data", {}) for o in plotted)
 
 
 def test_support_notebook_runs(

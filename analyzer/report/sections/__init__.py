@@ -8,16 +8,17 @@ writing such a function and listing it in :data:`SECTIONS`.
 
 from __future__ import annotations
 
-from analyzer.report.sections import carrier, duplicates, server_logs
+from analyzer.report.sections import carrier, duplicates, failures, server_logs
 from analyzer.report.sections.base import ReportContext, ReportOverview, ReportSection
 
-#: The blocks before the first section.
-OVERVIEW: ReportOverview = duplicates.overview
+#: The blocks before the first section, in reading order.
+OVERVIEWS: tuple[ReportOverview, ...] = (duplicates.overview, failures.overview)
 #: Every section, in reading order.
 SECTIONS: tuple[ReportSection, ...] = (
     duplicates.sections,
     carrier.sections,
     server_logs.sections,
+    failures.sections,
 )
 
-__all__ = ["OVERVIEW", "SECTIONS", "ReportContext", "ReportOverview", "ReportSection"]
+__all__ = ["OVERVIEWS", "SECTIONS", "ReportContext", "ReportOverview", "ReportSection"]

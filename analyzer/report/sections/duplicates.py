@@ -49,7 +49,10 @@ _NO_CLUSTERS = "No duplicate clusters."
 
 
 def overview(context: ReportContext) -> list[Block]:
-    """The period, the headline, the main figures and the warnings."""
+    """The period, the headline, the main figures and the warnings (nothing when the
+    results hold no duplicates detection)."""
+    if not context.data.duplicates:
+        return []
     summary = context.summary
     period: tuple[Inline, ...] = (period_text(summary),)
     if summary.source:
@@ -72,8 +75,11 @@ def overview(context: ReportContext) -> list[Block]:
 
 
 def sections(context: ReportContext) -> list[Section]:
-    """The charts, the clusters table and the window sensitivity."""
+    """The charts, the clusters table and the window sensitivity (none without a
+    duplicates detection)."""
     data = context.data
+    if not data.duplicates:
+        return []
     charts = Section("Charts")
     if not len(data.frame):
         charts.blocks.append(Paragraph(("No duplicate clusters: nothing to chart.",)))

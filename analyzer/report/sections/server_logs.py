@@ -34,7 +34,9 @@ _REDACTED_TEXT = (
 
 
 def sections(context: ReportContext) -> list[Section]:
-    """The server logs and the method."""
+    """The server logs and the method (none without a duplicates detection)."""
+    if not context.data.duplicates:
+        return []
     return [logs_section(context), method_section(context)]
 
 

@@ -6,11 +6,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.simulate.dates import iso_ms
-from analyzer.simulate.text import join, json_escape, json_quoted
+from analyzer.simulate.text import join, json_escape, json_quoted, present
 
 
 def render_jsonl(t: pa.Table, seed: int) -> pa.Array:
-    """One JSON object per request (seed unused: nothing random is shown)."""
+    """One JSON object per request (seed unused: nothing random is shown); Twilio's
+    error code only on the requests it refused."""
+    code = t["error_code"]
     return join(
         [
             '{"timestamp": "', iso_ms(t["ms"].to_numpy()), '", "method": "',
@@ -21,6 +23,7 @@ def render_jsonl(t: pa.Table, seed: int) -> pa.Array:
             ', "message_sid": ', json_quoted(t["message_sid"]),
             ', "request_id": ', json_quoted(t["request_id"]),
             ', "error": ', json_quoted(t["error"]),
+            present(pc.is_valid(code), join([', "error_code": ', pc.cast(code, pa.string())])),
             "}\n",
         ]
     )  # fmt: skip

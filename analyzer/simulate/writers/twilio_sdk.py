@@ -53,12 +53,16 @@ def _response_headers(t: pa.Table, seed: int, status: np.ndarray, duration: np.n
         pc.is_valid(t["request_id"]),
         join(["'Twilio-Request-Id': '", pc.fill_null(t["request_id"], ""), "', "]),
     )
+    code = t["error_code"]
+    error_code = present(
+        pc.is_valid(code), join(["'X-Twilio-Error-Code': '", pc.cast(code, pa.string()), "', "])
+    )
     return join(
         [
             "{'Date': '", rfc2822(ms // 1000, "GMT"),
             "', 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': '",
             as_text(bytes_sent(np.maximum(status, 1), rnd) - 40),
-            "', 'Connection': 'keep-alive', ", rid,
+            "', 'Connection': 'keep-alive', ", rid, error_code,
             "'Twilio-Concurrent-Requests': '1', 'Twilio-Request-Duration': '",
             as_text(server_ms // 1000), ".", digits(server_ms % 1000, 3),
             "', 'X-Home-Region': 'us1', 'X-API-Domain': 'api.twilio.com', "
@@ -135,8 +139,9 @@ _ERROR_MESSAGES = {
 
 
 def _fallback_body(t: pa.Table, status: np.ndarray) -> pa.Array:
-    """A response body for rows that carry none: Twilio's error JSON, or sid/to/status."""
-    code = as_text(20000 + status)
+    """A response body for rows that carry none: Twilio's error JSON (its code the row's
+    ``error_code``, else 20000 + status), or sid/to/status."""
+    code = pc.coalesce(pc.cast(_optional(t, "error_code"), pa.string()), as_text(20000 + status))
     known = np.array(list(_ERROR_MESSAGES))
     which = np.where(np.isin(status, known), np.searchsorted(known, status), known.size)
     error = join(

@@ -84,6 +84,7 @@ def test_jsonl_known_lines_exact(tmp_path: Path) -> None:
         "message_sid": None,
         "request_id": None,
         "error": None,
+        "twilio_error_code": None,
         "duration_ms": None,
     }
     assert got == [
@@ -255,6 +256,11 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
         status_json = str(status)
     to = draw(st.one_of(st.none(), st.from_regex(r"\+1555[0-9]{7}", fullmatch=True)))
     dur = draw(st.one_of(st.none(), st.integers(0, 30000), st.floats(0, 30000, allow_nan=False)))
+    code = draw(st.one_of(st.none(), st.sampled_from([21211, 20429, 30007])))
+    code_json: Any = code
+    if code is not None and draw(st.booleans()):
+        code_json = str(code)
+    code_field = draw(st.sampled_from(["error_code", "twilio_error_code"]))
     rec = {
         "timestamp": ts,
         "method": method,
@@ -263,6 +269,7 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
         "to": to,
         "message_sid": f"SM{i:032x}",
         "duration_ms": dur,
+        code_field: code_json,
     }
     keys = list(rec)
     random.Random(i).shuffle(keys)
@@ -281,6 +288,7 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
         "request_id": None,
         "is_send": method.upper() == "POST" and path == SEND_PATH,
         "error": None,
+        "twilio_error_code": code,
     }
     return line, row
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import gc
 import re
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
 from analyzer.simulate import SimulationConfig
 
@@ -32,6 +34,12 @@ NONE = SimulationConfig(
     twilio_side_rate=0.0,
     carrier_side_rate=0.0,
 )
+
+
+def live_figures() -> int:
+    """The matplotlib figures alive in this process."""
+    gc.collect()
+    return sum(isinstance(o, Figure) for o in gc.get_objects())
 
 
 def clusters(results: Path) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 
@@ -10,15 +9,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 from analyzer.report import build_report, charts
-from tests.unit.report.helpers import PNG_MAGIC
-
-
-def live_figures() -> int:
-    gc.collect()
-    return sum(isinstance(o, Figure) for o in gc.get_objects())
+from tests.unit.report.helpers import PNG_MAGIC, live_figures
 
 
 def test_charts_leave_no_state_behind(with_logs: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from analyzer.schema import MESSAGE_SCHEMA
 from analyzer.simulate import SimulationConfig, bodies, simulate
+from analyzer.simulate.failures import FAILED_CODE_SHARES, UNDELIVERED_CODE_SHARES
 from tests.unit.simulate.helpers import RICH, gsm_units
 
 
@@ -86,8 +87,8 @@ def test_segments_prices_and_statuses_are_consistent(rich: dict[str, Any]) -> No
     )
     assert (m["date_updated"] >= m["date_sent"].fillna(m["date_created"])).all()
     codes = m.groupby("status")["error_code"].agg(lambda s: set(s.dropna().astype(int)))
-    assert codes["undelivered"] <= {30003, 30005, 30006, 30007} and codes["undelivered"]
-    assert codes["failed"] <= {30008, 21610} and not codes["delivered"]
+    assert codes["undelivered"] <= set(UNDELIVERED_CODE_SHARES) and codes["undelivered"]
+    assert codes["failed"] <= {*FAILED_CODE_SHARES, 21610} and not codes["delivered"]
     priced = m["status"].isin(["delivered", "sent", "undelivered", "received"])
     assert (m.loc[priced, "price"] < 0).all() and m.loc[~priced, "price"].isna().all()
     us_text = text[text["to"].str.startswith("+1") & priced[text.index]]

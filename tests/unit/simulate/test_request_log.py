@@ -45,13 +45,23 @@ def test_log_lines_are_well_formed_sorted_and_outside_the_gap(rich: dict[str, An
     answered = log["status"].notna()
     assert log.loc[answered, "request_id"].str.fullmatch(r"RQ[0-9a-f]{32}").all()
     assert log.loc[~answered, "request_id"].isna().all()
-    assert set(post["status"].dropna().astype(int)) <= {201, 500, 503}
+    refused = post["error_code"].notna()
+    assert set(post.loc[~refused, "status"].dropna().astype(int)) <= {201, 500, 503}
     assert (post["status"].isin([500, 503]).sum()) <= len(post) // 100
+    # POSTs Twilio refused: a 4xx with Twilio's code, no record; only they carry a code.
+    assert set(post.loc[refused, "status"].astype(int)) <= {400, 429}
+    assert post.loc[refused, "message_sid"].isna().all()
+    assert (post.loc[refused, "error"] == "TwilioRestException").all()
+    assert rich["meta"]["rejected_requests"]["rejected"] == refused.sum() >= 1
+    assert not post.loc[~refused, "status"].between(400, 499).any()
 
 
 def test_post_lines_account_for_truth(rich: dict[str, Any]) -> None:
     r, log = rich["records"], rich["log"]
-    post = log[log["method"] == "POST"]
+    # Refused POSTs made no record: their recipients have none (the run is one day long).
+    refused = log[(log["method"] == "POST") & log["error_code"].notna()]
+    assert len(refused) and not set(refused["to"]) & (set(r["to"]) | set(r["from"]))
+    post = log[(log["method"] == "POST") & log["error_code"].isna()]
     assert len(post) == r.loc[r["covered"], "posts"].sum()
     # Records not covered have no line at all.
     assert not set(log["message_sid"].dropna()) & set(r.loc[~r["covered"], "sid"])

@@ -1,31 +1,16 @@
-"""The analyses the jobs run, registered by name.
-
-An analysis reads the message records (and the request logs where it uses them)
-and returns tables and a summary, written into a results folder that the report
-turns into its section. Duplicates is the first. Adding one is adding its package
-(its run over messages, its results, its report section) and registering it here
-with an adapter that reads its inputs; the pipeline, nightly, the Python API and
-the report go through this registry.
-"""
+"""The duplicates analysis as the jobs run it: detection on an engine, then, with
+request logs, the cross-reference that gives each cluster a verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import asdict
 
-import pyarrow as pa
-
-from analyzer.atomic import ensure_output_dir, write_parquet, write_text
+from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
 from analyzer.duplicates.crossref import CrossReference, cross_reference
 from analyzer.duplicates.detect import DEFAULT_KEY, Detection, detect_columns
 from analyzer.engines import detect
 from analyzer.errors import InputError
-from analyzer.feedback import Feedback, Silent
-from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.options import DetectOptions, EngineOptions, LogOptions
+from analyzer.logs import LogParseResult
 from analyzer.results import (
     CLUSTERS_FILE,
     SENSITIVITY_FILE,
@@ -34,78 +19,11 @@ from analyzer.results import (
     LogFileSummary,
     format_time,
     time_from_micros,
-    write_json,
 )
 from analyzer.store import read_messages
 
 #: Message columns the cross-reference needs.
 CROSSREF_COLUMNS = ["sid", "to", "direction", "date_created", "status"]
-
-
-class Summary(Protocol):
-    """An analysis's counts, as written to its summary file."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary as JSON-ready data."""
-
-
-@dataclass
-class AnalysisInput:
-    """What an analysis reads: the messages, the period, the request logs, the options."""
-
-    source: str | Path
-    start: date | datetime | str | None = None
-    end: date | datetime | str | None = None
-    #: Only what starts on this UTC day (the days around it are read to see it whole).
-    day: date | None = None
-    logs: LogOptions = field(default_factory=LogOptions)
-    options: DetectOptions = field(default_factory=DetectOptions)
-    engine: EngineOptions = field(default_factory=EngineOptions)
-    #: Whether an empty period is a result (nightly) rather than an error.
-    allow_empty: bool = False
-    feedback: Feedback = field(default_factory=Silent)
-
-    @property
-    def read_period(self) -> tuple[Any, Any]:
-        """The days read: the range, or the day with its neighbours."""
-        if self.day is not None:
-            return self.day - timedelta(days=1), self.day + timedelta(days=1)
-        return self.start, self.end
-
-
-@dataclass
-class AnalysisResult:
-    """An analysis's tables and summary, and how to write them."""
-
-    name: str
-    #: Results file name → table (Parquet) or text (CSV and the like).
-    files: dict[str, pa.Table | str]
-    summary: Summary
-    summary_file: str
-    #: What the analysis worked with, for callers that want more than the files.
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, out_dir: str | Path) -> Path:
-        """Write every file of the result into ``out_dir``, each atomically."""
-        out = ensure_output_dir(out_dir)
-        for name, content in self.files.items():
-            if isinstance(content, pa.Table):
-                write_parquet(content, out / name)
-            else:
-                write_text(content, out / name)
-        write_json(self.summary.to_json(), out / self.summary_file)
-        return out
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """A registered analysis."""
-
-    name: str
-    title: str
-    #: The message columns it reads.
-    columns: tuple[str, ...]
-    run: Callable[[AnalysisInput], AnalysisResult]
 
 
 def _range_text(start: object, end: object) -> str:
@@ -150,14 +68,7 @@ def run_duplicates(given: AnalysisInput) -> AnalysisResult:
 def _cross_reference(
     given: AnalysisInput, detection: Detection
 ) -> tuple[LogParseResult, CrossReference]:
-    given.feedback.step("Reading server logs (lines)")
-    logs = read_server_logs(
-        list(given.logs.paths),
-        format=given.logs.format,
-        log_tz=given.logs.tz,
-        fields=given.logs.field_map or None,
-        progress=given.feedback.advance,
-    )
+    logs = given.parsed_logs()
     given.feedback.step("Cross-referencing")
     start, end = given.read_period
     messages = read_messages(
@@ -224,6 +135,3 @@ DUPLICATES = Analysis(
     columns=tuple(detect_columns(DEFAULT_KEY)),
     run=run_duplicates,
 )
-
-#: Every analysis, in the order the jobs run them and the report shows them.
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (DUPLICATES,)}

@@ -1,0 +1,98 @@
+"""What every analysis is given and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from analyzer.atomic import ensure_output_dir, write_parquet, write_text
+from analyzer.feedback import Feedback, Silent
+from analyzer.logs import LogParseResult, read_server_logs
+from analyzer.options import DetectOptions, EngineOptions, FailuresOptions, LogOptions
+from analyzer.results import write_json
+
+
+class Summary(Protocol):
+    """An analysis's counts, as written to its summary file."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data."""
+
+
+@dataclass
+class AnalysisInput:
+    """What an analysis reads: the messages, the period, the request logs, the options."""
+
+    source: str | Path
+    start: date | datetime | str | None = None
+    end: date | datetime | str | None = None
+    #: Only what starts on this UTC day (the days around it are read to see it whole).
+    day: date | None = None
+    logs: LogOptions = field(default_factory=LogOptions)
+    options: DetectOptions = field(default_factory=DetectOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    failures: FailuresOptions = field(default_factory=FailuresOptions)
+    #: Whether an empty period is a result (nightly) rather than an error.
+    allow_empty: bool = False
+    feedback: Feedback = field(default_factory=Silent)
+    _parsed: LogParseResult | None = field(default=None, repr=False)
+
+    def parsed_logs(self) -> LogParseResult:
+        """The request logs, parsed once however many analyses use them."""
+        if self._parsed is None:
+            self.feedback.step("Reading server logs (lines)")
+            self._parsed = read_server_logs(
+                list(self.logs.paths),
+                format=self.logs.format,
+                log_tz=self.logs.tz,
+                fields=self.logs.field_map or None,
+                progress=self.feedback.advance,
+            )
+        return self._parsed
+
+    @property
+    def read_period(self) -> tuple[Any, Any]:
+        """The days read: the range, or the day with its neighbours."""
+        if self.day is not None:
+            return self.day - timedelta(days=1), self.day + timedelta(days=1)
+        return self.start, self.end
+
+
+@dataclass
+class AnalysisResult:
+    """An analysis's tables and summary, and how to write them."""
+
+    name: str
+    #: Results file name → table (Parquet) or text (CSV and the like).
+    files: dict[str, pa.Table | str]
+    summary: Summary
+    summary_file: str
+    #: What the analysis worked with, for callers that want more than the files.
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write every file of the result into ``out_dir``, each atomically."""
+        out = ensure_output_dir(out_dir)
+        for name, content in self.files.items():
+            if isinstance(content, pa.Table):
+                write_parquet(content, out / name)
+            else:
+                write_text(content, out / name)
+        write_json(self.summary.to_json(), out / self.summary_file)
+        return out
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A registered analysis."""
+
+    name: str
+    title: str
+    #: The message columns it reads.
+    columns: tuple[str, ...]
+    run: Callable[[AnalysisInput], AnalysisResult]

@@ -1,0 +1,133 @@
+"""Reading the results of ``analyzer failures`` (``failures_summary.json`` and the files
+beside it) for a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from analyzer.errors import InputError
+from analyzer.failures.codes import CATEGORY_ACTIONS
+from analyzer.results import (
+    FAILURES_BY_CODE_DAY_FILE,
+    FAILURES_BY_COUNTRY_FILE,
+    FAILURES_BY_DAY_FILE,
+    FAILURES_BY_SENDER_FILE,
+    FAILURES_BY_SERVICE_FILE,
+    FAILURES_FILE,
+    FAILURES_SUMMARY_FILE,
+    SUPPRESS_FILE,
+    FailuresSummary,
+)
+from analyzer.vocabulary import FailureCategory
+
+#: The code of a failure without an error code, as ``by_error_code`` spells it.
+NO_CODE = "none"
+#: The columns of each rollup file, and which of them hold text (numbers like
+#: ``+4477…`` or ``30007`` must stay text, not become integers).
+ROLLUP_COLUMNS: dict[str, tuple[list[str], list[str]]] = {
+    FAILURES_BY_DAY_FILE: (
+        ["day", "outbound_messages", "failures", *(c.value for c in FailureCategory)],
+        ["day"],
+    ),
+    FAILURES_BY_CODE_DAY_FILE: (
+        ["day", "error_code", "category", "failures"],
+        ["day", "error_code", "category"],
+    ),
+    FAILURES_BY_SENDER_FILE: (
+        ["from", "outbound_messages", "failures", "failure_rate"],
+        ["from"],
+    ),
+    FAILURES_BY_SERVICE_FILE: (
+        ["messaging_service_sid", "outbound_messages", "failures", "failure_rate"],
+        ["messaging_service_sid"],
+    ),
+    FAILURES_BY_COUNTRY_FILE: (
+        ["calling_code", "outbound_messages", "failures", "failure_rate"],
+        ["calling_code"],
+    ),
+    SUPPRESS_FILE: (
+        ["recipient", "opted_out", "attempts", "last_error_code", "last_failed_at"],
+        ["recipient", "last_error_code", "last_failed_at"],
+    ),
+}
+#: The columns of :attr:`FailuresData.codes`.
+CODE_COLUMNS = ["error_code", "category", "title", "action", "failures"]
+
+
+@dataclass
+class FailuresData:
+    """The results of a delivery-failure analysis as the report reads them."""
+
+    summary: FailuresSummary
+    #: One row per error code (``none`` for failures without one): category, title,
+    #: the category's action and the failures, most failures first.
+    codes: pd.DataFrame
+    by_day: pd.DataFrame
+    by_code_day: pd.DataFrame
+    by_sender: pd.DataFrame
+    by_service: pd.DataFrame
+    by_country: pd.DataFrame
+    #: ``recipients_to_suppress.csv``.
+    suppress: pd.DataFrame
+
+    def category_actions(self) -> dict[str, str]:
+        """The recommended action of each category: ours, else the one the results give."""
+        found = self.codes.dropna(subset=["action"]).drop_duplicates("category")
+        given = zip(found["category"].astype(str), found["action"].astype(str), strict=True)
+        return dict(given) | {str(name): action for name, action in CATEGORY_ACTIONS.items()}
+
+
+def load_failures(results: Path) -> FailuresData | None:
+    """The failures results in ``results``; None without ``failures_summary.json``."""
+    summary_path = results / FAILURES_SUMMARY_FILE
+    if not summary_path.is_file():
+        return None
+    try:
+        summary = FailuresSummary.read(summary_path)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{summary_path} is not a failures summary: {exc}") from None
+    return FailuresData(
+        summary=summary,
+        codes=read_codes(results / FAILURES_FILE),
+        by_day=read_rollup(results, FAILURES_BY_DAY_FILE),
+        by_code_day=read_rollup(results, FAILURES_BY_CODE_DAY_FILE),
+        by_sender=read_rollup(results, FAILURES_BY_SENDER_FILE),
+        by_service=read_rollup(results, FAILURES_BY_SERVICE_FILE),
+        by_country=read_rollup(results, FAILURES_BY_COUNTRY_FILE),
+        suppress=read_rollup(results, SUPPRESS_FILE),
+    )
+
+
+def read_rollup(results: Path, name: str) -> pd.DataFrame:
+    """One of the CSV files of the contract; an empty table with its columns if missing."""
+    columns, text = ROLLUP_COLUMNS[name]
+    path = results / name
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    try:
+        return pd.read_csv(path, dtype=dict.fromkeys(text, "string"))
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def read_codes(path: Path) -> pd.DataFrame:
+    """The failures of ``failures.parquet`` counted by error code, most first."""
+    if not path.is_file():
+        return pd.DataFrame(columns=CODE_COLUMNS)
+    wanted = ["error_code", "category", "title", "action"]
+    try:
+        table = pq.read_table(path, columns=wanted)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    codes = pc.cast(table["error_code"], pa.string()).fill_null(NO_CODE)
+    table = table.set_column(0, "error_code", codes)
+    counted = table.group_by(wanted, use_threads=False).aggregate([([], "count_all")])
+    frame = counted.to_pandas().rename(columns={"count_all": "failures"})
+    frame = frame.sort_values(["failures", "error_code"], ascending=[False, True], kind="stable")
+    return frame[CODE_COLUMNS].reset_index(drop=True)
