@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from analyzer.atomic import write_text
+from analyzer.vocabulary import FailureCategory
 
 # The files the jobs write, by name.
 #: `analyzer detect`: every duplicate cluster, the window sensitivity table, the counts.
@@ -42,6 +43,31 @@ FAILURES_BY_CODE_DAY_FILE = "failures_by_code_day.csv"
 FAILURES_BY_SENDER_FILE = "failures_by_sender.csv"
 FAILURES_BY_SERVICE_FILE = "failures_by_service.csv"
 FAILURES_BY_COUNTRY_FILE = "failures_by_country.csv"
+#: The columns of each failures CSV in file order, and those that hold text (numbers
+#: such as ``+4477…`` and codes such as ``30007`` stay text when read back).
+FAILURE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    FAILURES_BY_DAY_FILE: (
+        ("day", "outbound_messages", "failures", *(c.value for c in FailureCategory)),
+        ("day",),
+    ),
+    FAILURES_BY_CODE_DAY_FILE: (
+        ("day", "error_code", "category", "failures"),
+        ("day", "error_code", "category"),
+    ),
+    FAILURES_BY_SENDER_FILE: (("from", "outbound_messages", "failures", "failure_rate"), ("from",)),
+    FAILURES_BY_SERVICE_FILE: (
+        ("messaging_service_sid", "outbound_messages", "failures", "failure_rate"),
+        ("messaging_service_sid",),
+    ),
+    FAILURES_BY_COUNTRY_FILE: (
+        ("calling_code", "outbound_messages", "failures", "failure_rate"),
+        ("calling_code",),
+    ),
+    SUPPRESS_FILE: (
+        ("recipient", "opted_out", "attempts", "last_error_code", "last_failed_at"),
+        ("recipient", "last_error_code", "last_failed_at"),
+    ),
+}
 
 
 def format_time(value: datetime | date | str | None) -> str | None:
@@ -244,7 +270,6 @@ class DuplicatesSummary(MessageCounts):
     def read(cls, path: Path) -> DuplicatesSummary:
         """Read a ``summary.json``."""
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-
 
 
 #: The columns of ``sensitivity.csv``: clusters and extra messages at each window.
@@ -522,4 +547,3 @@ class FailuresSummary:
     def read(cls, path: Path) -> FailuresSummary:
         """Read a ``failures_summary.json``."""
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-

@@ -16,6 +16,7 @@ from analyzer.failures import (
 )
 from analyzer.failures.rollups import BASELINE_DAYS
 from analyzer.results import (
+    FAILURE_TABLES,
     FAILURES_BY_CODE_DAY_FILE,
     FAILURES_BY_COUNTRY_FILE,
     FAILURES_BY_DAY_FILE,
@@ -64,12 +65,17 @@ def run_failures(given: AnalysisInput) -> AnalysisResult:
         name="failures",
         files={
             FAILURES_FILE: found.failures,
-            SUPPRESS_FILE: found.suppress.to_csv(index=False),
-            FAILURES_BY_DAY_FILE: tables.by_day.to_csv(index=False),
-            FAILURES_BY_CODE_DAY_FILE: tables.by_code_day.to_csv(index=False),
-            FAILURES_BY_SENDER_FILE: tables.by_sender.to_csv(index=False),
-            FAILURES_BY_SERVICE_FILE: tables.by_service.to_csv(index=False),
-            FAILURES_BY_COUNTRY_FILE: tables.by_country.to_csv(index=False),
+            **{
+                name: frame[list(FAILURE_TABLES[name][0])].to_csv(index=False)
+                for name, frame in (
+                    (SUPPRESS_FILE, found.suppress),
+                    (FAILURES_BY_DAY_FILE, tables.by_day),
+                    (FAILURES_BY_CODE_DAY_FILE, tables.by_code_day),
+                    (FAILURES_BY_SENDER_FILE, tables.by_sender),
+                    (FAILURES_BY_SERVICE_FILE, tables.by_service),
+                    (FAILURES_BY_COUNTRY_FILE, tables.by_country),
+                )
+            },
         },
         summary=summary,
         summary_file=FAILURES_SUMMARY_FILE,

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from analyzer.failures.codes import describe_codes
 from analyzer.failures.rollups import Rollups, code_day_counts, find_jumps, rollups
 from analyzer.phones import calling_code
-from analyzer.results import FailuresSummary
+from analyzer.results import FAILURE_TABLES, SUPPRESS_FILE, FailuresSummary
 from analyzer.schema import MICROS_PER_SECOND, TIMESTAMP
 from analyzer.vocabulary import FAILED, FAILURE_STATUSES, UNDELIVERED, FailureCategory
 
@@ -264,7 +264,7 @@ def _to_suppress(
 ) -> pd.DataFrame:
     """Recipients whose every outbound attempt in the period failed permanently (a second
     read, of three columns, counts the attempts to the recipients with such a failure)."""
-    columns = ["recipient", "opted_out", "attempts", "last_error_code", "last_failed_at"]
+    columns = list(FAILURE_TABLES[SUPPRESS_FILE][0])
     permanent = failures.filter(failures["permanent"])
     if permanent.num_rows == 0:
         return pd.DataFrame(columns=columns)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from analyzer.errors import InputError
 from analyzer.failures.codes import CATEGORY_ACTIONS
 from analyzer.results import (
+    FAILURE_TABLES,
     FAILURES_BY_CODE_DAY_FILE,
     FAILURES_BY_COUNTRY_FILE,
     FAILURES_BY_DAY_FILE,
@@ -24,38 +25,9 @@ from analyzer.results import (
     SUPPRESS_FILE,
     FailuresSummary,
 )
-from analyzer.vocabulary import FailureCategory
 
 #: The code of a failure without an error code, as ``by_error_code`` spells it.
 NO_CODE = "none"
-#: The columns of each rollup file, and which of them hold text (numbers like
-#: ``+4477…`` or ``30007`` must stay text, not become integers).
-ROLLUP_COLUMNS: dict[str, tuple[list[str], list[str]]] = {
-    FAILURES_BY_DAY_FILE: (
-        ["day", "outbound_messages", "failures", *(c.value for c in FailureCategory)],
-        ["day"],
-    ),
-    FAILURES_BY_CODE_DAY_FILE: (
-        ["day", "error_code", "category", "failures"],
-        ["day", "error_code", "category"],
-    ),
-    FAILURES_BY_SENDER_FILE: (
-        ["from", "outbound_messages", "failures", "failure_rate"],
-        ["from"],
-    ),
-    FAILURES_BY_SERVICE_FILE: (
-        ["messaging_service_sid", "outbound_messages", "failures", "failure_rate"],
-        ["messaging_service_sid"],
-    ),
-    FAILURES_BY_COUNTRY_FILE: (
-        ["calling_code", "outbound_messages", "failures", "failure_rate"],
-        ["calling_code"],
-    ),
-    SUPPRESS_FILE: (
-        ["recipient", "opted_out", "attempts", "last_error_code", "last_failed_at"],
-        ["recipient", "last_error_code", "last_failed_at"],
-    ),
-}
 #: The columns of :attr:`FailuresData.codes`.
 CODE_COLUMNS = ["error_code", "category", "title", "action", "failures"]
 
@@ -106,7 +78,7 @@ def load_failures(results: Path) -> FailuresData | None:
 
 def read_rollup(results: Path, name: str) -> pd.DataFrame:
     """One of the CSV files of the contract; an empty table with its columns if missing."""
-    columns, text = ROLLUP_COLUMNS[name]
+    columns, text = (list(names) for names in FAILURE_TABLES[name])
     path = results / name
     if not path.is_file():
         return pd.DataFrame(columns=columns)
