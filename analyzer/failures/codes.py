@@ -65,6 +65,7 @@ ERROR_CODES: dict[int, ErrorCode] = {
             C.REQUEST,
             False,
             (21408, "sending to this region is not enabled (Geo Permissions)"),
+            (21602, "message body missing"),
             (21606, "the From number cannot send SMS for this account"),
             (21612, "this From cannot reach this To"),
             (21617, "body longer than 1,600 characters"),
@@ -89,6 +90,7 @@ ERROR_CODES: dict[int, ErrorCode] = {
         *_rows(
             C.RATE,
             False,
+            (20429, "too many concurrent API requests"),
             (21611, "too many messages queued for this From"),
             (30001, "queue overflow: sent faster than the sender's throughput"),
             (30022, "A2P 10DLC throughput limit exceeded"),
