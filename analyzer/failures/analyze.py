@@ -18,7 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.failures.codes import describe_codes
-from analyzer.failures.rollups import Rollups, code_day_counts, find_jumps, rollups
+from analyzer.failures.rollups import (
+    Rollups,
+    code_day_counts,
+    counts_by_value,
+    find_jumps,
+    rollups,
+)
 from analyzer.phones import calling_code
 from analyzer.results import FAILURE_TABLES, SUPPRESS_FILE, FailuresSummary
 from analyzer.schema import MICROS_PER_SECOND, TIMESTAMP
@@ -310,20 +316,12 @@ def _summary(
         outbound_messages=int(pc.sum(grouped["outbound_messages"]).as_py() or 0),
         failed=int(pc.sum(pc.equal(status, FAILED)).as_py() or 0),
         undelivered=int(pc.sum(pc.equal(status, UNDELIVERED)).as_py() or 0),
-        by_error_code=_value_counts(codes),
-        by_category=_value_counts(failures["category"]),
+        by_error_code=counts_by_value(codes),
+        by_category=counts_by_value(failures["category"]),
         recipients_to_suppress=len(suppress),
         period_start=first,
         period_end=last,
     )
-
-
-def _value_counts(values: pa.ChunkedArray | pa.Array) -> dict[str, int]:
-    counted = pc.value_counts(values)
-    pairs = zip(
-        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
-    )
-    return dict(sorted(((str(k), int(n)) for k, n in pairs), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _utc(micros: int) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.failures.rollups import counts_by_value
 from analyzer.results import RejectedRequests
 
 
@@ -23,14 +24,6 @@ def rejected_requests(requests: pa.Table) -> RejectedRequests:
     return RejectedRequests(
         posts=sends.num_rows,
         rejected=refused.num_rows,
-        by_status=_counts(refused["status"].cast(pa.string())),
-        by_error_code=_counts(pc.fill_null(codes, "unknown")),
+        by_status=counts_by_value(refused["status"].cast(pa.string())),
+        by_error_code=counts_by_value(pc.fill_null(codes, "unknown")),
     )
-
-
-def _counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
-    counted = pc.value_counts(values)
-    pairs = zip(
-        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
-    )
-    return dict(sorted(((str(k), int(n)) for k, n in pairs), key=lambda kv: (-kv[1], kv[0])))

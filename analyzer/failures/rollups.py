@@ -40,6 +40,15 @@ def day_text(days: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(np.asarray(days, dtype="int64"), unit="D").strftime("%Y-%m-%d"))
 
 
+def counts_by_value(values: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    """How often each value occurs, most frequent first (ties by value), as text keys."""
+    counted = pc.value_counts(values)
+    pairs = zip(
+        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+    )
+    return dict(sorted(((str(k), int(n)) for k, n in pairs), key=lambda kv: (-kv[1], kv[0])))
+
+
 def code_day_counts(failures: pa.Table) -> pd.DataFrame:
     """Failures per day (since the epoch) and error code ("none" without one)."""
     codes = pc.fill_null(failures["error_code"].cast(pa.string()), "none")
