@@ -195,3 +195,24 @@ class FailureCategory(StrEnum):
 #: Message statuses that mean the message did not arrive.
 FAILED, UNDELIVERED = "failed", "undelivered"
 FAILURE_STATUSES: tuple[str, ...] = (FAILED, UNDELIVERED)
+
+
+class OptoutKind(StrEnum):
+    """What an inbound keyword does to a recipient's opt-out state."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+
+
+class OptoutVerdict(StrEnum):
+    """What happened to a send to a recipient who had opted out."""
+
+    #: Twilio refused it with 21610 (not charged): wasted work.
+    BLOCKED = "blocked"
+    #: No 21610: the message went out, a compliance risk to investigate.
+    SENT_AFTER_OPT_OUT = "sent_after_opt_out"
+
+
+#: The error code of a send to an opted-out recipient.
+OPTED_OUT_ERROR = 21610

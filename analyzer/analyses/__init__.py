@@ -3,7 +3,7 @@
 An analysis reads the message records (and the request logs where it uses them) and
 returns tables and a summary, written into a results folder that the report turns into
 its section. Adding one is adding its package beside ``analyzer/duplicates/`` (its run
-over messages, its results named in ``analyzer/results.py``, its report section in
+over messages, its results named in ``analyzer/results/``, its report section in
 ``analyzer/report/sections/``), an adapter module here, and a line in ANALYSES; the
 pipeline, nightly and the Python API then run it.
 """
