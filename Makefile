@@ -25,6 +25,7 @@ demo: $(STAMP)
 	    --server-log data/sample/server_requests.jsonl --out $(OUT)/detect
 	$(BIN)/analyzer failures data/sample/messages.parquet --out $(OUT)/detect \
 	    --server-log data/sample/server_requests.jsonl --quiet
+	$(BIN)/analyzer optouts data/sample/messages.parquet --out $(OUT)/detect --quiet
 	$(BIN)/analyzer report $(OUT)/detect --out $(OUT)/report --ticket
 	@echo "Demo report: $(CURDIR)/$(OUT)/report/index.html"
 
@@ -40,6 +41,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.bench_report
 	$(BIN)/python -m benchmarks.bench_logs
 	$(BIN)/python -m benchmarks.bench_failures
+	$(BIN)/python -m benchmarks.bench_optouts
 	$(BIN)/python -m benchmarks.bench_verdicts --markdown
 
 sample: $(STAMP)

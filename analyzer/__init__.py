@@ -10,9 +10,9 @@ The Python API (pandas DataFrames in and out)::
     judged["verdict"].value_counts()
 
 Functions: load_messages, find_duplicates, window_sensitivity, read_server_logs,
-cross_reference, investigate, run_detect (what ``analyzer detect`` does),
-run_failures (what ``analyzer failures`` does) and build_report. Each has an example
-in its docstring. DetectOptions, LogOptions and InvestigateOptions are the settings the
+cross_reference, investigate, run_detect, run_failures and run_optouts (what
+``analyzer detect``, ``failures`` and ``optouts`` do) and build_report. Each has an
+example in its docstring. DetectOptions, LogOptions and InvestigateOptions are the settings the
 command line, nightly and these share.
 
 Packages, one job each (imports point down this list): ``vocabulary`` and ``results``
@@ -33,6 +33,7 @@ from analyzer.api import (
     read_server_logs,
     run_detect,
     run_failures,
+    run_optouts,
     window_sensitivity,
 )
 from analyzer.options import DetectOptions, InvestigateOptions, LogOptions
@@ -50,5 +51,6 @@ __all__ = [
     "read_server_logs",
     "run_detect",
     "run_failures",
+    "run_optouts",
     "window_sensitivity",
 ]

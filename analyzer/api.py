@@ -256,3 +256,42 @@ def run_failures(
     frame = result.detail["analysis"].failures.to_pandas()
     frame.attrs["summary"] = result.summary.to_json()
     return frame
+
+
+def run_optouts(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    start: DayLike = None,
+    end: DayLike = None,
+    keywords_file: str | Path | None = None,
+) -> pd.DataFrame:
+    """Do what ``analyzer optouts`` does: rebuild opt-out state from the keywords and
+    judge every send against it, write ``out_dir``. Returns the sends to opted-out
+    recipients (``verdict``: blocked or sent_after_opt_out); ``attrs["summary"]`` holds
+    the counts of optouts_summary.json and ``attrs["events"]`` the keyword messages.
+
+    Example::
+
+        sends = run_optouts("data/sample/messages.parquet", "out/optouts")
+        sends["verdict"].value_counts()
+    """
+    from analyzer.analyses import AnalysisInput
+    from analyzer.options import OptoutsOptions
+    from analyzer.pipeline import run_analysis
+    from analyzer.results import OPTOUT_EVENTS_FILE, OPTOUT_SENDS_FILE
+
+    given = AnalysisInput(
+        source,
+        start=start,
+        end=end,
+        optouts=OptoutsOptions(
+            keywords_file=None if keywords_file is None else Path(keywords_file)
+        ),
+    )
+    result = run_analysis("optouts", source, out_dir, given)
+    tables = result.detail["analysis"].tables
+    frame = tables[OPTOUT_SENDS_FILE].copy()
+    frame.attrs["summary"] = result.summary.to_json()
+    frame.attrs["events"] = tables[OPTOUT_EVENTS_FILE]
+    return frame

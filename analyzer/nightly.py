@@ -40,9 +40,16 @@ from analyzer.options import (
     FailuresOptions,
     InvestigateOptions,
     LogOptions,
+    OptoutsOptions,
 )
 from analyzer.pipeline import run_analysis, run_investigate
-from analyzer.results import DuplicatesSummary, FailureJump, FailuresSummary, percent
+from analyzer.results import (
+    DuplicatesSummary,
+    FailureJump,
+    FailuresSummary,
+    OptoutsSummary,
+    percent,
+)
 from analyzer.sources.twilio_api import (
     Credentials,
     ExportResult,
@@ -85,6 +92,10 @@ class NightlyConfig:
     catalog: Path | None = None
     #: Exit 3 when an error code's daily count jumps far above its recent baseline.
     alert_on_failure_jumps: bool = False
+    #: Opt-out keywords (TOML: opt_out, opt_in, help lists) replacing the defaults.
+    keywords: Path | None = None
+    #: Exit 3 when a message went out to a recipient who had opted out.
+    alert_on_sent_after_opt_out: bool = False
 
     def __post_init__(self) -> None:
         # However the settings were made, they hold checked values of the right type.
@@ -205,6 +216,7 @@ class NightlyResult:
     duplicate_rate: float | None = None
     summary: DuplicatesSummary = field(default_factory=DuplicatesSummary)
     failures: FailuresSummary | None = None
+    optouts: OptoutsSummary | None = None
     #: No outbound message on the day: the report is empty (a warning was logged).
     empty: bool = False
 
@@ -287,6 +299,16 @@ def run_nightly(
         code = EXIT_THRESHOLD
     if _failure_jumps(failures, day) and config.alert_on_failure_jumps:
         code = EXIT_THRESHOLD
+    optouts = results["optouts"].summary
+    assert isinstance(optouts, OptoutsSummary)
+    if optouts.sent_after_opt_out:
+        log.warning(
+            "%d message(s) went out on %s to recipients who had opted out (see optout_sends)",
+            optouts.sent_after_opt_out,
+            day,
+        )
+        if config.alert_on_sent_after_opt_out:
+            code = EXIT_THRESHOLD
     return NightlyResult(
         exit_code=code,
         day=day,
@@ -294,6 +316,7 @@ def run_nightly(
         duplicate_rate=rate,
         summary=summary,
         failures=failures,
+        optouts=optouts,
         empty=not outbound,
     )
 
@@ -325,6 +348,7 @@ def _report_day(config: NightlyConfig, day: date) -> dict[str, AnalysisResult]:
             logs=config.log_options,
             options=config.detect_options,
             failures=FailuresOptions(catalog=config.catalog),
+            optouts=OptoutsOptions(keywords_file=config.keywords),
             allow_empty=True,
         )
         results = {

@@ -107,6 +107,13 @@ def json_file(value: Any) -> Path:
     return Path(value)
 
 
+def toml_file(value: Any) -> Path:
+    """The path of a TOML file."""
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise ValueError("expected the path of a TOML file")
+    return Path(value)
+
+
 def paths(value: Any) -> list[str]:
     """One path or a list of paths (globs allowed)."""
     items = [value] if isinstance(value, str | os.PathLike) else value
@@ -323,6 +330,20 @@ SETTINGS: dict[str, Setting] = {
             env="ANALYZER_CATALOG",
         ),
         _s(
+            "keywords",
+            toml_file,
+            "TOML file of opt-out keywords (opt_out, opt_in, help lists replacing the "
+            "defaults), e.g. a Messaging Service's Advanced Opt-Out words.",
+            "--keywords-file",
+            env="ANALYZER_KEYWORDS",
+        ),
+        _s(
+            "alert_on_sent_after_opt_out",
+            switch,
+            "Exit 3 when a message went out to a recipient who had opted out (no 21610).",
+            env="ANALYZER_ALERT_ON_SENT_AFTER_OPT_OUT",
+        ),
+        _s(
             "alert_on_failure_jumps",
             switch,
             "Exit 3 when an error code's daily count jumps far above its recent baseline.",
@@ -430,6 +451,21 @@ class FailuresOptions:
         if self.catalog is not None:
             object.__setattr__(self, "catalog", checked("catalog", self.catalog))
         checked("alert_on_failure_jumps", self.alert_on_jumps)
+
+
+@dataclass(frozen=True)
+class OptoutsOptions:
+    """Which keywords change opt-out state, and whether sends after opt-out alert."""
+
+    #: A TOML file with opt_out, opt_in and help lists that replace the defaults.
+    keywords_file: Path | None = None
+    #: nightly: exit 3 when a message went out to a recipient who had opted out.
+    alert_on_sent_after_opt_out: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keywords_file is not None:
+            object.__setattr__(self, "keywords_file", checked("keywords", self.keywords_file))
+        checked("alert_on_sent_after_opt_out", self.alert_on_sent_after_opt_out)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult, Summary
 from analyzer.analyses.duplicates import CROSSREF_COLUMNS, DUPLICATES, crossref_summary
 from analyzer.analyses.failures import FAILURES
+from analyzer.analyses.optouts import OPTOUTS
 
 #: Every analysis, in the order the jobs run them and the report shows them.
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (DUPLICATES, FAILURES)}
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (DUPLICATES, FAILURES, OPTOUTS)}
 
 __all__ = [
     "ANALYSES",

@@ -13,7 +13,13 @@ import pyarrow as pa
 from analyzer.atomic import ensure_output_dir, write_parquet, write_text
 from analyzer.feedback import Feedback, Silent
 from analyzer.logs import LogParseResult, read_server_logs
-from analyzer.options import DetectOptions, EngineOptions, FailuresOptions, LogOptions
+from analyzer.options import (
+    DetectOptions,
+    EngineOptions,
+    FailuresOptions,
+    LogOptions,
+    OptoutsOptions,
+)
 from analyzer.results import write_json
 
 
@@ -37,6 +43,7 @@ class AnalysisInput:
     options: DetectOptions = field(default_factory=DetectOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
     failures: FailuresOptions = field(default_factory=FailuresOptions)
+    optouts: OptoutsOptions = field(default_factory=OptoutsOptions)
     #: Whether an empty period is a result (nightly) rather than an error.
     allow_empty: bool = False
     feedback: Feedback = field(default_factory=Silent)

@@ -24,7 +24,7 @@ from analyzer.cli.params import (
     WindowOption,
     option,
 )
-from analyzer.cli.text import detect_text, failures_text, investigation_text
+from analyzer.cli.text import detect_text, failures_text, investigation_text, optouts_text
 from analyzer.options import (
     DEFAULT_AFTER,
     DEFAULT_BEFORE,
@@ -35,8 +35,9 @@ from analyzer.options import (
     FailuresOptions,
     InvestigateOptions,
     LogOptions,
+    OptoutsOptions,
 )
-from analyzer.results import FailuresSummary
+from analyzer.results import FailuresSummary, OptoutsSummary
 
 
 def _log_options(
@@ -148,6 +149,39 @@ def failures(
 
 
 @app.command()
+def optouts(
+    input: Annotated[
+        Path, typer.Argument(help="A Parquet file or a message dataset folder.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
+    start: StartOption = None,
+    end: EndOption = None,
+    keywords_file: Annotated[Path | None, option("keywords")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Rebuild opt-out state (STOP, START, HELP) and find the sends to opted-out recipients:
+    blocked by Twilio (21610) or sent anyway."""
+    from analyzer.pipeline import run_analysis
+
+    with user_errors(), progress_bars(quiet) as progress:
+        result = run_analysis(
+            "optouts",
+            input,
+            out,
+            AnalysisInput(
+                input,
+                start=start,
+                end=end,
+                optouts=OptoutsOptions(keywords_file=keywords_file),
+                feedback=BarFeedback(progress),
+            ),
+        )
+    assert isinstance(result.summary, OptoutsSummary)
+    typer.echo(optouts_text(result.summary))
+    typer.echo(f"Results: {out}")
+
+
+@app.command()
 def report(
     results: Annotated[
         Path,
@@ -209,8 +243,7 @@ def investigate(
     log_field: LogFieldOption = None,
     window: WindowOption = None,
     tolerance: ToleranceOption = DEFAULT_TOLERANCE,
-    before_hours: Annotated[float, option("before_hours")] = DEFAULT_BEFORE.total_seconds()
-    / 3600,
+    before_hours: Annotated[float, option("before_hours")] = DEFAULT_BEFORE.total_seconds() / 3600,
     after_minutes: Annotated[float, option("after_minutes")] = DEFAULT_AFTER.total_seconds() / 60,
     skew: SkewOption = None,
     out: Annotated[

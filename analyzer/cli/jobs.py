@@ -54,9 +54,10 @@ def nightly(
     ] = None,
     threshold: Annotated[float | None, option("threshold", envvar=True)] = None,
     catalog: Annotated[Path | None, option("catalog")] = None,
-    alert_on_failure_jumps: Annotated[
-        bool | None,
-        option("alert_on_failure_jumps"),
+    alert_on_failure_jumps: Annotated[bool | None, option("alert_on_failure_jumps")] = None,
+    keywords: Annotated[Path | None, option("keywords")] = None,
+    alert_on_sent_after_opt_out: Annotated[
+        bool | None, option("alert_on_sent_after_opt_out")
     ] = None,
     day: Annotated[str | None, option("date", envvar=True)] = None,
     api_base_url: ApiBaseUrlOption = None,
@@ -76,7 +77,8 @@ def nightly(
     """Run the whole job for one UTC day, for cron: export, detect, report, alert.
 
     Exit codes: 0 done, 3 duplicate rate above --threshold (or, with
-    --alert-on-failure-jumps, an error code that jumped), 2 configuration or
+    --alert-on-failure-jumps, an error code that jumped, or with
+    --alert-on-sent-after-opt-out, a send to an opted-out recipient), 2 configuration or
     credentials error, 75 another run holds the lock, 1 unexpected failure.
 
     Every setting is checked before the export starts. The first run creates the
@@ -100,6 +102,8 @@ def nightly(
         "threshold": threshold,
         "catalog": catalog,
         "alert_on_failure_jumps": alert_on_failure_jumps,
+        "keywords": keywords,
+        "alert_on_sent_after_opt_out": alert_on_sent_after_opt_out,
         "date": day,
         "api_base_url": api_base_url,
         "export": False if no_export else None,

@@ -13,6 +13,7 @@ from analyzer.results import (
     CrossrefSummary,
     DuplicatesSummary,
     FailuresSummary,
+    OptoutsSummary,
     duration_text,
     percent,
 )
@@ -51,6 +52,22 @@ def failures_text(summary: FailuresSummary) -> str:
             f"logged sends (codes: {codes})."
         )
     return "\n".join(lines)
+
+
+def optouts_text(summary: OptoutsSummary) -> str:
+    """The keyword events, the sends after opt-out and the state at the end."""
+    kinds = ", ".join(f"{n:,} {kind}" for kind, n in summary.events_by_kind.items()) or "none"
+    return "\n".join(
+        [
+            f"{summary.inbound_messages:,} inbound and {summary.outbound_messages:,} outbound "
+            f"messages; keyword messages: {kinds}.",
+            f"Sends to opted-out recipients: {summary.blocked:,} blocked by Twilio (21610), "
+            f"{summary.sent_after_opt_out:,} sent anyway.",
+            f"Opted out at the end: {summary.opted_out_at_end:,}; re-opt-ins: "
+            f"{summary.re_opt_ins:,}; inferred from 21610: {summary.inferred_opt_outs:,}; "
+            f"near misses to read: {summary.near_misses:,}.",
+        ]
+    )
 
 
 def investigation_text(found: Investigation) -> str:

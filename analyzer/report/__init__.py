@@ -1,9 +1,11 @@
-"""Reports on the results of ``analyzer detect`` and ``analyzer failures``: HTML,
-Markdown, CSV, JSON, a support ticket, and nightly's history page.
+"""Reports on the results of ``analyzer detect``, ``analyzer failures`` and
+``analyzer optouts``: HTML, Markdown, CSV, JSON, a support ticket, and nightly's history
+page.
 
 ``build_report`` reads a results folder (``clusters.parquet``, ``sensitivity.csv``,
 ``summary.json`` and, if an investigation wrote it, ``carrier.parquet``; and/or the
-delivery failures, ``failures_summary.json`` and the files beside it), builds one
+delivery failures, ``failures_summary.json`` and the files beside it; and/or the
+opt-outs, ``optouts_summary.json`` and the files beside it), builds one
 :class:`~analyzer.report.document.Document` from the sections in
 :mod:`analyzer.report.sections`, and writes, each file atomically:
 

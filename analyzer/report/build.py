@@ -30,8 +30,10 @@ from analyzer.results import (
 )
 
 TITLE = "Duplicate SMS report"
-#: The title of a report on a folder that holds only delivery failures.
+#: The title of a report on a folder that holds delivery failures and no duplicates.
 FAILURES_TITLE = "Delivery failures report"
+#: The title of a report on a folder that holds only opt-outs.
+OPTOUTS_TITLE = "Opt-outs report"
 
 
 @dataclass
@@ -49,10 +51,17 @@ def build_document(data: ReportData, summary: ReportSummary, redact: bool) -> Do
     """The report as one document: the overview and every section."""
     context = ReportContext(data, summary, redact)
     intro = [block for overview in OVERVIEWS for block in overview(context)]
-    document = Document(TITLE if data.duplicates else FAILURES_TITLE, intro=intro)
+    document = Document(report_title(data), intro=intro)
     for section in SECTIONS:
         document.sections += section(context)
     return document
+
+
+def report_title(data: ReportData) -> str:
+    """The title: that of the first analysis the folder holds."""
+    if data.duplicates:
+        return TITLE
+    return FAILURES_TITLE if data.failures is not None else OPTOUTS_TITLE
 
 
 def build_report(
@@ -64,13 +73,13 @@ def build_report(
     redact_ticket: bool = True,
 ) -> ReportResult:
     """Write an HTML, Markdown, CSV and JSON report (and optionally a support ticket) on
-    the results of ``analyzer detect`` and/or ``analyzer failures`` in ``results``, each
-    file atomically (no clusters.csv without a detection).
+    the results of ``analyzer detect``, ``analyzer failures`` and/or ``analyzer optouts``
+    in ``results``, each file atomically (no clusters.csv without a detection).
 
     ``redact`` masks recipient numbers (and numbers inside bodies) in index.html,
     report.md, clusters.csv and the charts; the ticket masks them and leaves bodies out
     unless ``redact_ticket`` is False. No credential reaches any output. Raises
-    InputError if ``results`` holds neither a detect nor a failures output.
+    InputError if ``results`` holds no detect, failures or opt-outs output.
 
     >>> result = build_report("results", "report", ticket=True)   # doctest: +SKIP
     >>> result.index_html

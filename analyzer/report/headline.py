@@ -16,12 +16,18 @@ from analyzer.results import (
     format_time,
     short_percent,
 )
-from analyzer.vocabulary import GAP_PATTERNS, TIMEOUT_PATTERNS, Verdict
+from analyzer.vocabulary import (
+    GAP_PATTERNS,
+    OPTED_OUT_ERROR,
+    TIMEOUT_PATTERNS,
+    OptoutKind,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from analyzer.report.failures_data import FailuresData
     from analyzer.report.load import ReportData
-    from analyzer.results import ReportSummary
+    from analyzer.results import OptoutsSummary, ReportSummary
 
 _NO_MESSAGES = (
     "No messages in this period: nothing to analyse. Check that the export ran and the "
@@ -134,6 +140,37 @@ def failures_headline(data: FailuresData) -> str:
     action = data.category_actions().get(top, "").strip().rstrip(".")
     todo = f" What to do: {action}." if action else ""
     return f"{head} Most are {top} failures ({counts[top]:,}, {share} of them).{todo}"
+
+
+def optouts_headline(summary: OptoutsSummary) -> str:
+    """The opt-outs in one paragraph: keyword opt-outs, re-opt-ins, who is opted out at
+    the end, and the sends made to opted-out recipients."""
+    opt_outs = int(summary.events_by_kind.get(OptoutKind.OPT_OUT, 0))
+    back, end = summary.re_opt_ins, summary.opted_out_at_end
+    state = (
+        f"{opt_outs:,} keyword {plural(opt_outs, 'opt-out')} and {back:,} "
+        f"{plural(back, 're-opt-in')} among {summary.inbound_messages:,} inbound messages; "
+        f"{end:,} {plural(end, 'recipient')} opted out at the end of the period."
+    )
+    return f"{state} {optout_sends_text(summary)}"
+
+
+def optout_sends_text(summary: OptoutsSummary) -> str:
+    """One sentence on the sends to opted-out recipients: blocked or sent."""
+    blocked, sent = summary.blocked, summary.sent_after_opt_out
+    if blocked + sent == 0:
+        return "No sends to opted-out recipients."
+    verb = "was" if blocked == 1 else "were"
+    refused = (
+        f"{blocked:,} {verb} blocked by Twilio ({OPTED_OUT_ERROR}: wasted work, not charged)"
+    )
+    went = (
+        f"{sent:,} went out after the opt-out (a compliance risk to investigate)"
+        if sent
+        else "none went out"
+    )
+    sends = f"{blocked + sent:,} {plural(blocked + sent, 'send')}"
+    return f"Of {sends} to opted-out recipients, {refused} and {went}."
 
 
 def reached_text(summary: ReportSummary) -> str:

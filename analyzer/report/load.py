@@ -1,5 +1,5 @@
-"""Reading a results folder of ``analyzer detect`` (and ``investigate``, and
-``analyzer failures``) for a report."""
+"""Reading a results folder of ``analyzer detect`` (and ``investigate``,
+``analyzer failures`` and ``analyzer optouts``) for a report."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
 from analyzer.report.failures_data import FailuresData, load_failures
+from analyzer.report.optouts_data import OptoutsData, load_optouts
 from analyzer.results import (
     CARRIER_FILE,
     CLUSTERS_FILE,
@@ -92,15 +93,19 @@ class ReportData:
     failures: FailuresData | None = None
     #: Whether the folder holds duplicates results (without them, no clusters).
     duplicates: bool = True
+    #: The opt-outs, when the folder holds ``analyzer optouts`` results.
+    optouts: OptoutsData | None = None
 
 
 def load_results(results: Path) -> ReportData:
-    """Read a results folder; InputError if it holds neither an ``analyzer detect`` nor
-    an ``analyzer failures`` output."""
+    """Read a results folder; InputError if it holds no ``analyzer detect``,
+    ``analyzer failures`` or ``analyzer optouts`` output."""
     if not results.is_dir():
         raise InputError(f"{results}: no such results folder (run `analyzer detect` first)")
     failures = load_failures(results)
-    duplicates = failures is None or (results / CLUSTERS_FILE).is_file()
+    optouts = load_optouts(results)
+    others = failures is not None or optouts is not None
+    duplicates = not others or (results / CLUSTERS_FILE).is_file()
     table = _read_clusters(results) if duplicates else NO_CLUSTERS
     detection = DuplicatesSummary()
     summary_path = results / SUMMARY_FILE
@@ -148,6 +153,7 @@ def load_results(results: Path) -> ReportData:
         key_columns,
         failures,
         duplicates,
+        optouts,
     )
 
 

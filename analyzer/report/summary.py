@@ -7,10 +7,11 @@ import pandas as pd
 
 from analyzer.duplicates.clusters import extra_reached_handset
 from analyzer.report.failures_data import FailuresData
-from analyzer.report.headline import failures_headline, headline
+from analyzer.report.headline import failures_headline, headline, optouts_headline
 from analyzer.report.load import ReportData
 from analyzer.results import (
     CarrierSummary,
+    OptoutsSummary,
     ReportSummary,
     Span,
     coverage_spans,
@@ -79,7 +80,24 @@ def summarise(data: ReportData, redact: bool) -> ReportSummary:
     summary.headline = headline(data, summary)
     if data.failures is not None:
         add_failures(summary, data.failures, alone=not data.duplicates)
+    if data.optouts is not None:
+        add_optouts(summary, data.optouts.summary, alone=only_optouts(data))
     return summary
+
+
+def only_optouts(data: ReportData) -> bool:
+    """Whether the folder holds opt-out results and no other analysis's."""
+    return data.optouts is not None and not data.duplicates and data.failures is None
+
+
+def add_optouts(summary: ReportSummary, found: OptoutsSummary, *, alone: bool) -> None:
+    """Record the opt-outs' counts; ``alone`` (no other analysis) also takes their
+    period, source and headline."""
+    summary.optouts = found
+    if alone:
+        summary.period_start, summary.period_end = found.period_start, found.period_end
+        summary.source = found.source
+        summary.headline = optouts_headline(found)
 
 
 def add_failures(summary: ReportSummary, failures: FailuresData, *, alone: bool) -> None:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from analyzer.results.duplicates import CrossrefSummary, LogFileSummary, MessageCounts
 from analyzer.results.failures import FailuresSummary
+from analyzer.results.optouts import OptoutsSummary
 from analyzer.results.text import duplicate_rate, format_time, parse_time
 
 
@@ -129,6 +130,8 @@ class ReportSummary(MessageCounts):
     headline: str = ""
     #: The delivery-failure analysis's counts, when the results folder holds them.
     failures: FailuresSummary | None = None
+    #: The opt-out analysis's counts, when the results folder holds them.
+    optouts: OptoutsSummary | None = None
 
     _TIMES: ClassVar[tuple[str, ...]] = ("period_start", "period_end")
     _SPANS: ClassVar[tuple[str, ...]] = ("log_coverage", "uncovered_periods")
@@ -149,7 +152,7 @@ class ReportSummary(MessageCounts):
                 value = [span.to_json() for span in value]
             elif isinstance(value, CarrierSummary):
                 value = asdict(value)
-            elif isinstance(value, FailuresSummary):
+            elif isinstance(value, FailuresSummary | OptoutsSummary):
                 value = value.to_json()
             data[item.name] = value
         return data
@@ -167,6 +170,8 @@ class ReportSummary(MessageCounts):
             values["carrier"] = CarrierSummary(**values["carrier"])
         if values.get("failures") is not None:
             values["failures"] = FailuresSummary.from_json(values["failures"])
+        if values.get("optouts") is not None:
+            values["optouts"] = OptoutsSummary.from_json(values["optouts"])
         return cls(**values)
 
     def to_text(self) -> str:

@@ -9,6 +9,8 @@ import pyarrow.compute as pc
 from analyzer.simulate.templates import (
     INBOUND_BODIES,
     INBOUND_TEMPLATE,
+    KEYWORD_BODIES,
+    KEYWORD_TEMPLATE,
     MEDIA_EMPTY_TEMPLATE,
     MEDIA_NULL_TEMPLATE,
     NAMES,
@@ -58,6 +60,9 @@ def _template_encoding() -> tuple[np.ndarray, np.ndarray]:
 _TEMPLATE_UCS2, _TEMPLATE_EXTRA = _template_encoding()
 _INBOUND_SEGMENTS = np.array(
     [segment_count(np.array([u]), np.array([n]))[0] for u, n in map(sms_units, INBOUND_BODIES)]
+)
+_KEYWORD_SEGMENTS = np.array(
+    [segment_count(np.array([u]), np.array([n]))[0] for u, n in map(sms_units, KEYWORD_BODIES)]
 )
 
 
@@ -148,6 +153,8 @@ def render_bodies(template: np.ndarray, param: np.ndarray) -> pa.Array:
             parts.append(join(TEMPLATES[k].render(param[rows])))
         elif k == INBOUND_TEMPLATE:
             parts.append(pick(param[rows], INBOUND_BODIES))
+        elif k == KEYWORD_TEMPLATE:
+            parts.append(pick(param[rows], KEYWORD_BODIES))
         elif k == MEDIA_EMPTY_TEMPLATE:
             parts.append(pick(np.zeros(rows.size, np.int64), ("",)))
         else:
@@ -171,4 +178,6 @@ def num_segments(template: np.ndarray, param: np.ndarray, body: pa.Array) -> np.
     inbound = template == INBOUND_TEMPLATE
     segments[inbound] = _INBOUND_SEGMENTS[param[inbound]]
     segments[template > INBOUND_TEMPLATE] = 1
+    keyword = template == KEYWORD_TEMPLATE
+    segments[keyword] = _KEYWORD_SEGMENTS[param[keyword]]
     return segments

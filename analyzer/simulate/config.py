@@ -27,6 +27,9 @@ class Scenario(IntEnum):
     LEGIT_REPEAT = 6
     INBOUND = 7
     MEDIA_ONLY = 8
+    #: Records planted for opt-outs (keyword messages and sends after them), on top of
+    #: ``messages``.
+    OPT_OUT = 9
 
 
 #: The scenario names, as the truth file writes them, in code order.

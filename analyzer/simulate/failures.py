@@ -222,11 +222,13 @@ def _plant_rejected(
     keep = (recipient >= 0) & ~gap.contains(ms)
     statuses = np.array([status for status, _, _ in REJECTIONS], dtype=np.int16)
     codes = np.array([code for _, code, _ in REJECTIONS], dtype=np.int32)
-    _insert_lines(
+    insert_lines(
         plan,
         ms=ms[keep],
         rec=plan.line_rec[after[keep]],
+        kind=REJECTED_LINE,
         status=statuses[kind[keep]],
+        error=REFUSED_ERROR,
         duration=duration[keep],
         code=codes[kind[keep]],
         recipient=recipient[keep],
@@ -260,18 +262,21 @@ def _free_recipients(
     return recipient
 
 
-def _insert_lines(
+def insert_lines(
     plan: Plan,
     *,
     ms: np.ndarray,
     rec: np.ndarray,
+    kind: int,
     status: np.ndarray,
+    error: int,
     duration: np.ndarray,
     code: np.ndarray,
     recipient: np.ndarray,
 ) -> None:
-    """Put refused POSTs into the plan's log lines, in time order; the lines already
-    there keep their order and their sequence numbers (so their text stays the same)."""
+    """Put POST lines of one kind (and line error) into the plan's log lines, in time
+    order; the lines already there keep their order and their sequence numbers (so
+    their text stays the same). ``recipient`` -1: the record's own."""
     n_old = plan.line_ms.size
     order = np.argsort(np.concatenate([plan.line_ms, ms]), kind="stable")
 
@@ -281,9 +286,9 @@ def _insert_lines(
     plan.line_ms = merged(plan.line_ms, ms)
     plan.line_seq = merged(plan.line_seq, np.arange(n_old, n_old + ms.size))
     plan.line_rec = merged(plan.line_rec, rec)
-    plan.line_kind = merged(plan.line_kind, np.full(ms.size, REJECTED_LINE))
+    plan.line_kind = merged(plan.line_kind, np.full(ms.size, kind))
     plan.line_status = merged(plan.line_status, status)
-    plan.line_error = merged(plan.line_error, np.full(ms.size, REFUSED_ERROR))
+    plan.line_error = merged(plan.line_error, np.full(ms.size, error))
     plan.line_duration = merged(plan.line_duration, duration)
     plan.line_cut = merged(plan.line_cut, np.zeros(ms.size))
     plan.line_code = merged(plan.line_code, code)

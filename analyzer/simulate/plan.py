@@ -170,7 +170,9 @@ def _draw_events(config: SimulationConfig, rng: np.random.Generator) -> _Events:
     """The events of each scenario and their sizes; normal sends fill up to ``messages``."""
     m = config.messages
     rates = list(scenario_rates(config).values())
-    n_groups = np.array([0] + [round(r * m) for r in rates], dtype=np.int64)
+    # Normal sends fill up below; opt-out records are planted after the plan is made.
+    n_groups = np.zeros(len(SCENARIOS), dtype=np.int64)
+    n_groups[1 : len(rates) + 1] = [round(r * m) for r in rates]
     ev_scen = np.repeat(np.arange(len(SCENARIOS), dtype=np.int8), n_groups)
     size = np.ones(ev_scen.size, dtype=np.int64)
     retry, legit = Scenario.APP_RETRY_TIMEOUT, Scenario.LEGIT_REPEAT

@@ -22,6 +22,13 @@ INBOUND_BODIES = (
     "STOP", "Yes", "C", "R", "Thanks!", "Wrong number, please remove me",
     "Can you deliver after 5pm?", "👍", "Ok", "HELP",
 )  # fmt: skip
+#: Inbound keyword messages planted for opt-outs, by what they do: trimmed and ignoring
+#: case, the first three lists are keywords; the near misses change nothing.
+OPT_OUT_BODIES = ("stop", " Stop ", "UNSUBSCRIBE", "sToP", "STOP", "Cancel")
+OPT_IN_BODIES = ("START", "YES", "UNSTOP", "start ")
+HELP_BODIES = ("HELP", "INFO", "help")
+NEAR_MISS_BODIES = ("STOP.", "stop texting me", "STOP ALL", "Please stop")
+KEYWORD_BODIES = OPT_OUT_BODIES + OPT_IN_BODIES + HELP_BODIES + NEAR_MISS_BODIES
 _LONG_NOTICE = (
     "): we have updated our terms of service and privacy policy. The changes take effect "
     "on 1 January 2027 and affect how we store delivery addresses, payment methods and "
@@ -153,7 +160,9 @@ TEMPLATES: tuple[Template, ...] = (
     Template(_t_japanese, 10**8, 0.03),
 )
 TEMPLATE_COUNT = len(TEMPLATES)
-# Pseudo-templates beyond the real ones: inbound replies and media-only bodies.
+# Pseudo-templates beyond the real ones: inbound replies, media-only bodies and the
+# inbound keyword messages planted for opt-outs.
 INBOUND_TEMPLATE = TEMPLATE_COUNT
 MEDIA_EMPTY_TEMPLATE = TEMPLATE_COUNT + 1
 MEDIA_NULL_TEMPLATE = TEMPLATE_COUNT + 2
+KEYWORD_TEMPLATE = TEMPLATE_COUNT + 3

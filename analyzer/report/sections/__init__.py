@@ -8,17 +8,22 @@ writing such a function and listing it in :data:`SECTIONS`.
 
 from __future__ import annotations
 
-from analyzer.report.sections import carrier, duplicates, failures, server_logs
+from analyzer.report.sections import carrier, duplicates, failures, optouts, server_logs
 from analyzer.report.sections.base import ReportContext, ReportOverview, ReportSection
 
 #: The blocks before the first section, in reading order.
-OVERVIEWS: tuple[ReportOverview, ...] = (duplicates.overview, failures.overview)
+OVERVIEWS: tuple[ReportOverview, ...] = (
+    duplicates.overview,
+    failures.overview,
+    optouts.overview,
+)
 #: Every section, in reading order.
 SECTIONS: tuple[ReportSection, ...] = (
     duplicates.sections,
     carrier.sections,
     server_logs.sections,
     failures.sections,
+    optouts.sections,
 )
 
 __all__ = ["OVERVIEWS", "SECTIONS", "ReportContext", "ReportOverview", "ReportSection"]

@@ -27,6 +27,14 @@ from analyzer.results import (
 from analyzer.vocabulary import FailureCategory
 
 C = FailureCategory
+#: The sections of a failures report, in order.
+SECTIONS = [
+    "Delivery failures",
+    "Failures by error code",
+    "Where failures come from",
+    "Rejected requests",
+    "Recipients to suppress",
+]
 DAYS = ("2026-11-28", "2026-11-29")
 #: (error code or None, category, title, status, failures on each day).
 CODES = (

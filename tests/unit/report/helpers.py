@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gc
 import re
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -70,3 +71,14 @@ def inline_pngs(page: str) -> list[bytes]:
     """The PNG images inlined in the page."""
     uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     return [base64.b64decode(u, validate=True) for u in uris]
+
+
+def headings(text: str) -> tuple[list[str], list[str]]:
+    """The section titles of a page and of a Markdown file."""
+    page = [unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", text)]
+    return page, re.findall(r"^## (.*)$", text, re.M)
+
+
+def section_of(markdown: str, title: str) -> str:
+    """One section of a Markdown report."""
+    return markdown.split(f"## {title}\n")[1].split("\n## ")[0]

@@ -33,6 +33,7 @@ from analyzer.vocabulary import FailureCategory
 from tests.unit.report.failures_results import (
     CODES,
     JUMP,
+    SECTIONS,
     SUPPRESS_COUNT,
     recipient,
     write_failures_results,
@@ -40,19 +41,14 @@ from tests.unit.report.failures_results import (
 from tests.unit.report.helpers import (
     PNG_MAGIC,
     assert_self_contained,
+    headings,
     html_of,
     inline_pngs,
     live_figures,
     markdown_of,
+    section_of,
 )
 
-SECTIONS = [
-    "Delivery failures",
-    "Failures by error code",
-    "Where failures come from",
-    "Rejected requests",
-    "Recipients to suppress",
-]
 CHARTS = ("failures_over_time", "top_error_codes", "sender_failure_rates")
 
 
@@ -68,17 +64,6 @@ def report(failures_only: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("failures_report")
     build_report(failures_only, out, ticket=True)
     return out
-
-
-def headings(text: str) -> tuple[list[str], list[str]]:
-    """The section titles of a page and of a Markdown file."""
-    page = [unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", text)]
-    return page, re.findall(r"^## (.*)$", text, re.M)
-
-
-def section_of(markdown: str, title: str) -> str:
-    """One section of a Markdown report."""
-    return markdown.split(f"## {title}\n")[1].split("\n## ")[0]
 
 
 def test_a_folder_with_failures_only_gives_a_failures_report(report: Path) -> None:
