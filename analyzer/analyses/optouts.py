@@ -51,7 +51,8 @@ def run_optouts(given: AnalysisInput) -> AnalysisResult:
     files: dict[str, pa.Table | str] = {}
     for name, frame in found.tables.items():
         if name in (OPTOUT_EVENTS_FILE, OPTOUT_SENDS_FILE):
-            files[name] = pa.Table.from_pandas(frame, preserve_index=False)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            files[name] = table.replace_schema_metadata(None)  # no pandas dtypes in results
         else:
             files[name] = _csv(frame)
     return AnalysisResult(

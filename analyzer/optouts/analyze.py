@@ -265,7 +265,8 @@ def _state_at(sends: pd.DataFrame, transitions: pd.DataFrame, scope_column: str)
         date_created=transitions["date_created"].astype("datetime64[us, UTC]"),
     )
     if right.empty:
-        return left.sort_values("row").assign(state=np.nan, opted_out_at=pd.NaT)
+        nothing = pd.Series(pd.NaT, index=left.index, dtype="datetime64[us, UTC]")
+        return left.sort_values("row").assign(state=np.nan, opted_out_at=nothing)
     # Plain object keys: arrow-backed strings trip merge_asof on empty chunks.
     left["key"], right["key"] = left["key"].astype(object), right["key"].astype(object)
     merged = pd.merge_asof(left, right, on="date_created", by="key", direction="backward")

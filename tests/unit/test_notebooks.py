@@ -6,6 +6,7 @@ import copy
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from analyzer.vocabulary import FAILURE_STATUSES
+import analyzer
+from analyzer.vocabulary import FAILURE_STATUSES, OptoutKind, OptoutVerdict
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -108,6 +110,13 @@ def truth() -> pd.DataFrame:
     return pd.read_parquet(SAMPLE / "truth.parquet").merge(messages, on="sid")
 
 
+@pytest.fixture(scope="module")
+def optout_sends() -> pd.DataFrame:
+    """The sends after an opt-out in the sample, as ``run_optouts`` finds them."""
+    with tempfile.TemporaryDirectory() as out:
+        return analyzer.run_optouts(SAMPLE / "messages.parquet", out)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebook_is_clean(name: str) -> None:
     nb = _read(name)
@@ -137,7 +146,9 @@ def test_kernel_runs_this_interpreter(kernel: Path) -> None:
 
 
 def test_analyst_notebook_runs(
-    executed: dict[str, tuple[nbformat.NotebookNode, float]], truth: pd.DataFrame
+    executed: dict[str, tuple[nbformat.NotebookNode, float]],
+    truth: pd.DataFrame,
+    optout_sends: pd.DataFrame,
 ) -> None:
     nb, seconds = executed["analyst"]
     assert seconds < MAX_SECONDS
@@ -176,9 +187,25 @@ def test_analyst_notebook_runs(
     plotted = _cell(nb, "failures-plot").outputs
     assert any("image/png" in o.get("data", {}) for o in plotted)
 
+    # The opt-out keywords by kind, and every send that went out after an opt-out.
+    summary = optout_sends.attrs["summary"]
+    opt_outs = summary["events_by_kind"][OptoutKind.OPT_OUT]
+    counted = _text(_cell(nb, "optouts"))
+    assert f"{opt_outs:,} opt-outs" in counted and "STOP" in counted
+    assert f"{summary['opted_out_at_end']:,} recipients opted out at the end" in counted
+    plotted = _cell(nb, "optouts-plot").outputs
+    assert any("image/png" in o.get("data", {}) for o in plotted)
+    went = optout_sends.loc[optout_sends["verdict"] == OptoutVerdict.SENT_AFTER_OPT_OUT, "sid"]
+    assert len(went) > 0
+    shown = _text(_cell(nb, "optouts-sends"))
+    assert all(sid in shown for sid in went)
+    assert re.search(rf"^{OptoutVerdict.BLOCKED}\s+{summary['blocked']}$", shown, re.M)
+
 
 def test_support_notebook_runs(
-    executed: dict[str, tuple[nbformat.NotebookNode, float]], truth: pd.DataFrame
+    executed: dict[str, tuple[nbformat.NotebookNode, float]],
+    truth: pd.DataFrame,
+    optout_sends: pd.DataFrame,
 ) -> None:
     nb, seconds = executed["support"]
     assert seconds < MAX_SECONDS
@@ -192,3 +219,16 @@ def test_support_notebook_runs(
     for sid in twilio_sids:
         assert sid in final
     assert "# Duplicate messages: one API request, several Message records" in final
+
+    # The sends after an opt-out, each beside the STOP that opted its recipient out, and in
+    # what goes with the ticket.
+    assert "+12328128904: 0 keyword messages" in _text(_cell(nb, "optouts"))
+    events = optout_sends.attrs["events"]
+    went = optout_sends[optout_sends["verdict"] == OptoutVerdict.SENT_AFTER_OPT_OUT]
+    stops = events[events["kind"] == OptoutKind.OPT_OUT]
+    listed = _text(_cell(nb, "optouts-sent"))
+    for sid, to, opted_out_at in zip(went["sid"], went["to"], went["opted_out_at"], strict=True):
+        mine = (stops["recipient"] == to) & (stops["date_created"] == opted_out_at)
+        stop = stops.loc[mine, "sid"]
+        assert sid in listed and len(stop) == 1 and stop.iloc[0] in listed
+        assert sid in final.split("sent after an opt-out (no 21610):")[1].splitlines()[0]
