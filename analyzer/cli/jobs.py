@@ -254,7 +254,14 @@ def import_command(
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the simulated data into.")],
     messages: Annotated[
-        int, typer.Option("--messages", "-n", min=1, help="Number of message records.")
+        int,
+        typer.Option(
+            "--messages",
+            "-n",
+            min=1,
+            help="Number of message records; the opt-out scenarios add their keyword "
+            "messages and sends on top, about 1 % more.",
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 0,
     days: Annotated[int, typer.Option("--days", min=1, help="Number of UTC days covered.")] = 1,

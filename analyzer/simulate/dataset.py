@@ -20,6 +20,7 @@ from analyzer.schema import MESSAGE_SCHEMA
 from analyzer.simulate.config import SCENARIOS, SimulationConfig, log_formats
 from analyzer.simulate.failures import describe_failures
 from analyzer.simulate.messages import message_chunk
+from analyzer.simulate.optout_truth import describe_optouts
 from analyzer.simulate.phone_numbers import PhoneNumbers
 from analyzer.simulate.plan import Plan, build_plan
 from analyzer.simulate.request_table import request_chunk, request_table
@@ -203,6 +204,7 @@ def _write_complaints_and_description(
         "log_lines": result.log_lines,
         "complaints": result.complaints,
         **describe_failures(plan, numbers),
+        "optouts": describe_optouts(plan, numbers, sids),
     }
     written = {
         "messages": result.messages_path.name,

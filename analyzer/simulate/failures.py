@@ -149,19 +149,23 @@ def _counts(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def _plant_permanent(plan: Plan, rng: np.random.Generator, pool: int) -> np.ndarray:
-    """Make every record of a few recipients fail with a permanent code; their indices.
-
-    Only recipients of plain outbound sends qualify (none of their records planted,
-    inbound, queued or failed already), so duplicates and date_sent stay as they were."""
+def permanent_candidates(plan: Plan, status: np.ndarray, pool: int) -> np.ndarray:
+    """The recipients that may be planted to fail for good, given the records' statuses:
+    those with two records or more, all plain outbound sends (none planted, inbound,
+    queued or failed already), so duplicates and date_sent stay as they were."""
     eligible = (
         (plan.scenario == Scenario.NORMAL)
         & (plan.direction == Direction.OUTBOUND_API)
-        & np.isin(plan.status, [Status.DELIVERED, Status.SENT, Status.UNDELIVERED])
+        & np.isin(status, [Status.DELIVERED, Status.SENT, Status.UNDELIVERED])
     )
     records = np.bincount(plan.recipient, minlength=pool)
     eligible_records = np.bincount(plan.recipient, weights=eligible, minlength=pool)
-    candidates = np.flatnonzero((records >= 2) & (eligible_records == records))
+    return np.flatnonzero((records >= 2) & (eligible_records == records))
+
+
+def _plant_permanent(plan: Plan, rng: np.random.Generator, pool: int) -> np.ndarray:
+    """Make every record of a few recipients fail with a permanent code; their indices."""
+    candidates = permanent_candidates(plan, plan.status, pool)
     n = min(candidates.size, max(PERMANENT_MIN, round(PERMANENT_SHARE * pool)))
     chosen = np.sort(rng.choice(candidates, size=n, replace=False)).astype(np.int32)
     codes = rng.choice(np.array(list(PERMANENT_CODES), dtype=np.int16), size=n)
@@ -273,10 +277,12 @@ def insert_lines(
     duration: np.ndarray,
     code: np.ndarray,
     recipient: np.ndarray,
+    first_seq: int | None = None,
 ) -> None:
     """Put POST lines of one kind (and line error) into the plan's log lines, in time
     order; the lines already there keep their order and their sequence numbers (so
-    their text stays the same). ``recipient`` -1: the record's own."""
+    their text stays the same). ``recipient`` -1: the record's own. The new lines are
+    numbered from ``first_seq`` (default: after the lines there are)."""
     n_old = plan.line_ms.size
     order = np.argsort(np.concatenate([plan.line_ms, ms]), kind="stable")
 
@@ -284,7 +290,8 @@ def insert_lines(
         return np.concatenate([old, new.astype(old.dtype)])[order]
 
     plan.line_ms = merged(plan.line_ms, ms)
-    plan.line_seq = merged(plan.line_seq, np.arange(n_old, n_old + ms.size))
+    first = n_old if first_seq is None else first_seq
+    plan.line_seq = merged(plan.line_seq, np.arange(first, first + ms.size))
     plan.line_rec = merged(plan.line_rec, rec)
     plan.line_kind = merged(plan.line_kind, np.full(ms.size, kind))
     plan.line_status = merged(plan.line_status, status)

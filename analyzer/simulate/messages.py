@@ -196,3 +196,18 @@ def created_view(records: pa.Table, via_service: np.ndarray) -> pa.Table:
     for name, values in replace.items():
         records = records.set_column(records.schema.get_field_index(name), name, values)
     return records
+
+
+def order_by_time_and_sid(created: np.ndarray, sid_raw: np.ndarray) -> np.ndarray:
+    """Permutation sorting records by (created, sid); created must be non-negative."""
+    hi = sid_raw[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+    # One int64 sort on (created, top 30 bits of the sid); exact ties resolved below.
+    packed = (created.astype(np.int64) << 30) | (hi >> np.uint64(34)).astype(np.int64)
+    order = np.argsort(packed)
+    ties = np.flatnonzero(packed[order][1:] == packed[order][:-1])
+    if ties.size:
+        members = np.unique(np.concatenate([ties, ties + 1]))
+        sub = order[members]
+        lo = sid_raw[sub, 8:].copy().view(">u8").ravel().astype(np.uint64)
+        order[members] = sub[np.lexsort((lo, hi[sub], packed[sub]))]
+    return order

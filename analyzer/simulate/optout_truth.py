@@ -139,9 +139,10 @@ def describe_optouts(plan: Plan, numbers: PhoneNumbers, sids: list[str]) -> dict
     state = replay(plan, record_keys(plan, scope), kind)
     events = np.flatnonzero(kind >= 0)
     keyword = np.array([b.strip().upper() for b in (*INBOUND_BODIES, *KEYWORD_BODIES)])
-    text = np.where(
-        plan.template[events] == KEYWORD_TEMPLATE, len(INBOUND_BODIES), 0
-    ) + plan.param[events]
+    text = (
+        np.where(plan.template[events] == KEYWORD_TEMPLATE, len(INBOUND_BODIES), 0)
+        + plan.param[events]
+    )
     keyword_rows = np.flatnonzero(plan.template == KEYWORD_TEMPLATE)
     near = keyword_rows[_NEAR_MISS[plan.param[keyword_rows]]]
     refused = plan.error == OPTED_OUT_ERROR
@@ -149,9 +150,7 @@ def describe_optouts(plan: Plan, numbers: PhoneNumbers, sids: list[str]) -> dict
     return {
         "events": [
             {"sid": sid, "kind": KINDS[k].value, "keyword": str(word)}
-            for sid, k, word in zip(
-                _sids(plan, events), kind[events], keyword[text], strict=True
-            )
+            for sid, k, word in zip(_sids(plan, events), kind[events], keyword[text], strict=True)
         ],
         "near_miss_sids": _sids(plan, near),
         "blocked_sids": _sids(plan, np.flatnonzero(state.opted_out & refused)),
@@ -176,9 +175,7 @@ def _scope_names(numbers: PhoneNumbers, sids: list[str]) -> list[str]:
 
 def _key_list(keys: np.ndarray, names: list[str], numbers: PhoneNumbers) -> list[dict[str, str]]:
     """(scope, recipient) keys as {scope, recipient}, sorted by scope, then recipient."""
-    recipient = numbers.recipients.take(
-        pa.array(keys & ((1 << _RECIPIENT_BITS) - 1))
-    ).to_pylist()
+    recipient = numbers.recipients.take(pa.array(keys & ((1 << _RECIPIENT_BITS) - 1))).to_pylist()
     pairs = sorted(
         (names[int(s)], str(r)) for s, r in zip(keys >> _RECIPIENT_BITS, recipient, strict=True)
     )

@@ -19,8 +19,8 @@ import numpy as np
 
 from analyzer.simulate import bodies
 from analyzer.simulate.config import Scenario, SimulationConfig
-from analyzer.simulate.failures import POST_LINE, insert_lines
-from analyzer.simulate.messages import Direction, Status
+from analyzer.simulate.failures import POST_LINE, insert_lines, permanent_candidates
+from analyzer.simulate.messages import Direction, Status, order_by_time_and_sid
 from analyzer.simulate.optout_truth import (
     PlantedOptouts,
     inbound_kinds,
@@ -55,6 +55,11 @@ INFERRED_SHARE, INFERRED_MIN = 0.0007, 2
 SENT_ANYWAY_SHARE = 0.2
 #: The fewest seconds left in the window after a record an opt-out story follows.
 MIN_ROOM_S = 600
+#: The minimum counts above apply from this many messages (smaller runs: the shares).
+MINIMUMS_FROM = 1_000
+#: The first sequence number (the seed of a log line's random details) of the POST lines
+#: of planted sends: far from the others, whatever the number of lines before.
+FIRST_LINE_SEQ = 1 << 40
 #: Indices of each role's bodies in KEYWORD_BODIES.
 _OPT_OUT_AT = np.arange(len(OPT_OUT_BODIES))
 _OPT_IN_AT = _OPT_OUT_AT.size + np.arange(len(OPT_IN_BODIES))
@@ -107,33 +112,54 @@ def plant_optouts(
     config: SimulationConfig,
     window_start: int,
     gap: LogGap,
+    drawn_status: np.ndarray,
 ) -> None:
     """Refuse the sends that follow an opt-out already in the data, then plant the
-    opt-out records into the plan (records, POST lines, counts)."""
+    opt-out records into the plan (records, POST lines, counts).
+
+    ``drawn_status``: each record's status before the failures were planted. Choices
+    rest on it, so that another failure generator changes the opt-outs only where a
+    failure planted lands on a record they would use."""
     rng = optout_rng(config.seed)
     scope = scope_codes(plan, numbers)
     keys = record_keys(plan, scope)
-    _refuse_sends_after_opt_outs(plan, keys)
+    _refuse_sends_after_opt_outs(plan, keys, drawn_status)
     window_end = window_start + (config.span_seconds or config.days * DAY_S)
     new = _NewRecords([], [], [], [], [], [])
-    anchors = _story_anchors(plan, keys, window_end, rng)
+    # Recipients that may fail for good get nothing but their sends: whatever the
+    # failures' draws, they keep failing every send.
+    pool = len(numbers.recipients)
+    may_fail = np.zeros(pool, dtype=bool)
+    may_fail[permanent_candidates(plan, drawn_status, pool)] = True
+    anchors = _story_anchors(plan, keys, window_end, drawn_status, may_fail, rng)
     service_wide, other_scope = _plant_stories(plan, numbers, anchors, window_end, new, rng)
-    _plant_messages(plan, window_end, new, rng)
+    _plant_messages(plan, window_end, may_fail, new, rng)
     positions = _merge(plan, new, config, gap, rng)
     plan.optouts = PlantedOptouts(
         service_wide=positions[service_wide], other_scope=positions[other_scope]
     )
 
 
-def _refuse_sends_after_opt_outs(plan: Plan, keys: np.ndarray) -> None:
+def _every(bodies_at: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n of these bodies in random order, each at least once when n allows."""
+    return rng.permutation(np.resize(bodies_at, n))
+
+
+def _count(messages: int, share: float, minimum: int) -> int:
+    """How many of something to plant among this many messages."""
+    wanted = round(share * messages)
+    return max(minimum, wanted) if messages >= MINIMUMS_FROM else wanted
+
+
+def _refuse_sends_after_opt_outs(plan: Plan, keys: np.ndarray, drawn_status: np.ndarray) -> None:
     """Make plain sends to recipients opted out in their scope 21610 refusals, but those
-    of planted groups and planted failures (they stay sent after the opt-out)."""
+    of planted groups and failures (they stay sent after the opt-out)."""
     state = replay(plan, keys, inbound_kinds(plan))
     refuse = np.flatnonzero(
         state.opted_out
         & (plan.scenario == Scenario.NORMAL)
-        & (plan.error == 0)
-        & ~np.isin(plan.recipient, plan.failures.permanent_recipients)
+        & np.isin(drawn_status, [Status.DELIVERED, Status.SENT, Status.QUEUED])
+        & (plan.status == drawn_status)
     )
     plan.status[refuse] = Status.FAILED
     plan.error[refuse] = OPTED_OUT_ERROR
@@ -141,11 +167,17 @@ def _refuse_sends_after_opt_outs(plan: Plan, keys: np.ndarray) -> None:
 
 
 def _story_anchors(
-    plan: Plan, keys: np.ndarray, window_end: int, rng: np.random.Generator
+    plan: Plan,
+    keys: np.ndarray,
+    window_end: int,
+    drawn_status: np.ndarray,
+    may_fail: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Records an opt-out story can follow, shuffled, one per recipient: each the last
-    record of its (scope, recipient), a delivered plain send to a recipient who never
-    wrote to us, with room left in the window."""
+    record of its (scope, recipient), a delivered plain send (and no planted failure)
+    to a recipient who never wrote to us and may not fail for good, with room left in
+    the window."""
     outbound = np.flatnonzero(plan.direction != Direction.INBOUND)
     # The last record of each key (records are in time order).
     _, last_at = np.unique(keys[outbound][::-1], return_index=True)
@@ -154,18 +186,21 @@ def _story_anchors(
     wrote[plan.recipient[plan.direction == Direction.INBOUND]] = True
     fit = last[
         (plan.scenario[last] == Scenario.NORMAL)
-        & np.isin(plan.status[last], [Status.DELIVERED, Status.SENT])
-        & (plan.error[last] == 0)
+        & np.isin(drawn_status[last], [Status.DELIVERED, Status.SENT])
         & ~wrote[plan.recipient[last]]
-        & ~np.isin(plan.recipient[last], plan.failures.permanent_recipients)
+        & ~may_fail[plan.recipient[last]]
         & (window_end - plan.created[last] > MIN_ROOM_S)
     ]
     fit = fit[rng.permutation(fit.size)]
     _, first = np.unique(plan.recipient[fit], return_index=True)
-    return fit[np.sort(first)]
+    fit = fit[np.sort(first)]
+    # (A send the failures planted into, on a jump's day, is left out.)
+    return fit[plan.status[fit] == drawn_status[fit]]
 
 
-def _story_times(plan: Plan, anchors: np.ndarray, window_end: int, rng: np.random.Generator):
+def _story_times(
+    plan: Plan, anchors: np.ndarray, window_end: int, rng: np.random.Generator
+) -> np.ndarray:
     """Four strictly increasing times (s) after each anchor, inside the window."""
     room = window_end - 5 - plan.created[anchors]
     fraction = np.sort(rng.random((anchors.size, 4)), axis=1)
@@ -184,23 +219,23 @@ def _plant_stories(
     """Opt-outs (to services and to lone numbers), re-opt-ins, sends after them and
     21610 refusals without a keyword; the new indices of the service-wide sends and of
     the sends from outside a lone number's scope."""
-    m = plan.n
     alone = numbers.sender_service[plan.sender[anchors]] < 0
-    n_out = max(OPT_OUT_MIN, round(OPT_OUT_SHARE * m))
-    lone = anchors[alone][: max(1, n_out // 8)]
+    n_out = _count(plan.n, OPT_OUT_SHARE, OPT_OUT_MIN)
+    lone = anchors[alone][: min(n_out, max(1, n_out // 8))]
     served = anchors[~alone][: n_out - lone.size]
     rest = np.setdiff1d(anchors, np.concatenate([lone, served]), assume_unique=True)
-    inferred = rest[: max(INFERRED_MIN, round(INFERRED_SHARE * m))]
+    inferred = rest[: _count(plan.n, INFERRED_SHARE, INFERRED_MIN)]
     service_wide, flagged = _plant_service_stories(plan, numbers, served, window_end, new, rng)
     other_scope, lone_flagged = _plant_lone_stories(plan, numbers, lone, window_end, new, rng)
     flagged = np.concatenate([flagged, lone_flagged])
     times = _story_times(plan, inferred, window_end, rng)
-    refused = new.add(plan.recipient[inferred], plan.sender[inferred], times[:, 0], Status.FAILED)
+    new.add(plan.recipient[inferred], plan.sender[inferred], times[:, 0], Status.FAILED)
     # A few sends to opted-out recipients went out anyway; the rest were refused.
-    n_anyway = min(flagged.size, max(1, round(SENT_ANYWAY_SHARE * flagged.size)))
-    anyway = rng.choice(flagged, size=n_anyway, replace=False)
+    # (the sends from another number of the service all refused, to show the scope).
+    may_go = np.setdiff1d(flagged, service_wide)
+    n_anyway = min(may_go.size, max(1, round(SENT_ANYWAY_SHARE * flagged.size)))
+    anyway = rng.choice(may_go, size=n_anyway, replace=False)
     status = np.concatenate(new.status)
-    status[np.concatenate([flagged, refused])] = Status.FAILED
     status[anyway] = np.where(rng.random(n_anyway) < 0.8, Status.DELIVERED, Status.SENT)
     new.status = [status]
     return service_wide, other_scope
@@ -220,10 +255,10 @@ def _plant_service_stories(
     n = anchors.size
     recipient, sender = plan.recipient[anchors], plan.sender[anchors]
     times = _story_times(plan, anchors, window_end, rng)
-    new.add(recipient, sender, times[:, 0], Status.RECEIVED, rng.choice(_OPT_OUT_AT, n))
+    new.add(recipient, sender, times[:, 0], Status.RECEIVED, _every(_OPT_OUT_AT, n, rng))
     back = np.arange(n) < max(1, round(n / 3))
     new.add(recipient[back], sender[back], times[back, 3], Status.RECEIVED,
-            rng.choice(_OPT_IN_AT, int(back.sum())))  # fmt: skip
+            _every(_OPT_IN_AT, int(back.sum()), rng))  # fmt: skip
     # Every second story gets a send, every fourth a second one.
     first, second = np.flatnonzero(np.arange(n) % 2 == 0), np.flatnonzero(np.arange(n) % 4 == 0)
     route = numbers.sender_service[sender[first]]
@@ -253,30 +288,30 @@ def _plant_lone_stories(
     times = _story_times(plan, anchors, window_end, rng)
     lone_numbers = np.flatnonzero(numbers.sender_service < 0)
     other = np.where(sender == lone_numbers[0], lone_numbers[-1], lone_numbers[0])
-    new.add(recipient, sender, times[:, 0], Status.RECEIVED, rng.choice(_OPT_OUT_AT, anchors.size))
+    new.add(recipient, sender, times[:, 0], Status.RECEIVED, _every(_OPT_OUT_AT, anchors.size, rng))
     covered = new.add(recipient, sender, times[:, 1], Status.FAILED)
     outside = new.add(recipient, other, times[:, 2], Status.DELIVERED)
     return outside, covered
 
 
 def _plant_messages(
-    plan: Plan, window_end: int, new: _NewRecords, rng: np.random.Generator
+    plan: Plan, window_end: int, may_fail: np.ndarray, new: _NewRecords, rng: np.random.Generator
 ) -> None:
     """HELP messages and near misses from recipients of plain sends, soon after one."""
-    m = plan.n
     wanted = {
-        "help": (max(HELP_MIN, round(HELP_SHARE * m)), _HELP_AT),
-        "near": (max(NEAR_MISS_MIN, round(NEAR_MISS_SHARE * m)), _NEAR_MISS_AT),
+        "help": (_count(plan.n, HELP_SHARE, HELP_MIN), _HELP_AT),
+        "near": (_count(plan.n, NEAR_MISS_SHARE, NEAR_MISS_MIN), _NEAR_MISS_AT),
     }
     candidates = np.flatnonzero(
         (plan.scenario == Scenario.NORMAL)
         & (plan.direction != Direction.INBOUND)
         & (window_end - plan.created > MIN_ROOM_S)
+        & ~may_fail[plan.recipient]
     )
     for n, bodies_at in wanted.values():
         after = rng.choice(candidates, size=min(n, candidates.size), replace=False)
         created = plan.created[after] + rng.integers(1, MIN_ROOM_S, size=after.size)
-        body = np.resize(bodies_at, after.size)  # every body at least once
+        body = _every(bodies_at, after.size, rng)
         new.add(plan.recipient[after], plan.sender[after], created, Status.RECEIVED, body)
 
 
@@ -285,8 +320,6 @@ def _merge(
 ) -> np.ndarray:
     """Put the new records into the plan in (created, sid) order, with POST lines for the
     sends the log covers; the position of each new record."""
-    from analyzer.simulate.plan import order_by_time_and_sid
-
     recipient = np.concatenate(new.recipient)
     direction = np.concatenate(new.direction)
     status = np.concatenate(new.status)
@@ -310,7 +343,7 @@ def _merge(
         "sender": np.concatenate(new.sender), "media": np.zeros(n, dtype=bool),
         "sid_raw": rng.integers(0, 256, size=(n, 16), dtype=np.uint8), "app_off_ms": app_off,
     }  # fmt: skip
-    total = plan.n + n
+    old_n, total = plan.n, plan.n + n
     order = order_by_time_and_sid(
         np.concatenate([plan.created, created]), np.concatenate([plan.sid_raw, columns["sid_raw"]])
     )
@@ -326,15 +359,16 @@ def _merge(
     insert_lines(
         plan,
         ms=created[posts] * 1000 + app_off[posts],
-        rec=position[plan.n - n + posts],
+        rec=position[old_n + posts],
         kind=POST_LINE,
         status=np.full(posts.size, 201, dtype=np.int16),
         error=0,
         duration=np.clip(np.exp(rng.normal(5.5, 0.35, size=posts.size)), 60, 5000),
         code=np.zeros(posts.size, dtype=np.int32),
         recipient=np.full(posts.size, -1, dtype=np.int32),
+        first_seq=FIRST_LINE_SEQ,
     )
-    return position[plan.n - n :]
+    return position[old_n:]
 
 
 def _bodies(
@@ -358,11 +392,7 @@ def _bodies(
     )
     all_templates = np.concatenate([plan.template[theirs], template[sends]]).astype(np.int64)
     key = np.concatenate([plan.recipient[theirs], recipient[sends]]).astype(np.int64) * 16
-    drawn = np.concatenate(
-        [plan.param[theirs], rng.integers(0, cardinality[template[sends]])]
-    )
-    unique = bodies.resolve_collisions(
-        key + all_templates, drawn, cardinality[all_templates], rng
-    )
+    drawn = np.concatenate([plan.param[theirs], rng.integers(0, cardinality[template[sends]])])
+    unique = bodies.resolve_collisions(key + all_templates, drawn, cardinality[all_templates], rng)
     param[sends] = unique[theirs.size :]
     return template, param

@@ -31,7 +31,9 @@ from analyzer.simulate.failures import (
     plant_failures,
 )
 from analyzer.simulate.log_plan import plan_lines
-from analyzer.simulate.messages import Direction, Status
+from analyzer.simulate.messages import Direction, Status, order_by_time_and_sid
+from analyzer.simulate.optout_truth import PlantedOptouts
+from analyzer.simulate.optouts import plant_optouts
 from analyzer.simulate.phone_numbers import PhoneNumbers, draw_numbers
 from analyzer.simulate.text import random_sid
 from analyzer.simulate.timeline import DAY_S, LogGap, draw_times
@@ -106,6 +108,7 @@ class Plan:
     #: The recipient of a line that has no record of its own (-1: its record's).
     line_recipient: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     failures: PlantedFailures = field(default_factory=PlantedFailures)
+    optouts: PlantedOptouts = field(default_factory=PlantedOptouts)
 
 
 @dataclass
@@ -162,7 +165,9 @@ def build_plan(
     plan = _sorted_plan(events, columns, order)
     plan_lines(plan, rng, gap, timeout, events.size)
     pool = len(numbers.recipients)
+    drawn_status = plan.status.copy()
     plan.failures = plant_failures(plan, failures, window_start, config.days, gap, pool)
+    plant_optouts(plan, numbers, config, window_start, gap, drawn_status)
     return plan, numbers, sids
 
 
@@ -460,18 +465,3 @@ def _sorted_plan(events: _Events, columns: dict[str, Any], order: np.ndarray) ->
         groups=dict(zip(SCENARIOS, map(int, events.groups), strict=True)),
         **columns,
     )
-
-
-def order_by_time_and_sid(created: np.ndarray, sid_raw: np.ndarray) -> np.ndarray:
-    """Permutation sorting records by (created, sid); created must be non-negative."""
-    hi = sid_raw[:, :8].copy().view(">u8").ravel().astype(np.uint64)
-    # One int64 sort on (created, top 30 bits of the sid); exact ties resolved below.
-    packed = (created.astype(np.int64) << 30) | (hi >> np.uint64(34)).astype(np.int64)
-    order = np.argsort(packed)
-    ties = np.flatnonzero(packed[order][1:] == packed[order][:-1])
-    if ties.size:
-        members = np.unique(np.concatenate([ties, ties + 1]))
-        sub = order[members]
-        lo = sid_raw[sub, 8:].copy().view(">u8").ravel().astype(np.uint64)
-        order[members] = sub[np.lexsort((lo, hi[sub], packed[sub]))]
-    return order

@@ -71,7 +71,7 @@ def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
 def test_tiny_run_and_no_leftover_temp_files(tmp_path: Path) -> None:
     result = simulate(tmp_path, SimulationConfig(messages=1, seed=9))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
-    assert sum(result.records.values()) == 1
+    assert sum(result.records.values()) == 1 == result.records["normal"]
     assert pq.read_table(result.messages_path).num_rows == 1
 
 
@@ -90,14 +90,15 @@ def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) ->
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert old.request_logs["combined"].exists()
 
-    simulate(tmp_path, SimulationConfig(messages=3_000, seed=2))
+    new = simulate(tmp_path, SimulationConfig(messages=3_000, seed=2))
     names = {p.name for p in tmp_path.iterdir()}
     # The new set, whole, and nothing of the older one beside it.
     assert names == {
         "messages.parquet", "server_requests.jsonl", "truth.parquet", "complaints.csv",
         "simulation.json",
     }  # fmt: skip
-    assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000
+    planted = new.records["opt_out"]
+    assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000 + planted
 
 
 def test_simulated_messages_can_go_into_a_dataset(tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def test_simulated_messages_can_go_into_a_dataset(tmp_path: Path) -> None:
     days = run_detect(
         tmp_path / "ds", tmp_path / "b", start="2026-11-29", end="2026-11-30"
     ).detection.summary
-    assert days.messages == whole.messages == 4_000
+    assert days.messages == whole.messages == 4_000 + sim.records["opt_out"]
     assert days.duplicate_clusters == whole.duplicate_clusters > 0
 
 

@@ -24,7 +24,8 @@ def test_schema_is_exact_and_counts_add_up(rich: dict[str, Any], rich_dir: Path)
     schema = pq.read_schema(rich_dir / "messages.parquet")
     assert schema.remove_metadata().equals(MESSAGE_SCHEMA)
     m, truth = rich["messages"], rich["truth"]
-    assert len(m) == RICH.messages == len(truth)
+    # The opt-out records come on top of the messages asked for.
+    assert len(m) == RICH.messages + rich["meta"]["records"]["opt_out"] == len(truth)
     assert list(m["sid"]) == list(truth["sid"]) and m["sid"].is_unique
     assert (m["source"] == "simulator").all()
     assert (m["api_version"] == "2010-04-01").all() and (m["price_unit"] == "USD").all()
