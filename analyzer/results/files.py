@@ -76,3 +76,30 @@ FAILURE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("recipient", "last_error_code", "last_failed_at"),
     ),
 }
+
+#: `analyzer export --config`: the account's configuration, in the dataset's ``config``
+#: folder beside the day partitions: incoming numbers, Messaging Services and their
+#: numbers, and Monitor alerts.
+CONFIG_DIR = "config"
+NUMBERS_FILE = "numbers.parquet"
+SERVICES_FILE = "services.parquet"
+SERVICE_NUMBERS_FILE = "service_numbers.parquet"
+ALERTS_FILE = "alerts.parquet"
+#: The columns of each configuration file, in file order.
+CONFIG_COLUMNS: dict[str, tuple[str, ...]] = {
+    NUMBERS_FILE: (
+        "sid", "phone_number", "sms_capable", "mms_capable", "voice_capable", "sms_url",
+        "sms_method", "sms_fallback_url", "sms_application_sid", "status_callback",
+        "date_updated",
+    ),
+    SERVICES_FILE: (
+        "sid", "friendly_name", "inbound_request_url", "inbound_method", "fallback_url",
+        "use_inbound_webhook_on_number", "status_callback",
+    ),
+    SERVICE_NUMBERS_FILE: ("service_sid", "sid", "phone_number"),
+    ALERTS_FILE: (
+        "sid", "error_code", "log_level", "alert_text", "request_url", "resource_sid",
+        "date_generated",
+    ),
+}  # fmt: skip
+

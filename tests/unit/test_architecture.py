@@ -27,7 +27,7 @@ PACKAGE = ROOT / "analyzer"
 LAYERS = (
     ("vocabulary", "errors", "redact", "atomic", "paths", "phones", "schema", "results"),
     ("feedback", "store", "sources", "logs"),
-    ("duplicates", "failures", "optouts"),
+    ("duplicates", "failures", "optouts", "inbound"),
     ("report",),
     ("options", "analyses", "engines", "pipeline", "nightly", "simulate"),
     ("api", "cli", "__init__", "__main__"),
