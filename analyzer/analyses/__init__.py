@@ -13,10 +13,11 @@ from __future__ import annotations
 from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult, Summary
 from analyzer.analyses.duplicates import CROSSREF_COLUMNS, DUPLICATES, crossref_summary
 from analyzer.analyses.failures import FAILURES
+from analyzer.analyses.inbound import INBOUND
 from analyzer.analyses.optouts import OPTOUTS
 
 #: Every analysis, in the order the jobs run them and the report shows them.
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (DUPLICATES, FAILURES, OPTOUTS)}
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (DUPLICATES, FAILURES, OPTOUTS, INBOUND)}
 
 __all__ = [
     "ANALYSES",

@@ -24,7 +24,13 @@ from analyzer.cli.params import (
     WindowOption,
     option,
 )
-from analyzer.cli.text import detect_text, failures_text, investigation_text, optouts_text
+from analyzer.cli.text import (
+    detect_text,
+    failures_text,
+    inbound_text,
+    investigation_text,
+    optouts_text,
+)
 from analyzer.options import (
     DEFAULT_AFTER,
     DEFAULT_BEFORE,
@@ -37,7 +43,7 @@ from analyzer.options import (
     LogOptions,
     OptoutsOptions,
 )
-from analyzer.results import FailuresSummary, OptoutsSummary
+from analyzer.results import FailuresSummary, InboundSummary, OptoutsSummary
 
 
 def _log_options(
@@ -178,6 +184,45 @@ def optouts(
         )
     assert isinstance(result.summary, OptoutsSummary)
     typer.echo(optouts_text(result.summary))
+    typer.echo(f"Results: {out}")
+
+
+@app.command()
+def inbound(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="The message dataset, with its exported configuration.", show_default=False
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
+    start: StartOption = None,
+    end: EndOption = None,
+    server_log: ServerLogOption = None,
+    log_format: LogFormatOption = "auto",
+    log_tz: LogTzOption = "UTC",
+    log_field: LogFieldOption = None,
+) -> None:
+    """Check that inbound messages reach the application: each number's webhook, the
+    inbound records to it, the server log's requests and Twilio's alerts."""
+    from analyzer.pipeline import run_analysis
+
+    with user_errors():
+        result = run_analysis(
+            "inbound",
+            dataset,
+            out,
+            AnalysisInput(
+                dataset,
+                start=start,
+                end=end,
+                logs=_log_options(server_log, log_format, log_tz, log_field),
+            ),
+        )
+    assert isinstance(result.summary, InboundSummary)
+    for warning in result.summary.warnings:
+        typer.echo(f"analyzer: warning: {warning}", err=True)
+    typer.echo(inbound_text(result.summary))
     typer.echo(f"Results: {out}")
 
 

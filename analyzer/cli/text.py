@@ -13,6 +13,7 @@ from analyzer.results import (
     CrossrefSummary,
     DuplicatesSummary,
     FailuresSummary,
+    InboundSummary,
     OptoutsSummary,
     duration_text,
     percent,
@@ -67,6 +68,20 @@ def optouts_text(summary: OptoutsSummary) -> str:
             f"{summary.re_opt_ins:,}; inferred from 21610: {summary.inferred_opt_outs:,}; "
             f"near misses to read: {summary.near_misses:,}.",
         ]
+    )
+
+
+def inbound_text(summary: InboundSummary) -> str:
+    """The numbers by verdict and the inbound messages nothing answered."""
+    verdicts = ", ".join(f"{n:,} {v}" for v, n in summary.by_verdict.items()) or "none"
+    unhandled = (
+        "no server log given"
+        if summary.unhandled_inbound is None
+        else f"{summary.unhandled_inbound:,} with no webhook request"
+    )
+    return (
+        f"{summary.numbers:,} numbers: {verdicts}. {summary.inbound_messages:,} inbound "
+        f"messages, {unhandled}; {summary.webhook_alerts:,} webhook alerts."
     )
 
 
@@ -141,8 +156,6 @@ def _crossref_lines(crossref: CrossrefSummary) -> list[str]:
             f"message POSTs, {log.malformed:,} malformed"
         )
     return lines
-
-
 
 
 def import_text(result: ImportResult, out: Path) -> tuple[list[str], list[str]]:

@@ -77,10 +77,11 @@ FAILURE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
-#: `analyzer export --config`: the account's configuration, in the dataset's ``config``
-#: folder beside the day partitions: incoming numbers, Messaging Services and their
-#: numbers, and Monitor alerts.
-CONFIG_DIR = "config"
+#: `analyzer export --config`: the account's configuration, in the dataset's ``_config``
+#: folder beside the day partitions (the underscore keeps readers of the dataset, ours
+#: and pyarrow's, from taking it for messages): incoming numbers, Messaging Services and
+#: their numbers, and Monitor alerts.
+CONFIG_DIR = "_config"
 NUMBERS_FILE = "numbers.parquet"
 SERVICES_FILE = "services.parquet"
 SERVICE_NUMBERS_FILE = "service_numbers.parquet"
@@ -103,3 +104,7 @@ CONFIG_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
+#: `analyzer inbound`: one row per number, the inbound messages nothing answered, counts.
+NUMBERS_CHECK_FILE = "numbers_check.parquet"
+UNHANDLED_INBOUND_FILE = "unhandled_inbound.parquet"
+INBOUND_SUMMARY_FILE = "inbound_summary.json"
