@@ -151,6 +151,9 @@ def export_command(
     include_subaccounts: Annotated[
         bool, typer.Option("--include-subaccounts", help="Also export every subaccount.")
     ] = False,
+    config: Annotated[
+        bool, typer.Option("--config", help="Also export numbers, services, 30 days of alerts.")
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Export messages sent in a date range from the Twilio API into a dataset.
@@ -160,7 +163,7 @@ def export_command(
     scheduled, many failed) cannot be listed by date and are not exported.
     """
     from analyzer.options import ExportOptions
-    from analyzer.sources.twilio_api import Credentials, export_messages
+    from analyzer.sources.twilio_api import Credentials, export_config, export_messages
 
     # Errors, a failure after the retries included (exit 1), go through user_errors:
     # one line, credentials scrubbed.
@@ -196,7 +199,13 @@ def export_command(
                 include_subaccounts=options.include_subaccounts,
                 progress=show,
             )
+            if config:
+                configuration = export_config(
+                    out, credentials=credentials, api_base_url=options.api_base_url
+                )
     typer.echo(export_text(result, out))
+    if config:
+        typer.echo(configuration.summary())
 
 
 @app.command("import")

@@ -7,8 +7,12 @@ written to the dataset as soon as every slice that can hold their records is don
 
 Only records with a ``date_sent`` can be found: the API filters on nothing else,
 so messages that never left Twilio (queued, scheduled, many failed) are not exported.
+
+``export_config`` exports the account's configuration (numbers, Messaging Services,
+Monitor alerts) through the SDK into the dataset's configuration folder.
 """
 
+from analyzer.sources.twilio_api.config import ConfigExportResult, export_config
 from analyzer.sources.twilio_api.credentials import Credentials, check_api_base_url, scrub
 from analyzer.sources.twilio_api.errors import AuthError, TwilioAPIError
 from analyzer.sources.twilio_api.export import ExportResult, export_messages
@@ -25,12 +29,14 @@ from analyzer.sources.twilio_api.slicing import plan_slices
 __all__ = [
     "API_SOURCE",
     "AuthError",
+    "ConfigExportResult",
     "Credentials",
     "ExportResult",
     "RetryPolicy",
     "TwilioAPIError",
     "check_api_base_url",
     "check_output_folder",
+    "export_config",
     "export_messages",
     "list_accounts",
     "missing_folders",

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from analyzer.schema import MESSAGE_SCHEMA
 from tests.fakes.twilio.access_log import combined_line
+from tests.fakes.twilio.config_data import FakeConfig, seeded_config
 from tests.fakes.twilio.create_plan import CreatePlan, CreateResult
 from tests.fakes.twilio.credentials import (
     ACCOUNT_SID,
@@ -41,7 +42,8 @@ class FakeTwilio:
     named in them that are not the main account become its subaccounts. ``clock`` (epoch
     seconds, e.g. a VirtualClock) stamps created records, ``Date`` headers and the access
     log; ``create_plan`` decides what create POSTs do; ``access_log`` is a file the server
-    appends an nginx "combined" line to per request, times in ``access_log_tz``.
+    appends an nginx "combined" line to per request, times in ``access_log_tz``;
+    ``config`` the numbers, services and alerts it serves (default: ``seeded_config``).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class FakeTwilio:
         create_plan: CreatePlan | None = None,
         access_log: str | Path | None = None,
         access_log_tz: tzinfo = UTC,
+        config: FakeConfig | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -71,6 +74,7 @@ class FakeTwilio:
         self.create_plan = create_plan if create_plan is not None else CreatePlan()
         self.access_log = None if access_log is None else Path(access_log)
         self.access_log_tz = access_log_tz
+        self.config = config if config is not None else seeded_config(account_sid)
         self._access_file: Any = None
         self.requests: list[LoggedRequest] = []
         self.creates: list[CreateResult] = []
