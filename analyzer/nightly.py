@@ -431,7 +431,7 @@ def _export(
     credentials: Credentials,
     progress: Callable[[int], None] | None,
 ) -> ExportResult:
-    from analyzer.sources.twilio_api import export_messages
+    from analyzer.sources.twilio_api import export_config, export_messages
 
     first = day - timedelta(days=config.trailing_days - 1)
     last = day + timedelta(days=1)  # the next morning, to see clusters that cross midnight
@@ -451,6 +451,11 @@ def _export(
         result.updated,
         result.unchanged,
     )
+    # Numbers, services and alerts change rarely: once a night, for the inbound check.
+    exported = export_config(
+        config.dataset, credentials=credentials, api_base_url=config.api_base_url
+    )
+    log.info("%s", exported.summary())
     return result
 
 

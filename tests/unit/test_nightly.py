@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from analyzer.cli import app
 from analyzer.errors import UserError
 from analyzer.nightly import load_config
+from analyzer.results import CONFIG_DIR, INBOUND_SUMMARY_FILE, NUMBERS_FILE, InboundSummary
 from tests.fakes.twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,10 @@ def test_two_runs_at_once_one_waits_for_cron_and_a_third_succeeds(
     assert set(summary["by_verdict"]) >= {"app_side", "twilio_side"}
     assert (reports / "2026-11-29" / "ticket.md").exists()
     assert not [p for p in reports.iterdir() if p.name.startswith(".")]
+    # The export also fetched the account's configuration, and the inbound check used it.
+    assert (tmp_path / "dataset" / CONFIG_DIR / NUMBERS_FILE).exists()
+    inbound = InboundSummary.read(reports / "2026-11-29" / "results" / INBOUND_SUMMARY_FILE)
+    assert inbound.numbers > 0 and not inbound.warnings
 
 
 def test_threshold_exceeded_exits_3_and_bad_credentials_exit_2(

@@ -97,7 +97,7 @@ def export_config(
 ) -> ConfigExportResult:
     """Export the account's numbers, Messaging Services (and their numbers) and the Monitor
     alerts since ``alerts_since`` (at most the last 30 days, the default) into
-    ``DATASET/config/``, each file replaced atomically.
+    ``DATASET/_config/`` (CONFIG_DIR), each file replaced atomically.
 
     The base URL and the folder are checked before any request (UserError); refused
     credentials raise AuthError, a service that keeps failing TwilioAPIError, and
