@@ -9,46 +9,7 @@ belongs to that run alone. Target: a 10M-message day in under 10 s and under 1 G
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-
-from benchmarks.bench_detect import ROOT, run, simulated
-
-TARGET_SECONDS = 10.0
-TARGET_MB = 1024.0
-
-FAILURES_RUN = """
-import json, resource, sys, time
-from analyzer.analyses import AnalysisInput
-from analyzer.pipeline import run_analysis
-t0 = time.perf_counter()
-result = run_analysis("failures", sys.argv[1], sys.argv[2], AnalysisInput(sys.argv[1]))
-elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "failures": result.summary.failures,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000])
-    parser.add_argument("--data", type=Path, default=ROOT / ".bench")
-    args = parser.parse_args()
-    print(f"{'messages':>12}  {'seconds':>8} {'peak MB':>8} {'failures':>9}  target")
-    for size in args.sizes:
-        source = simulated(size, args.data)
-        out = args.data / f"out-{size}" / "failures"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figures = run(FAILURES_RUN, str(source), str(out))
-        met = figures["seconds"] <= TARGET_SECONDS and figures["peak_mb"] <= TARGET_MB
-        print(
-            f"{size:>12,}  {figures['seconds']:>8.1f} {figures['peak_mb']:>8.0f} "
-            f"{int(figures['failures']):>9,}  < {TARGET_SECONDS:g} s, < {TARGET_MB:g} MB: "
-            + ("met" if met else "NOT met")
-        )
-    print(f"\n(run at {time.strftime('%Y-%m-%d %H:%M:%S')}; failures = read + explain + write)")
-
+from benchmarks.analysis_bench import bench
 
 if __name__ == "__main__":
-    main()
+    bench("failures", __doc__.splitlines()[0], ["failed", "undelivered"], 10.0, 1024.0)

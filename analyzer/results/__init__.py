@@ -78,6 +78,7 @@ from analyzer.results.report import (
     coverage_spans,
 )
 from analyzer.results.text import (
+    PeriodSummary,
     duplicate_rate,
     duration_text,
     format_time,
@@ -126,6 +127,7 @@ __all__ = [
     "OPTOUT_EVENTS_FILE",
     "OPTOUT_SENDS_FILE",
     "OptoutsSummary",
+    "PeriodSummary",
     "REPORT_CSV_FILE",
     "REPORT_HTML_FILE",
     "REPORT_MD_FILE",

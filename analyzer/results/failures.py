@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from analyzer.results.text import format_time, parse_time
+from analyzer.results.text import PeriodSummary
 
 
 @dataclass
@@ -35,7 +33,7 @@ class RejectedRequests:
 
 
 @dataclass
-class FailuresSummary:
+class FailuresSummary(PeriodSummary):
     """The counts of a delivery-failure analysis (``failures_summary.json``)."""
 
     outbound_messages: int = 0
@@ -62,26 +60,9 @@ class FailuresSummary:
         """Failures per outbound message (a fraction)."""
         return self.failures / self.outbound_messages if self.outbound_messages else None
 
-    def to_json(self) -> dict[str, Any]:
-        """The summary as JSON-ready data, in the shape of ``failures_summary.json``."""
-        data = asdict(self)
-        data["period_start"] = format_time(self.period_start)
-        data["period_end"] = format_time(self.period_end)
-        return data
-
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FailuresSummary:
-        """Read the data of a ``failures_summary.json`` (unknown keys are ignored)."""
-        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        for name in ("period_start", "period_end"):
-            if values.get(name):
-                values[name] = parse_time(str(values[name]))
+    def _parts(cls, values: dict[str, Any]) -> dict[str, Any]:
         if values.get("rejected_requests") is not None:
             values["rejected_requests"] = RejectedRequests(**values["rejected_requests"])
         values["jumps"] = [FailureJump(**jump) for jump in values.get("jumps") or []]
-        return cls(**values)
-
-    @classmethod
-    def read(cls, path: Path) -> FailuresSummary:
-        """Read a ``failures_summary.json``."""
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return values

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from analyzer.atomic import write_text
 
@@ -82,3 +83,36 @@ def short_percent(fraction: float | None) -> str:
         return "0%"
     share = 100.0 * fraction
     return f"{share:.2g}%" if share < 1 else f"{share:.0f}%"
+
+
+class PeriodSummary:
+    """JSON for a dataclass summary whose ``period_start`` and ``period_end`` are times:
+    written in the results' time format, read back as aware UTC, unknown keys ignored."""
+
+    _TIMES = ("period_start", "period_end")
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data."""
+        data = asdict(self)  # type: ignore[call-overload]
+        for name in self._TIMES:
+            data[name] = format_time(getattr(self, name))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """Read a summary's JSON data."""
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
+        for name in cls._TIMES:
+            if values.get(name):
+                values[name] = parse_time(str(values[name]))
+        return cls(**cls._parts(values))
+
+    @classmethod
+    def _parts(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Turn nested JSON objects into their dataclasses (none by default)."""
+        return values
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        """Read a summary file."""
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
