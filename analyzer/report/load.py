@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
 from analyzer.report.failures_data import FailuresData, load_failures
+from analyzer.report.inbound_data import InboundData, load_inbound
 from analyzer.report.optouts_data import OptoutsData, load_optouts
 from analyzer.results import (
     CARRIER_FILE,
@@ -95,6 +96,8 @@ class ReportData:
     duplicates: bool = True
     #: The opt-outs, when the folder holds ``analyzer optouts`` results.
     optouts: OptoutsData | None = None
+    #: The inbound reachability check, when the folder holds ``analyzer inbound`` results.
+    inbound: InboundData | None = None
 
 
 def load_results(results: Path) -> ReportData:
@@ -154,6 +157,7 @@ def load_results(results: Path) -> ReportData:
         failures,
         duplicates,
         optouts,
+        load_inbound(results),
     )
 
 
@@ -180,4 +184,3 @@ def _worst_first(table: pa.Table) -> pa.Table:
     ids = np.asarray(table["cluster_id"].to_pylist(), dtype=object).astype(str)
     order = np.lexsort((ids, first, -extra))
     return table.take(pa.array(order, pa.int64()))
-

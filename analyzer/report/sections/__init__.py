@@ -8,7 +8,14 @@ writing such a function and listing it in :data:`SECTIONS`.
 
 from __future__ import annotations
 
-from analyzer.report.sections import carrier, duplicates, failures, optouts, server_logs
+from analyzer.report.sections import (
+    carrier,
+    duplicates,
+    failures,
+    inbound,
+    optouts,
+    server_logs,
+)
 from analyzer.report.sections.base import ReportContext, ReportOverview, ReportSection
 
 #: The blocks before the first section, in reading order.
@@ -24,6 +31,7 @@ SECTIONS: tuple[ReportSection, ...] = (
     server_logs.sections,
     failures.sections,
     optouts.sections,
+    inbound.sections,
 )
 
 __all__ = ["OVERVIEWS", "SECTIONS", "ReportContext", "ReportOverview", "ReportSection"]

@@ -1,0 +1,67 @@
+"""Reading the results of ``analyzer inbound`` (``inbound_summary.json`` and the files
+beside it) for a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analyzer.errors import InputError
+from analyzer.inbound.check import NUMBER_COLUMNS
+from analyzer.results import (
+    INBOUND_SUMMARY_FILE,
+    NUMBERS_CHECK_FILE,
+    UNHANDLED_INBOUND_FILE,
+    InboundSummary,
+)
+
+#: The columns of ``unhandled_inbound.parquet`` the report shows.
+UNHANDLED_COLUMNS = ("sid", "from", "to", "date_created")
+
+
+@dataclass
+class InboundData:
+    """The results of an inbound check as the report reads them."""
+
+    summary: InboundSummary
+    #: ``numbers_check.parquet``: one row per number with its webhook and verdict.
+    numbers: pd.DataFrame
+    #: ``unhandled_inbound.parquet``: inbound messages no webhook request answered.
+    unhandled: pd.DataFrame
+
+
+def load_inbound(results: Path) -> InboundData | None:
+    """The inbound results in ``results``; None without ``inbound_summary.json``."""
+    summary_path = results / INBOUND_SUMMARY_FILE
+    if not summary_path.is_file():
+        return None
+    try:
+        summary = InboundSummary.read(summary_path)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{summary_path} is not an inbound summary: {exc}") from None
+    unhandled = read_parquet(results / UNHANDLED_INBOUND_FILE, UNHANDLED_COLUMNS)
+    unhandled["date_created"] = pd.to_datetime(unhandled["date_created"], utc=True)
+    return InboundData(
+        summary=summary,
+        numbers=read_parquet(results / NUMBERS_CHECK_FILE, NUMBER_COLUMNS),
+        unhandled=unhandled,
+    )
+
+
+def read_parquet(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A Parquet file of the inbound check; an empty table with ``columns`` if missing
+    (a check without exported configuration writes none)."""
+    if not path.is_file():
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise InputError(f"{path} lacks columns: {', '.join(missing)}")
+    return frame
