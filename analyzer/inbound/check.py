@@ -72,7 +72,9 @@ def resolve_webhooks(
 
 def webhook_path(url: str) -> str:
     """The path a webhook URL reaches on the application's server."""
-    return urlsplit(url).path or "/" if url.startswith(("http://", "https://")) else ""
+    if not url.startswith(("http://", "https://")):
+        return ""  # none, or an SMS application (TwiML App): not a path of ours to look for
+    return urlsplit(url).path or "/"
 
 
 def check_numbers(
@@ -130,8 +132,11 @@ def _unhandled(
 ) -> pd.DataFrame:
     """Inbound messages with no webhook request for them: none with their SID, and none
     to their webhook's path within ``tolerance`` seconds."""
-    path_of = numbers.set_index("phone_number")["path"]
-    messages = inbound.assign(path=inbound["to"].map(path_of).fillna(""))
+    by_number = numbers.set_index("phone_number")
+    webhook = inbound["to"].map(by_number["webhook"]).fillna("")
+    # An SMS application's URL is not exported: its messages cannot be judged here.
+    judged = inbound[~webhook.astype(str).str.startswith("application:").to_numpy()]
+    messages = judged.assign(path=judged["to"].map(by_number["path"]).fillna(""))
     by_sid = messages["sid"].isin(posts["message_sid"].dropna())
     left = messages.assign(row=np.arange(len(messages))).sort_values("date_created")
     right = posts.dropna(subset=["time"]).rename(columns={"time": "date_created"})
