@@ -1,12 +1,14 @@
 """The inbound-reachability check as the jobs run it: the exported configuration from
-the dataset's ``config`` folder, the period's inbound records, and the server log."""
+the dataset's ``_config`` folder, the period's inbound records, and the server log."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
@@ -24,10 +26,12 @@ from analyzer.results import (
     UNHANDLED_INBOUND_FILE,
     InboundSummary,
 )
-from analyzer.store import read_messages
+from analyzer.schema import MESSAGE_SCHEMA
+from analyzer.store import scan_messages
 
 #: The message columns the check reads (inbound records only are kept).
 COLUMNS = ("sid", "from", "to", "direction", "date_created")
+DayLike = date | datetime | str | None
 MISSING_CONFIG = (
     "no account configuration in {folder}: run `analyzer export --config` (nightly does it "
     "with the export) to check inbound reachability"
@@ -45,9 +49,7 @@ def run_inbound(given: AnalysisInput) -> AnalysisResult:
         return AnalysisResult("inbound", {}, summary, INBOUND_SUMMARY_FILE)
     tables = {name: _read(config / name) for name in CONFIG_COLUMNS}
     start, end = (given.day, given.day) if given.day is not None else (given.start, given.end)
-    messages = read_messages(given.source, start=start, end=end, columns=list(COLUMNS))
-    frame = messages.to_pandas()
-    inbound = frame[frame["direction"].astype(str) == "inbound"].drop(columns=["direction"])
+    inbound, period = _inbound_records(given.source, start, end)
     requests = given.parsed_logs().requests.to_pandas() if given.logs.paths else None
     found = check_numbers(
         tables[NUMBERS_FILE],
@@ -65,9 +67,7 @@ def run_inbound(given: AnalysisInput) -> AnalysisResult:
     }
     summary.unhandled_inbound = None if requests is None else len(found.unhandled)
     summary.webhook_alerts = int(alerts["error_code"].isin(WEBHOOK_ALERTS).sum())
-    if len(frame):
-        summary.period_start = frame["date_created"].min().to_pydatetime()
-        summary.period_end = frame["date_created"].max().to_pydatetime()
+    summary.period_start, summary.period_end = period
     return AnalysisResult(
         "inbound",
         {
@@ -78,6 +78,33 @@ def run_inbound(given: AnalysisInput) -> AnalysisResult:
         INBOUND_SUMMARY_FILE,
         detail={"check": found},
     )
+
+
+def _inbound_records(
+    source: str | Path, start: DayLike, end: DayLike
+) -> tuple[pd.DataFrame, tuple[datetime | None, datetime | None]]:
+    """The inbound records of the period (read batch by batch: only they are kept), and
+    the period of all records."""
+    scan = scan_messages(source, start, end, columns=COLUMNS, dictionary=["direction"])
+    low, high = scan.bounds
+    parts: list[pa.Table] = []
+    times: list[datetime] = []
+    for batch in scan.batches(COLUMNS):
+        table = pa.Table.from_batches([batch])
+        micros = pc.cast(table["date_created"], pa.int64())
+        inside = pc.is_valid(micros)
+        if low is not None:
+            inside = pc.and_(inside, pc.greater_equal(micros, low))
+        if high is not None:
+            inside = pc.and_(inside, pc.less(micros, high))
+        table = table.filter(pc.fill_null(inside, False))
+        if table.num_rows:
+            times += [pc.min(table["date_created"]).as_py(), pc.max(table["date_created"]).as_py()]
+        direction = table["direction"].cast(pa.string())
+        parts.append(table.filter(pc.equal(direction, "inbound")).drop_columns(["direction"]))
+    schema = pa.schema([MESSAGE_SCHEMA.field(c) for c in COLUMNS if c != "direction"])
+    inbound = pa.concat_tables([p.cast(schema) for p in parts] or [schema.empty_table()])
+    return inbound.to_pandas(), ((min(times), max(times)) if times else (None, None))
 
 
 def _read(path: Path) -> pd.DataFrame:
