@@ -26,6 +26,8 @@ demo: $(STAMP)
 	$(BIN)/analyzer failures data/sample/messages.parquet --out $(OUT)/detect \
 	    --server-log data/sample/server_requests.jsonl --quiet
 	$(BIN)/analyzer optouts data/sample/messages.parquet --out $(OUT)/detect --quiet
+	@# No --server-log: the sample's log holds the app's sends, not Twilio's webhook requests.
+	$(BIN)/analyzer inbound data/sample/messages.parquet --out $(OUT)/detect
 	$(BIN)/analyzer report $(OUT)/detect --out $(OUT)/report --ticket
 	@echo "Demo report: $(CURDIR)/$(OUT)/report/index.html"
 

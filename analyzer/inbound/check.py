@@ -92,8 +92,10 @@ def check_numbers(
     frame["path"] = frame["webhook"].map(webhook_path)
     frame["inbound_messages"] = frame["phone_number"].map(inbound["to"].value_counts()).fillna(0)
     failing = alerts[alerts["error_code"].isin(WEBHOOK_ALERTS)]
-    by_sid = failing["resource_sid"].value_counts()
-    by_url = failing["request_url"].value_counts()
+    # An alert names its number, else only the URL that failed: count each alert once.
+    named = failing["resource_sid"].isin(frame["sid"])
+    by_sid = failing.loc[named, "resource_sid"].value_counts()
+    by_url = failing.loc[~named, "request_url"].value_counts()
     frame["alerts"] = frame["sid"].map(by_sid).fillna(0) + frame["webhook"].map(by_url).fillna(0)
     posts = _posts(requests)
     frame["webhook_hits"] = frame["path"].map(posts["path"].value_counts()).fillna(0)

@@ -14,9 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.atomic import AtomicFileSet, atomic_file_set, atomic_path
+from analyzer.atomic import AtomicFileSet, atomic_file_set, atomic_path, write_parquet
 from analyzer.errors import UserError
+from analyzer.results import CONFIG_DIR
 from analyzer.schema import MESSAGE_SCHEMA
+from analyzer.simulate.account_config import AccountConfig, account_config
 from analyzer.simulate.config import SCENARIOS, SimulationConfig, log_formats
 from analyzer.simulate.failures import describe_failures
 from analyzer.simulate.messages import message_chunk
@@ -52,6 +54,8 @@ class SimulationResult:
     complaints: int = 0
     #: Every request log written, by format (jsonl included).
     request_logs: dict[str, Path] = field(default_factory=dict)
+    #: The account's configuration files (CONFIG_DIR beside the messages).
+    config_paths: list[Path] = field(default_factory=list)
 
     @property
     def paths(self) -> list[Path]:
@@ -84,6 +88,7 @@ def simulate(
         raise UserError(f"{out} exists and is not a directory")
     rng = np.random.default_rng(config.seed)
     plan, numbers, sids = build_plan(config, rng)
+    account = account_config(config, plan, numbers, sids)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -102,12 +107,31 @@ def simulate(
     with atomic_file_set(obsolete=listed_files(out)) as files:
         done = _write_records(plan, numbers, sids, result, files, progress)
         _write_logs(config, plan, numbers, sids, result, files, progress, done)
-        _write_complaints_and_description(config, plan, numbers, sids, rng, result, files)
+        _write_account_config(account, result, files)
+        _write_complaints_and_description(config, plan, numbers, sids, rng, result, files, account)
     if dataset is not None:
         messages = pq.ParquetFile(result.messages_path)
         for group in range(messages.num_row_groups):
             write_messages(dataset, messages.read_row_group(group))
+        folder = Path(dataset) / CONFIG_DIR
+        folder.mkdir(exist_ok=True)
+        for name, table in account.tables.items():
+            write_parquet(table, folder / name)
     return result
+
+
+def _write_account_config(
+    account: AccountConfig, result: SimulationResult, files: AtomicFileSet
+) -> None:
+    """Write the account's configuration into CONFIG_DIR beside the messages."""
+    folder = result.messages_path.parent / CONFIG_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {folder}: {exc.strerror}") from exc
+    result.config_paths = [folder / name for name in account.tables]
+    for path, table in zip(result.config_paths, account.tables.values(), strict=True):
+        pq.write_table(table, files.path(path), compression="zstd")
 
 
 def _write_records(
@@ -193,6 +217,7 @@ def _write_complaints_and_description(
     rng: np.random.Generator,
     result: SimulationResult,
     files: AtomicFileSet,
+    account: AccountConfig,
 ) -> None:
     """Write the complaints and the run's description (simulation.json)."""
     frame: pd.DataFrame = complaints(plan, numbers, rng)
@@ -205,6 +230,7 @@ def _write_complaints_and_description(
         "complaints": result.complaints,
         **describe_failures(plan, numbers),
         "optouts": describe_optouts(plan, numbers, sids),
+        "inbound": {"numbers": account.expected},
     }
     written = {
         "messages": result.messages_path.name,
@@ -212,6 +238,7 @@ def _write_complaints_and_description(
         "request_logs": {fmt: p.name for fmt, p in result.request_logs.items()},
         "truth": result.truth_path.name,
         "complaints": result.complaints_path.name,
+        "config": [f"{CONFIG_DIR}/{p.name}" for p in result.config_paths],
     }
     description = describe(config, sids, counts, written)
     text = json.dumps(description, indent=2, ensure_ascii=False) + "\n"

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analyzer.errors import UserError
+from analyzer.results import CONFIG_COLUMNS, CONFIG_DIR
 from analyzer.simulate import SimulationConfig, dataset, simulate
 from tests.unit.simulate.helpers import FILES, RICH
 
@@ -19,7 +20,7 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(
     tmp_path: Path, rich_dir: Path
 ) -> None:
     again = simulate(tmp_path / "again", RICH)
-    for name in FILES:
+    for name in [*FILES, *(f"{CONFIG_DIR}/{c}" for c in CONFIG_COLUMNS)]:
         assert (tmp_path / "again" / name).read_bytes() == (rich_dir / name).read_bytes(), name
     assert again.records["normal"] > 0
 
@@ -70,16 +71,22 @@ def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
 
 def test_tiny_run_and_no_leftover_temp_files(tmp_path: Path) -> None:
     result = simulate(tmp_path, SimulationConfig(messages=1, seed=9))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*FILES, CONFIG_DIR])
+    assert sorted(p.name for p in (tmp_path / CONFIG_DIR).iterdir()) == sorted(CONFIG_COLUMNS)
     assert sum(result.records.values()) == 1 == result.records["normal"]
     assert pq.read_table(result.messages_path).num_rows == 1
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (the configuration folder's too), by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) -> None:
     old = simulate(
         tmp_path, SimulationConfig(messages=2_000, seed=1, log_formats=("jsonl", "combined"))
     )
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    before = _contents(tmp_path)
 
     def interrupt(done: int, total: int) -> None:
         if done > total // 2:  # the messages are written, the logs half-way
@@ -87,7 +94,7 @@ def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) ->
 
     with pytest.raises(KeyboardInterrupt):
         simulate(tmp_path, SimulationConfig(messages=3_000, seed=2), progress=interrupt)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert _contents(tmp_path) == before
     assert old.request_logs["combined"].exists()
 
     new = simulate(tmp_path, SimulationConfig(messages=3_000, seed=2))
@@ -95,7 +102,7 @@ def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) ->
     # The new set, whole, and nothing of the older one beside it.
     assert names == {
         "messages.parquet", "server_requests.jsonl", "truth.parquet", "complaints.csv",
-        "simulation.json",
+        "simulation.json", CONFIG_DIR,
     }  # fmt: skip
     planted = new.records["opt_out"]
     assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000 + planted

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from analyzer.errors import UserError
 from analyzer.logs import detect_format, read_server_logs
+from analyzer.results import CONFIG_DIR
 from analyzer.simulate import (
     CLIENT_CLOSED_STATUS,
     LOG_FORMATS,
@@ -36,7 +37,7 @@ def test_extra_formats_leave_other_files_unchanged(formats_dir: Path, rich_dir: 
     assert meta["config"]["log_formats"] == list(LOG_FORMATS)
     assert meta["files"]["request_logs"] == {f: log_path(formats_dir, f).name for f in LOG_FORMATS}
     assert sorted(p.name for p in formats_dir.iterdir()) == sorted(
-        [*FILES, *(f"server_requests.{f}.log" for f in EXTRA_FORMATS)]
+        [*FILES, CONFIG_DIR, *(f"server_requests.{f}.log" for f in EXTRA_FORMATS)]
     )
 
 
