@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from analyzer.options import (
     OptoutsOptions,
 )
 from analyzer.results import write_json
+from analyzer.schema import MICROS_PER_SECOND
 
 
 class Summary(Protocol):
@@ -103,3 +104,9 @@ class Analysis:
     #: The message columns it reads.
     columns: tuple[str, ...]
     run: Callable[[AnalysisInput], AnalysisResult]
+
+
+def day_start_micros(day: object) -> int:
+    """Midnight UTC of a day (a date or ``YYYY-MM-DD``), in microseconds since the epoch."""
+    moment = datetime.fromisoformat(str(day)).replace(tzinfo=UTC)
+    return int(moment.timestamp()) * MICROS_PER_SECOND

@@ -4,9 +4,9 @@ refused before a record existed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
+from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult, day_start_micros
 from analyzer.failures import (
     COLUMNS,
     LOW_CARDINALITY,
@@ -26,7 +26,6 @@ from analyzer.results import (
     FAILURES_SUMMARY_FILE,
     SUPPRESS_FILE,
 )
-from analyzer.schema import MICROS_PER_SECOND
 from analyzer.store import as_day, scan_messages
 
 #: Records per batch: a quarter of a row group keeps a 10M-message day well under 1 GB.
@@ -52,7 +51,7 @@ def run_failures(given: AnalysisInput) -> AnalysisResult:
     found = find_failures(
         scan.batches,
         limits=scan.bounds,
-        report_from=None if first is None else _micros(first),
+        report_from=None if first is None else day_start_micros(first),
         catalog=catalog,
         progress=given.feedback.advance,
     )
@@ -81,11 +80,6 @@ def run_failures(given: AnalysisInput) -> AnalysisResult:
         summary_file=FAILURES_SUMMARY_FILE,
         detail={"analysis": found},
     )
-
-
-def _micros(day: object) -> int:
-    moment = datetime.fromisoformat(str(day)).replace(tzinfo=UTC)
-    return int(moment.timestamp()) * MICROS_PER_SECOND
 
 
 FAILURES = Analysis(

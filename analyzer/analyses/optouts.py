@@ -3,15 +3,14 @@ day, the days before it set the state), sends judged in the period."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pyarrow as pa
 
-from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
+from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult, day_start_micros
 from analyzer.optouts import INBOUND_COLUMNS, LOW_CARDINALITY, Keywords, find_optouts
 from analyzer.results import OPTOUT_EVENTS_FILE, OPTOUT_SENDS_FILE, OPTOUTS_SUMMARY_FILE
-from analyzer.schema import MICROS_PER_SECOND
 from analyzer.store import as_day, scan_messages
 
 #: A nightly run reads this many days before its day: their keywords set the state.
@@ -30,7 +29,7 @@ def run_optouts(given: AnalysisInput) -> AnalysisResult:
     report_from = None
     if given.day is not None:
         first, last = given.day - timedelta(days=HISTORY_DAYS), given.day
-        report_from = _micros(given.day)
+        report_from = day_start_micros(given.day)
     scan = scan_messages(
         given.source,
         first,
@@ -69,11 +68,6 @@ def _csv(frame: pd.DataFrame) -> str:
     times = frame.select_dtypes(include=["datetimetz", "datetime"]).columns
     shown = frame.assign(**{c: frame[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c in times})
     return shown.to_csv(index=False)
-
-
-def _micros(day: object) -> int:
-    moment = datetime.fromisoformat(str(day)).replace(tzinfo=UTC)
-    return int(moment.timestamp()) * MICROS_PER_SECOND
 
 
 OPTOUTS = Analysis(

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
 from analyzer.failures.codes import CATEGORY_ACTIONS
+from analyzer.report.reading import read_summary
 from analyzer.results import (
     FAILURE_TABLES,
     FAILURES_BY_CODE_DAY_FILE,
@@ -57,13 +58,9 @@ class FailuresData:
 
 def load_failures(results: Path) -> FailuresData | None:
     """The failures results in ``results``; None without ``failures_summary.json``."""
-    summary_path = results / FAILURES_SUMMARY_FILE
-    if not summary_path.is_file():
+    summary = read_summary(FailuresSummary, results / FAILURES_SUMMARY_FILE, "a failures summary")
+    if summary is None:
         return None
-    try:
-        summary = FailuresSummary.read(summary_path)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{summary_path} is not a failures summary: {exc}") from None
     return FailuresData(
         summary=summary,
         codes=read_codes(results / FAILURES_FILE),

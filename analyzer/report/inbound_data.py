@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
 from analyzer.inbound.check import NUMBER_COLUMNS
+from analyzer.report.reading import read_summary
 from analyzer.results import (
     INBOUND_SUMMARY_FILE,
     NUMBERS_CHECK_FILE,
@@ -36,13 +37,9 @@ class InboundData:
 
 def load_inbound(results: Path) -> InboundData | None:
     """The inbound results in ``results``; None without ``inbound_summary.json``."""
-    summary_path = results / INBOUND_SUMMARY_FILE
-    if not summary_path.is_file():
+    summary = read_summary(InboundSummary, results / INBOUND_SUMMARY_FILE, "an inbound summary")
+    if summary is None:
         return None
-    try:
-        summary = InboundSummary.read(summary_path)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{summary_path} is not an inbound summary: {exc}") from None
     unhandled = read_parquet(results / UNHANDLED_INBOUND_FILE, UNHANDLED_COLUMNS)
     unhandled["date_created"] = pd.to_datetime(unhandled["date_created"], utc=True)
     return InboundData(

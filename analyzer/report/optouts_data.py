@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
+from analyzer.report.reading import read_summary
 from analyzer.results import (
     INFERRED_OPTOUTS_FILE,
     NEAR_MISSES_FILE,
@@ -49,13 +50,9 @@ class OptoutsData:
 
 def load_optouts(results: Path) -> OptoutsData | None:
     """The opt-out results in ``results``; None without ``optouts_summary.json``."""
-    summary_path = results / OPTOUTS_SUMMARY_FILE
-    if not summary_path.is_file():
+    summary = read_summary(OptoutsSummary, results / OPTOUTS_SUMMARY_FILE, "an opt-outs summary")
+    if summary is None:
         return None
-    try:
-        summary = OptoutsSummary.read(summary_path)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{summary_path} is not an opt-outs summary: {exc}") from None
     return OptoutsData(
         summary=summary,
         events=read_parquet(results, OPTOUT_EVENTS_FILE),
