@@ -216,3 +216,36 @@ class OptoutVerdict(StrEnum):
 
 #: The error code of a send to an opted-out recipient.
 OPTED_OUT_ERROR = 21610
+
+
+class InboundVerdict(StrEnum):
+    """Whether inbound SMS to a number reach the application; in the order the check tries
+    them (the first that holds is a number's verdict), worst first."""
+
+    NOT_SMS_CAPABLE = "not_sms_capable"
+    NO_WEBHOOK = "no_webhook"
+    DEMO_WEBHOOK = "demo_webhook"
+    WEBHOOK_ERRORS = "webhook_errors"
+    WEBHOOK_NOT_HIT = "webhook_not_hit"
+    #: The server log cannot tell: it shows no request the application received, or does
+    #: not cover the number's inbound messages.
+    INCONCLUSIVE = "inconclusive"
+    IDLE = "idle"
+    OK = "ok"
+
+
+class CallbackProblem(StrEnum):
+    """What went wrong with the status callbacks of one outbound message."""
+
+    #: The message reached a final status, and no callback told the application so.
+    MISSING_FINAL = "missing_final"
+    #: The application answered a callback with a non-2xx status.
+    REFUSED = "refused"
+    #: A callback's final status differs from the record's.
+    DISAGREES = "disagrees"
+
+
+#: The User-Agent Twilio's webhooks and status callbacks carry ("TwilioProxy/1.1").
+TWILIO_USER_AGENT = "TwilioProxy"
+#: Message statuses after which no further status callback comes.
+FINAL_STATUSES: tuple[str, ...] = ("delivered", UNDELIVERED, FAILED, "read", "canceled")

@@ -79,10 +79,17 @@ def inbound_text(summary: InboundSummary) -> str:
         if summary.unhandled_inbound is None
         else f"{summary.unhandled_inbound:,} with no webhook request"
     )
-    return (
+    text = (
         f"{summary.numbers:,} numbers: {verdicts}. {summary.inbound_messages:,} inbound "
         f"messages, {unhandled}; {summary.webhook_alerts:,} webhook alerts."
     )
+    if summary.callbacks_logged is not None:
+        problems = ", ".join(f"{n:,} {p}" for p, n in summary.callback_problems.items())
+        text += (
+            f" Status callbacks: {summary.callbacks_logged:,} logged, "
+            f"{summary.callback_messages:,} messages checked: {problems or 'no problem'}."
+        )
+    return text
 
 
 def investigation_text(found: Investigation) -> str:

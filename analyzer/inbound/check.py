@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from analyzer.inbound.received import Received
+from analyzer.vocabulary import InboundVerdict
+
 #: Twilio's demo reply, where new numbers point until someone sets a webhook.
 DEMO_URLS = (
     "https://demo.twilio.com/welcome/sms/reply",
@@ -22,15 +25,7 @@ DEMO_URLS = (
 #: Monitor alerts that mean a webhook failed (unreachable, timed out, bad answer).
 WEBHOOK_ALERTS = (11200, 11205, 11206, 11210, 11215, 12100, 12300)
 #: The verdicts, in the order they are tried: the first that holds is a number's.
-VERDICTS = (
-    "not_sms_capable",
-    "no_webhook",
-    "demo_webhook",
-    "webhook_errors",
-    "webhook_not_hit",
-    "idle",
-    "ok",
-)
+VERDICTS: tuple[InboundVerdict, ...] = tuple(InboundVerdict)
 NUMBER_COLUMNS = (
     "phone_number",
     "sid",
@@ -40,7 +35,15 @@ NUMBER_COLUMNS = (
     "webhook_hits",
     "alerts",
     "verdict",
+    "reason",
 )
+#: Why a number's verdict is inconclusive, or was reached without the server log.
+NO_RECEIVED_REQUESTS = (
+    "the server log shows no request the application received (only its calls to Twilio): "
+    "give the log of the server the webhook points at"
+)
+NOT_COVERED = "the server log does not cover the time of its inbound messages"
+APPLICATION_UNCHECKED = "routed to a TwiML App, whose URL is not exported: not checked"
 
 
 @dataclass
@@ -83,76 +86,120 @@ def check_numbers(
     links: pd.DataFrame,
     alerts: pd.DataFrame,
     inbound: pd.DataFrame,
-    requests: pd.DataFrame | None,
+    received: Received | None,
     tolerance: float = 30.0,
 ) -> InboundCheck:
-    """Judge every number; ``requests`` is the parsed server log (None: not given)."""
+    """Judge every number; ``received`` is what the server log shows the application
+    received (None: no log given)."""
     frame = numbers.copy()
     frame["webhook"] = resolve_webhooks(numbers, services, links)
     frame["path"] = frame["webhook"].map(webhook_path)
     frame["inbound_messages"] = frame["phone_number"].map(inbound["to"].value_counts()).fillna(0)
-    failing = alerts[alerts["error_code"].isin(WEBHOOK_ALERTS)]
-    # An alert names its number, else only the URL that failed: count each alert once.
-    named = failing["resource_sid"].isin(frame["sid"])
-    by_sid = failing.loc[named, "resource_sid"].value_counts()
-    by_url = failing.loc[~named, "request_url"].value_counts()
-    frame["alerts"] = frame["sid"].map(by_sid).fillna(0) + frame["webhook"].map(by_url).fillna(0)
-    posts = _posts(requests)
+    frame["alerts"] = _alerts(frame, alerts)
+    posts = received.from_twilio() if received is not None else _no_posts()
     frame["webhook_hits"] = frame["path"].map(posts["path"].value_counts()).fillna(0)
-    refused = posts[posts["status"].fillna(0) >= 300]
+    refused = posts[posts["status"].fillna(0).astype(float) >= 300]
     errors = frame["path"].map(refused["path"].value_counts()).fillna(0)
     frame = frame.astype({"inbound_messages": "int64", "alerts": "int64", "webhook_hits": "int64"})
+    covered = (
+        inbound["to"][received.covers(inbound["date_created"], tolerance)].value_counts()
+        if received is not None
+        else pd.Series(dtype="int64")
+    )
+    judged = (
+        (received is not None)
+        & (frame["inbound_messages"] > 0)
+        & (frame["path"] != "")
+        & ~frame["webhook"].isin(DEMO_URLS)
+    )
+    shows_any = received is not None and received.shows_any
+    cannot_tell = judged & ((not shows_any) | (frame["phone_number"].map(covered).fillna(0) == 0))
     conditions = [
         ~frame["sms_capable"].fillna(False).astype(bool),
         (frame["webhook"] == "") & (frame["inbound_messages"] > 0),
         frame["webhook"].isin(DEMO_URLS),
         (frame["alerts"] > 0) | (errors > 0),
-        (requests is not None)
-        & (frame["inbound_messages"] > 0)
-        & (frame["path"] != "")
-        & (frame["webhook_hits"] == 0),
+        judged & ~cannot_tell & (frame["webhook_hits"] == 0),
+        cannot_tell,
         frame["inbound_messages"] == 0,
     ]
     frame["verdict"] = np.select(conditions, VERDICTS[:-1], default=VERDICTS[-1])
+    reasons = [
+        (frame["verdict"] == InboundVerdict.INCONCLUSIVE) & (not shows_any),
+        frame["verdict"] == InboundVerdict.INCONCLUSIVE,
+        (frame["verdict"] == InboundVerdict.OK) & frame["webhook"].str.startswith("application:"),
+    ]
+    frame["reason"] = np.select(
+        reasons, [NO_RECEIVED_REQUESTS, NOT_COVERED, APPLICATION_UNCHECKED], default=""
+    )
     unhandled = (
-        _unhandled(frame, inbound, posts, tolerance) if requests is not None else inbound[:0]
+        _unhandled(frame, inbound, posts, received, tolerance)
+        if received is not None and received.shows_any
+        else inbound[:0]
     )
     return InboundCheck(numbers=frame[list(NUMBER_COLUMNS)], unhandled=unhandled)
 
 
-def _posts(requests: pd.DataFrame | None) -> pd.DataFrame:
-    """The POSTs the application's server received (Twilio's webhooks among them)."""
-    columns = ["time", "path", "status", "message_sid"]
-    if requests is None or requests.empty:
-        return pd.DataFrame(columns=columns)
-    posts = requests[(requests["method"] == "POST") & ~requests["is_send"].astype(bool)]
-    return posts[columns]
+def _alerts(numbers: pd.DataFrame, alerts: pd.DataFrame) -> pd.Series:
+    """Each number's webhook alerts: an alert names its number, else only the URL that
+    failed; each counts once."""
+    failing = alerts[alerts["error_code"].isin(WEBHOOK_ALERTS)]
+    named = failing["resource_sid"].isin(numbers["sid"])
+    by_sid = failing.loc[named, "resource_sid"].value_counts()
+    by_url = failing.loc[~named, "request_url"].value_counts()
+    return numbers["sid"].map(by_sid).fillna(0) + numbers["webhook"].map(by_url).fillna(0)
+
+
+def _no_posts() -> pd.DataFrame:
+    return pd.DataFrame({"time": [], "path": [], "status": [], "message_sid": [], "from": []})
 
 
 def _unhandled(
-    numbers: pd.DataFrame, inbound: pd.DataFrame, posts: pd.DataFrame, tolerance: float
+    numbers: pd.DataFrame,
+    inbound: pd.DataFrame,
+    posts: pd.DataFrame,
+    received: Received,
+    tolerance: float,
 ) -> pd.DataFrame:
-    """Inbound messages with no webhook request for them: none with their SID, and none
-    to their webhook's path within ``tolerance`` seconds."""
+    """Inbound messages within the log's span with no webhook request for them: none with
+    their SID, and none to their webhook's path within ``tolerance`` seconds (from their
+    sender, when the log names it). A request that names a SID answers that one only."""
     by_number = numbers.set_index("phone_number")
-    webhook = inbound["to"].map(by_number["webhook"]).fillna("")
+    webhook = inbound["to"].map(by_number["webhook"]).fillna("").astype(str)
     # An SMS application's URL is not exported: its messages cannot be judged here.
-    judged = inbound[~webhook.astype(str).str.startswith("application:").to_numpy()]
-    messages = judged.assign(path=judged["to"].map(by_number["path"]).fillna(""))
-    by_sid = messages["sid"].isin(posts["message_sid"].dropna())
+    judged = ~webhook.str.startswith("application:") & received.covers(
+        inbound["date_created"], tolerance
+    )
+    messages = inbound[judged.to_numpy()]
+    messages = messages.assign(path=messages["to"].map(by_number["path"]).fillna(""))
+    named = posts["message_sid"].notna()
+    anonymous = posts[~named]
+    with_sender = anonymous["from"].notna()
+    handled = (
+        messages["sid"].isin(posts.loc[named, "message_sid"]).to_numpy()
+        | _near(messages, anonymous[with_sender], ["path", "from"], tolerance)
+        | _near(messages, anonymous[~with_sender], ["path"], tolerance)
+    )
+    return messages[~handled].drop(columns=["path"]).reset_index(drop=True)
+
+
+def _near(
+    messages: pd.DataFrame, posts: pd.DataFrame, keys: list[str], tolerance: float
+) -> np.ndarray:
+    """Whether each message has a request with the same keys within ``tolerance`` s."""
+    right = posts.dropna(subset=["time"])
+    if right.empty or messages.empty:
+        return np.zeros(len(messages), dtype=bool)
     left = messages.assign(row=np.arange(len(messages))).sort_values("date_created")
-    right = posts.dropna(subset=["time"]).rename(columns={"time": "date_created"})
-    right = right.assign(hit=True).sort_values("date_created")[["date_created", "path", "hit"]]
-    if right.empty:
-        near = np.zeros(len(messages), dtype=bool)
-    else:
-        matched = pd.merge_asof(
-            left.astype({"path": object}),
-            right.astype({"path": object}),
-            on="date_created",
-            by="path",
-            direction="nearest",
-            tolerance=pd.Timedelta(seconds=tolerance),
-        ).sort_values("row")
-        near = matched["hit"].fillna(False).astype(bool).to_numpy()
-    return messages[~(by_sid.to_numpy() | near)].drop(columns=["path"]).reset_index(drop=True)
+    left = left[["row", "date_created", *keys]].astype({k: object for k in keys})
+    right = right.rename(columns={"time": "date_created"}).assign(hit=True)
+    right = right.sort_values("date_created")[["date_created", *keys, "hit"]]
+    matched = pd.merge_asof(
+        left,
+        right.astype({k: object for k in keys}),
+        on="date_created",
+        by=keys,
+        direction="nearest",
+        tolerance=pd.Timedelta(seconds=tolerance),
+    ).sort_values("row")
+    return matched["hit"].fillna(False).astype(bool).to_numpy()

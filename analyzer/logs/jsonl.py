@@ -39,11 +39,16 @@ DEFAULT_JSONL_FIELDS: dict[str, str] = {
     "error": "error",
     # Twilio's Date response header: RFC 2822 / RFC 7231 text, ISO 8601 or epoch seconds.
     "twilio_date": "twilio_date",
-    # Twilio's error code of a refused request (e.g. 21211).
+    # Twilio's error code of a refused request (e.g. 21211), or of a status callback.
     "twilio_error_code": "error_code",
+    # What the application logs of the requests Twilio makes to it (webhooks, callbacks).
+    "user_agent": "user_agent",
+    "from": "from",
+    "message_status": "message_status",
 }
-#: A field read when the field a name maps to is missing, unless the name was remapped.
-_FALLBACK_FIELDS: dict[str, str] = {"twilio_error_code": "twilio_error_code"}
+#: A field read when the field a name maps to is missing, unless the name was remapped
+#: (applications log the requests they receive by path).
+_FALLBACK_FIELDS: dict[str, str] = {"twilio_error_code": "twilio_error_code", "url": "path"}
 #: Lines whose first JSON values give the Arrow types of the fields.
 _TYPE_SAMPLE_LINES = 200
 _JSON_BLOCK = 4 * 1024 * 1024
@@ -258,6 +263,14 @@ class JsonlParser(Parser):
         fallback = self.fallbacks.get("twilio_error_code")
         return codes if fallback is None else pc.coalesce(codes, to_error_code(cols[fallback]))
 
+    def _url(self, cols: dict[str, pa.Array]) -> pa.Array:
+        """Each record's URL, or its path when it has no URL field."""
+        url = nullify_empty(cols[self.fields["url"]].cast(pa.string()))
+        fallback = self.fallbacks.get("url")
+        if fallback is None:
+            return url
+        return pc.coalesce(url, nullify_empty(cols[fallback].cast(pa.string())))
+
     def _finish_rows(
         self,
         body: pa.StringArray,
@@ -268,7 +281,7 @@ class JsonlParser(Parser):
         def text(name: str) -> pa.Array:
             return nullify_empty(cols[self.fields[name]].cast(pa.string()))
 
-        method, url = text("method"), text("url")
+        method, url = text("method"), self._url(cols)
         time, twilio_time, has_stamp, from_twilio = self._times(cols)
         has_method = np_bool(pc.is_valid(method))
         has_url = np_bool(pc.is_valid(url))
@@ -299,6 +312,9 @@ class JsonlParser(Parser):
             request_id=text("request_id").filter(take),
             error=text("error").filter(take),
             twilio_error_code=self._error_codes(cols).filter(take),
+            user_agent=text("user_agent").filter(take),
+            sender=text("from").filter(take),
+            message_status=text("message_status").filter(take),
             twilio_time=twilio_time.filter(take),
             from_twilio=from_twilio[ok],
         )

@@ -36,6 +36,11 @@ REQUEST_SCHEMA = pa.schema(
         # Twilio's error code of a refused request (X-Twilio-Error-Code, the error body's
         # code, or the application's own field), if logged.
         pa.field("twilio_error_code", pa.int64()),
+        # What requests Twilio makes to the application carry (webhooks, status callbacks):
+        # the User-Agent ("TwilioProxy/1.1"), the sender (From) and MessageStatus, if logged.
+        pa.field("user_agent", pa.string()),
+        pa.field("from", pa.string()),
+        pa.field("message_status", pa.string()),
         # One value per file: dictionary-encoded to keep multi-million-row tables small.
         pa.field("source_file", pa.dictionary(pa.int32(), pa.string())),
         pa.field("line", pa.int64(), nullable=False),

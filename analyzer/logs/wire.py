@@ -33,6 +33,13 @@ _COMBINED_EXTRACT = (
     r'^[^\[]*\[(?P<time>[^\]]*)\] "(?P<method>[A-Za-z]+) (?P<target>[^ "]+)'
     r'(?: [^"]*)?" (?P<status>[0-9]{3}) '
 )
+# The user agent, read only for requests that are not calls to Twilio's API (the ones
+# Twilio makes to the application: webhooks, status callbacks).
+_COMBINED_AGENT_EXTRACT = (
+    r'^[^\[]*\[[^\]]*\] "[A-Za-z]+ [^ "]+(?: [^"]*)?" [0-9]{3} (?:[0-9]+|-) '
+    r'"(?:[^"\\]|\\.)*" "(?P<agent>(?:[^"\\]|\\.)*)"'
+)
+_TWILIO_API_TARGET = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://[^/]*)?/2010-04-01/"
 _CLF_TIME_EXTRACT = (
     r"^(?P<d>[0-9]{2})/(?P<mon>[A-Za-z]{3})/(?P<y>[0-9]{4}):"
     r"(?P<hms>[0-9]{2}:[0-9]{2}:[0-9]{2}) (?P<z>[+-][0-9]{4})$"
@@ -52,11 +59,12 @@ _ENVOY_EXTRACT = (
 )
 _ENVOY_EXTRACT_MORE = (
     r'^\[[^\]]*\] "[^"]*" [0-9]+ (?P<flags>[^ ]+) (?:[0-9]+|-) (?:[0-9]+|-) (?P<dur>[0-9]+|-) '
+    r'[^ ]+ "[^"]*" "(?P<agent>[^"]*)"'
 )
 # Istio's shapes, for the lines the default one does not fit (still one-pass).
 _ENVOY_EXTRACT_ISTIO = (
     r'^\[[^\]]*\] "[^"]*" [0-9]+ (?P<flags>[^ ]+) (?:[^ "]+ [^ "]+ )?(?:"[^"]*" )+'
-    r"(?:[0-9]+|-) (?:[0-9]+|-) (?P<dur>[0-9]+|-) "
+    r'(?:[0-9]+|-) (?:[0-9]+|-) (?P<dur>[0-9]+|-) [^ ]+ "[^"]*" "(?P<agent>[^"]*)"'
 )
 #: Envoy's method for a TCP proxy connection ("- - -"): a tunnel, like CONNECT.
 _ENVOY_TCP_METHOD = "-"
@@ -137,6 +145,14 @@ class CombinedParser(RegexLineParser):
     pattern = _COMBINED_RE
     extracts = (_COMBINED_EXTRACT,)
 
+    def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
+        to_app = pc.invert(pc.match_substring_regex(fields["target"], _TWILIO_API_TARGET))
+        agent = pa.nulls(len(valid), pa.string())
+        if pc.any(to_app).as_py():
+            found = pc.extract_regex(valid.filter(to_app), _COMBINED_AGENT_EXTRACT)
+            agent = pc.replace_with_mask(agent, to_app, pc.struct_field(found, "agent"))
+        fields["agent"] = agent
+
     def parse_time(self, raw: pa.Array) -> pa.Array:
         # [29/Nov/2026:14:03:01 +0100] rewritten as ISO 8601 for Arrow's fast parser.
         parts = pc.extract_regex(raw, _CLF_TIME_EXTRACT)
@@ -153,6 +169,7 @@ class CombinedParser(RegexLineParser):
             method=pc.struct_field(parts, "method"),
             url=pc.struct_field(parts, "target"),
             status=to_int_status(pc.struct_field(parts, "status")),
+            user_agent=_agent(pc.struct_field(parts, "agent")),
             line=line,
         )
 
@@ -169,7 +186,7 @@ class EnvoyParser(RegexLineParser):
         if not pc.any(istio).as_py():
             return
         found = pc.extract_regex(valid.filter(istio), _ENVOY_EXTRACT_ISTIO)
-        for name in ("flags", "dur"):
+        for name in ("flags", "dur", "agent"):
             fields[name] = pc.replace_with_mask(fields[name], istio, pc.struct_field(found, name))
 
     def parse_time(self, raw: pa.Array) -> pa.Array:
@@ -189,5 +206,13 @@ class EnvoyParser(RegexLineParser):
             status=to_int_status(pc.struct_field(parts, "status")),
             duration_ms=to_float(pc.struct_field(parts, "dur")),
             error=error,
+            user_agent=_agent(pc.struct_field(parts, "agent")),
             line=line,
         )
+
+
+def _agent(raw: pa.Array) -> pa.Array:
+    """The logged user agent; "-" and empty text are none."""
+    return pc.if_else(
+        pc.or_(pc.equal(raw, "-"), pc.equal(raw, "")), pa.scalar(None, pa.string()), raw
+    )

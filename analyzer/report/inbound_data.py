@@ -11,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
-from analyzer.inbound.check import NUMBER_COLUMNS
+from analyzer.inbound import CALLBACK_COLUMNS, NUMBER_COLUMNS
 from analyzer.report.reading import read_summary
 from analyzer.results import (
     INBOUND_SUMMARY_FILE,
     NUMBERS_CHECK_FILE,
+    STATUS_CALLBACKS_FILE,
     UNHANDLED_INBOUND_FILE,
     InboundSummary,
 )
@@ -33,6 +34,8 @@ class InboundData:
     numbers: pd.DataFrame
     #: ``unhandled_inbound.parquet``: inbound messages no webhook request answered.
     unhandled: pd.DataFrame
+    #: ``status_callbacks.parquet``: the outbound messages whose callbacks went wrong.
+    callbacks: pd.DataFrame
 
 
 def load_inbound(results: Path) -> InboundData | None:
@@ -42,10 +45,13 @@ def load_inbound(results: Path) -> InboundData | None:
         return None
     unhandled = read_parquet(results / UNHANDLED_INBOUND_FILE, UNHANDLED_COLUMNS)
     unhandled["date_created"] = pd.to_datetime(unhandled["date_created"], utc=True)
+    callbacks = read_parquet(results / STATUS_CALLBACKS_FILE, CALLBACK_COLUMNS)
+    callbacks["time"] = pd.to_datetime(callbacks["time"], utc=True)
     return InboundData(
         summary=summary,
         numbers=read_parquet(results / NUMBERS_CHECK_FILE, NUMBER_COLUMNS),
         unhandled=unhandled,
+        callbacks=callbacks,
     )
 
 

@@ -107,4 +107,6 @@ CONFIG_COLUMNS: dict[str, tuple[str, ...]] = {
 #: `analyzer inbound`: one row per number, the inbound messages nothing answered, counts.
 NUMBERS_CHECK_FILE = "numbers_check.parquet"
 UNHANDLED_INBOUND_FILE = "unhandled_inbound.parquet"
+#: Outbound messages whose status callbacks went wrong (one row per problem).
+STATUS_CALLBACKS_FILE = "status_callbacks.parquet"
 INBOUND_SUMMARY_FILE = "inbound_summary.json"

@@ -119,7 +119,11 @@ def test_two_runs_at_once_one_waits_for_cron_and_a_third_succeeds(
     # The export also fetched the account's configuration, and the inbound check used it.
     assert (tmp_path / "dataset" / CONFIG_DIR / NUMBERS_FILE).exists()
     inbound = InboundSummary.read(reports / "2026-11-29" / "results" / INBOUND_SUMMARY_FILE)
-    assert inbound.numbers > 0 and not inbound.warnings
+    assert inbound.numbers > 0
+    # The server log is the application's calls to Twilio: it cannot say what the
+    # application received, and the check says so rather than calling webhooks not hit.
+    assert [w for w in inbound.warnings if "no request the application received" not in w] == []
+    assert "webhook_not_hit" not in inbound.by_verdict
 
 
 def test_threshold_exceeded_exits_3_and_bad_credentials_exit_2(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from analyzer.inbound.check import VERDICTS
+from analyzer.inbound import VERDICTS
 from analyzer.report.document import (
     Block,
     BulletList,
@@ -25,12 +25,20 @@ from analyzer.report.document import (
 from analyzer.report.inbound_data import InboundData
 from analyzer.report.sections.base import ReportContext
 from analyzer.report.text import masked, plural, time_text
-from analyzer.results import NUMBERS_CHECK_FILE, UNHANDLED_INBOUND_FILE
+from analyzer.results import NUMBERS_CHECK_FILE, STATUS_CALLBACKS_FILE, UNHANDLED_INBOUND_FILE
+from analyzer.vocabulary import CallbackProblem, InboundVerdict
 
 TITLE = "Inbound reachability"
 #: Unhandled inbound messages shown; ``unhandled_inbound.parquet`` has them all.
 UNHANDLED_ROWS = 20
-NOT_SMS_CAPABLE, NO_WEBHOOK, DEMO_WEBHOOK, WEBHOOK_ERRORS, WEBHOOK_NOT_HIT, IDLE, OK = VERDICTS
+#: Callback problems shown; ``status_callbacks.parquet`` has them all.
+CALLBACK_ROWS = 20
+NOT_SMS_CAPABLE = InboundVerdict.NOT_SMS_CAPABLE
+NO_WEBHOOK = InboundVerdict.NO_WEBHOOK
+DEMO_WEBHOOK = InboundVerdict.DEMO_WEBHOOK
+WEBHOOK_ERRORS = InboundVerdict.WEBHOOK_ERRORS
+WEBHOOK_NOT_HIT = InboundVerdict.WEBHOOK_NOT_HIT
+INCONCLUSIVE = InboundVerdict.INCONCLUSIVE
 #: The verdicts that need action: what each means and what to do.
 ACTION_TEXT: dict[str, str] = {
     NOT_SMS_CAPABLE: (
@@ -53,6 +61,17 @@ ACTION_TEXT: dict[str, str] = {
         f"{WEBHOOK_NOT_HIT}: messages arrived but the server log shows no request for "
         "them: check the webhook URL, a proxy or a firewall in between."
     ),
+    INCONCLUSIVE: (
+        f"{INCONCLUSIVE}: the server log given cannot tell whether the webhook received "
+        "the messages (the note says why): give the log of the server the webhook points "
+        "at, covering the period."
+    ),
+}
+#: What each callback problem means.
+CALLBACK_TEXT: dict[str, str] = {
+    CallbackProblem.MISSING_FINAL: "the message reached a final status and no callback said so",
+    CallbackProblem.REFUSED: "the application answered the callback with an error (not retried)",
+    CallbackProblem.DISAGREES: "the final callback's status differs from the record's",
 }
 #: Worst first: the verdicts in the order the check tries them (ok and idle last).
 VERDICT_RANK: dict[str, int] = {verdict: rank for rank, verdict in enumerate(VERDICTS)}
@@ -76,6 +95,7 @@ def sections(context: ReportContext) -> list[Section]:
         )
         blocks += [Paragraph(intro, kind="muted"), numbers_table(data.numbers, context.redact)]
     blocks += unhandled_blocks(data, context.redact)
+    blocks += callback_blocks(data, context.redact)
     return [Section(TITLE, blocks)]
 
 
@@ -133,6 +153,10 @@ def numbers_table(numbers: pd.DataFrame, redact: bool) -> Table:
         )
     ]
     header = ["number", "SID", "SMS", "webhook", "inbound", "webhook hits", "alerts", "verdict"]
+    notes = ordered["reason"].fillna("").astype(str) if "reason" in ordered else None
+    if notes is not None and (notes != "").any():
+        header.append("note")
+        rows = [[*row, note] for row, note in zip(rows, notes, strict=True)]
     return Table(header, rows, numeric=frozenset({4, 5, 6}))
 
 
@@ -170,6 +194,53 @@ def unhandled_blocks(data: InboundData, redact: bool) -> list[Block]:
     if len(shown) < count:
         blocks.append(Paragraph((f"The first {len(shown):,}:",), kind="muted"))
     blocks.append(Table(["received (UTC)", "from", "to (our number)", "SID"], rows))
+    return blocks
+
+
+def callback_blocks(data: InboundData, redact: bool) -> list[Block]:
+    """What the status callbacks in the server log say, and the first problems."""
+    summary = data.summary
+    if summary.callbacks_logged is None:
+        return []
+    problems = summary.callback_problems
+    counts = ", ".join(f"{problems[p]:,} {p}" for p in CALLBACK_TEXT if problems.get(p))
+    head = (
+        f"Status callbacks: {summary.callbacks_logged:,} in the server log; "
+        f"{summary.callback_messages:,} outbound "
+        f"{plural(summary.callback_messages, 'message')} checked for their final status"
+    )
+    if not counts:
+        return [Paragraph((f"{head}: no problem found.",))]
+    blocks: list[Block] = [
+        Paragraph((f"{head}: {counts}. ", Code(STATUS_CALLBACKS_FILE), " lists them all.")),
+        BulletList([f"{p}: {CALLBACK_TEXT[p]}." for p in CALLBACK_TEXT if problems.get(p)]),
+    ]
+    shown = data.callbacks.head(CALLBACK_ROWS)
+    rows: list[list[Cell]] = [
+        [
+            time_text(at) or "",
+            Mark(_text(problem)),
+            Styled(_text(sid), "sid"),
+            to or "",
+            _text(status),
+            _text(said),
+            "" if pd.isna(http) else f"{int(http)}",
+        ]
+        for at, problem, sid, to, status, said, http in zip(
+            shown["time"],
+            shown["problem"],
+            shown["sid"],
+            masked(shown["to"].astype(object), redact),
+            shown["status"],
+            shown["callback_status"],
+            shown["http_status"],
+            strict=True,
+        )
+    ]
+    if len(shown) < len(data.callbacks):
+        blocks.append(Paragraph((f"The first {len(shown):,}:",), kind="muted"))
+    header = ["time (UTC)", "problem", "SID", "to", "record", "callback said", "HTTP"]
+    blocks.append(Table(header, rows))
     return blocks
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from analyzer.inbound import check_numbers, resolve_webhooks
+from analyzer.inbound import check_numbers, received_requests, resolve_webhooks
 
 T = datetime(2026, 11, 29, 12, tzinfo=UTC)
 DEMO = "https://demo.twilio.com/welcome/sms/reply"
@@ -85,7 +85,9 @@ def test_every_verdict_and_the_unhandled_messages() -> None:
         [("NO1", 11200, "PN4", "https://app.example.com/broken"), ("NO2", 30003, "PN5", "")],
         columns=["sid", "error_code", "resource_sid", "request_url"],
     )
-    found = check_numbers(_numbers(), services, links, alerts, _inbound(), _requests())
+    found = check_numbers(
+        _numbers(), services, links, alerts, _inbound(), received_requests(_requests())
+    )
     verdicts = dict(zip(found.numbers["sid"], found.numbers["verdict"], strict=True))
     assert verdicts == {
         "PN1": "not_sms_capable",
@@ -97,6 +99,9 @@ def test_every_verdict_and_the_unhandled_messages() -> None:
         "PN7": "ok",
         "PN8": "ok",  # inbound arrives; an application URL cannot be checked here
     }
+    reasons = found.numbers.set_index("sid")["reason"]
+    assert reasons["PN8"].startswith("routed to a TwiML App")
+    assert (reasons.drop("PN8") == "").all()
     row = found.numbers.set_index("sid").loc["PN4"]
     assert (row["alerts"], row["webhook_hits"], row["inbound_messages"]) == (1, 2, 2)
     # PN2 and PN3 have no path on our server; PN5's webhook was never hit.
@@ -109,3 +114,81 @@ def test_without_a_server_log_nothing_is_called_not_hit() -> None:
     found = check_numbers(_numbers(), services, links, alerts, _inbound(), None)
     assert "webhook_not_hit" not in set(found.numbers["verdict"])
     assert found.unhandled.empty
+
+
+def _judge(requests: pd.DataFrame) -> dict[str, str]:
+    services, links = _services()
+    alerts = pd.DataFrame(columns=["sid", "error_code", "resource_sid", "request_url"])
+    found = check_numbers(
+        _numbers(), services, links, alerts, _inbound(), received_requests(requests)
+    )
+    return dict(zip(found.numbers["sid"], found.numbers["verdict"], strict=True))
+
+
+def test_a_log_of_calls_to_twilio_only_cannot_say_a_webhook_was_not_hit() -> None:
+    """An SDK log or an egress proxy's shows no request the application received: no
+    webhook is called not hit, and no message unhandled."""
+    send = "/2010-04-01/Accounts/AC1/Messages.json"
+    requests = pd.DataFrame(
+        {"time": [T, T + timedelta(minutes=1)], "path": [send, send], "status": [201, 201]}
+    ).assign(method="POST", is_send=True)
+    verdicts = _judge(requests)
+    assert verdicts["PN5"] == "inconclusive"
+    assert verdicts["PN7"] == "inconclusive"
+    services, links = _services()
+    alerts = pd.DataFrame(columns=["sid", "error_code", "resource_sid", "request_url"])
+    found = check_numbers(
+        _numbers(), services, links, alerts, _inbound(), received_requests(requests)
+    )
+    assert found.unhandled.empty
+    assert found.numbers.set_index("sid").loc["PN5", "reason"].startswith("the server log shows")
+
+
+def test_a_log_that_ends_before_the_messages_cannot_judge_them() -> None:
+    early = T - timedelta(hours=3)
+    requests = pd.DataFrame(
+        {"time": [early, early + timedelta(minutes=5)], "path": ["/healthz", "/service"]}
+    ).assign(method=["GET", "POST"], status=200, is_send=False)
+    verdicts = _judge(requests)
+    assert verdicts["PN5"] == "inconclusive"
+    assert verdicts["PN7"] == "inconclusive"
+    assert verdicts["PN2"] == "no_webhook"  # decided by the configuration alone
+
+
+def test_a_request_naming_its_message_answers_that_one_only() -> None:
+    """With SIDs logged, a request near a lost one does not hide it; without them, the
+    sender (From) narrows the match when logged."""
+    services, links = _services()
+    alerts = pd.DataFrame(columns=["sid", "error_code", "resource_sid", "request_url"])
+    inbound = pd.DataFrame(
+        [
+            ("SMa", "+4470", "+1007", T),
+            ("SMb", "+4471", "+1007", T + timedelta(seconds=2)),  # its request was lost
+            ("SMc", "+4472", "+1005", T + timedelta(minutes=5)),
+            ("SMd", "+4473", "+1005", T + timedelta(minutes=5, seconds=1)),
+        ],
+        columns=["sid", "from", "to", "date_created"],
+    )
+    requests = pd.DataFrame(
+        [
+            (T + timedelta(seconds=1), "/service", "SMa", None),
+            (T + timedelta(minutes=5), "/never", None, "+4472"),  # answers SMc, not SMd
+        ],
+        columns=["time", "path", "message_sid", "from"],
+    ).assign(method="POST", status=200, is_send=False)
+    found = check_numbers(
+        _numbers(), services, links, alerts, inbound, received_requests(requests)
+    )
+    assert sorted(found.unhandled["sid"]) == ["SMb", "SMd"]
+
+
+def test_requests_from_other_clients_are_not_webhook_hits() -> None:
+    """A POST to the webhook's path from another user agent (a test with curl) is not
+    Twilio's."""
+    requests = pd.DataFrame(
+        [(T, "/never", "curl/8.5"), (T, "/service", "TwilioProxy/1.1")],
+        columns=["time", "path", "user_agent"],
+    ).assign(method="POST", status=200, is_send=False)
+    verdicts = _judge(requests)
+    assert verdicts["PN5"] == "webhook_not_hit"
+    assert verdicts["PN7"] == "ok"

@@ -86,6 +86,9 @@ def test_jsonl_known_lines_exact(tmp_path: Path) -> None:
         "error": None,
         "twilio_error_code": None,
         "duration_ms": None,
+        "user_agent": None,
+        "from": None,
+        "message_status": None,
     }
     assert got == [
         {
@@ -261,10 +264,18 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
     if code is not None and draw(st.booleans()):
         code_json = str(code)
     code_field = draw(st.sampled_from(["error_code", "twilio_error_code"]))
+    # Requests the application receives are often logged by path, with what Twilio sent.
+    url_field = draw(st.sampled_from(["url", "path"]))
+    agent = draw(st.sampled_from([None, "TwilioProxy/1.1", "kube-probe/1.29"]))
+    sender = draw(st.one_of(st.none(), st.from_regex(r"\+4479[0-9]{8}", fullmatch=True)))
+    message_status = draw(st.sampled_from([None, "sent", "delivered", "undelivered"]))
     rec = {
         "timestamp": ts,
         "method": method,
-        "url": url + query,
+        url_field: url + query,
+        "user_agent": agent,
+        "from": sender,
+        "message_status": message_status,
         "status": status_json,
         "to": to,
         "message_sid": f"SM{i:032x}",
@@ -289,6 +300,9 @@ def _json_record(draw: st.DrawFn, i: int) -> tuple[str, dict[str, Any]]:
         "is_send": method.upper() == "POST" and path == SEND_PATH,
         "error": None,
         "twilio_error_code": code,
+        "user_agent": agent,
+        "from": sender,
+        "message_status": message_status,
     }
     return line, row
 

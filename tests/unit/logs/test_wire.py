@@ -287,3 +287,40 @@ def test_tunnel_lines_are_rows_never_sends_nor_malformed(tmp_path: Path) -> None
         f"2 lines in {path} are TCP tunnels (CONNECT): this proxy cannot see the paths of "
         "HTTPS calls, so it cannot tell message sends from other calls"
     ]
+
+
+def test_user_agent_of_requests_twilio_makes_to_the_application(tmp_path: Path) -> None:
+    """Webhooks and callbacks are told apart by their user agent: read in both proxy
+    formats (the istio shape too), "-" read as none."""
+    combined = write(
+        tmp_path / "access.log",
+        [
+            '54.1.2.3 - - [29/Nov/2026:14:03:01 +0000] "POST /sms/incoming HTTP/1.1" 200 12 "-" '
+            '"TwilioProxy/1.1"',
+            '10.0.0.9 - - [29/Nov/2026:14:03:02 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "-"',
+            f'10.0.0.1 - - [29/Nov/2026:14:03:03 +0000] "POST {SEND_PATH} HTTP/1.1" 201 812 "-" '
+            '"twilio-python/9.13.0"',
+            '54.1.2.3 - - [29/Nov/2026:14:03:04 +0000] "POST /sms/status?x=1 HTTP/1.1" 500 0 "-" '
+            '"TwilioProxy/1.1" 0.004',
+        ],
+    )
+    res = read_server_logs([combined])
+    assert rows(res, "path", "user_agent") == [
+        {"path": "/sms/incoming", "user_agent": "TwilioProxy/1.1"},
+        {"path": "/healthz", "user_agent": None},
+        # Calls to Twilio's API: the agent is ours, never needed.
+        {"path": SEND_PATH, "user_agent": None},
+        {"path": "/sms/status", "user_agent": "TwilioProxy/1.1"},
+    ]
+    envoy = write(
+        tmp_path / "envoy.log",
+        [
+            envoy_line("2026-11-29T14:03:01.000Z", "POST", "/sms/incoming", 200, "-", "4")
+            .replace("twilio-python/9.13.0", "TwilioProxy/1.1"),
+            ISTIO_LINES[0],
+        ],
+    )
+    assert [r["user_agent"] for r in rows(read_server_logs([envoy]), "user_agent")] == [
+        "TwilioProxy/1.1",
+        "curl/7.68.0",
+    ]

@@ -11,35 +11,43 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analyzer.inbound.check import NUMBER_COLUMNS, VERDICTS
+from analyzer.inbound import CALLBACK_COLUMNS, NUMBER_COLUMNS
 from analyzer.redact import mask_phones
 from analyzer.report import build_report
-from analyzer.report.sections.inbound import ACTION_TEXT, TITLE, UNHANDLED_ROWS
+from analyzer.report.sections.inbound import ACTION_TEXT, CALLBACK_TEXT, TITLE, UNHANDLED_ROWS
 from analyzer.results import (
     INBOUND_SUMMARY_FILE,
     NUMBERS_CHECK_FILE,
+    STATUS_CALLBACKS_FILE,
     UNHANDLED_INBOUND_FILE,
     InboundSummary,
     write_json,
 )
+from analyzer.vocabulary import InboundVerdict
 from tests.unit.report.helpers import headings, html_of, markdown_of, section_of
 from tests.unit.report.optouts_results import write_optouts_results
 from tests.unit.report.test_optouts_section import SECTIONS as OPTOUT_SECTIONS
 
-NOT_SMS_CAPABLE, NO_WEBHOOK, DEMO_WEBHOOK, WEBHOOK_ERRORS, WEBHOOK_NOT_HIT, IDLE, OK = VERDICTS
+NOT_SMS_CAPABLE, NO_WEBHOOK, DEMO_WEBHOOK = (
+    InboundVerdict.NOT_SMS_CAPABLE,
+    InboundVerdict.NO_WEBHOOK,
+    InboundVerdict.DEMO_WEBHOOK,
+)
+WEBHOOK_ERRORS, WEBHOOK_NOT_HIT = InboundVerdict.WEBHOOK_ERRORS, InboundVerdict.WEBHOOK_NOT_HIT
+IDLE, OK, INCONCLUSIVE = InboundVerdict.IDLE, InboundVerdict.OK, InboundVerdict.INCONCLUSIVE
 DEMO_URL = "https://demo.twilio.com/welcome/sms/reply"
 APP_URL = "https://app.example.com/sms/inbound"
 OLD_URL = "https://old.example.com/sms"
 #: (phone_number, sid, sms_capable, webhook, inbound_messages, webhook_hits, alerts,
-#: verdict), in no particular order: the report sorts them.
+#: verdict, reason), in no particular order: the report sorts them.
 NUMBERS = (
-    ("+15550000007", "PN" + "07" * 16, True, APP_URL, 40, 40, 0, OK),
-    ("+15550000006", "PN" + "06" * 16, True, APP_URL, 0, 0, 0, IDLE),
-    ("+15550000005", "PN" + "05" * 16, True, OLD_URL, 25, 0, 0, WEBHOOK_NOT_HIT),
-    ("+15550000004", "PN" + "04" * 16, True, APP_URL, 12, 12, 3, WEBHOOK_ERRORS),
-    ("+15550000003", "PN" + "03" * 16, True, DEMO_URL, 4, 0, 0, DEMO_WEBHOOK),
-    ("+15550000002", "PN" + "02" * 16, True, "", 6, 0, 0, NO_WEBHOOK),
-    ("+15550000001", "PN" + "01" * 16, False, "", 0, 0, 0, NOT_SMS_CAPABLE),
+    ("+15550000007", "PN" + "07" * 16, True, APP_URL, 40, 40, 0, OK, ""),
+    ("+15550000006", "PN" + "06" * 16, True, APP_URL, 0, 0, 0, IDLE, ""),
+    ("+15550000005", "PN" + "05" * 16, True, OLD_URL, 25, 0, 0, WEBHOOK_NOT_HIT, ""),
+    ("+15550000004", "PN" + "04" * 16, True, APP_URL, 12, 12, 3, WEBHOOK_ERRORS, ""),
+    ("+15550000003", "PN" + "03" * 16, True, DEMO_URL, 4, 0, 0, DEMO_WEBHOOK, ""),
+    ("+15550000002", "PN" + "02" * 16, True, "", 6, 0, 0, NO_WEBHOOK, ""),
+    ("+15550000001", "PN" + "01" * 16, False, "", 0, 0, 0, NOT_SMS_CAPABLE, ""),
 )  # fmt: skip
 #: The unhandled inbound messages: more than the report shows.
 UNHANDLED = 25
@@ -74,6 +82,27 @@ def write_inbound_results(out: Path, *, configured: bool = True) -> InboundSumma
     summary.unhandled_inbound = UNHANDLED
     summary.webhook_alerts = 3
     summary.warnings.append(WARNING)
+    problems = [
+        ("SM" + "a1" * 16, "+15550009001", "delivered", None, "missing_final", None, None),
+        ("SM" + "a2" * 16, "+15550009002", "failed", 30008, "refused", "failed", 500),
+        ("SM" + "a3" * 16, "+15550009003", "undelivered", 30007, "disagrees", "delivered", 200),
+    ]
+    callbacks = {
+        name: [row[i] for row in problems]
+        for i, name in enumerate(("sid", "to", "status", "error_code", "problem"))
+    }
+    callbacks |= {
+        "from": ["+15550000007"] * 3,
+        "callback_status": [row[5] for row in problems],
+        "http_status": pa.array([row[6] for row in problems], pa.float64()),
+        "time": pa.array([START + timedelta(hours=h) for h in range(3)], pa.timestamp("us", "UTC")),
+    }
+    pq.write_table(
+        pa.table({c: callbacks[c] for c in CALLBACK_COLUMNS}), out / STATUS_CALLBACKS_FILE
+    )
+    summary.callbacks_logged = 500
+    summary.callback_messages = 240
+    summary.callback_problems = {"disagrees": 1, "missing_final": 1, "refused": 1}
     write_json(summary.to_json(), out / INBOUND_SUMMARY_FILE)
     return summary
 
@@ -118,7 +147,10 @@ def test_the_lead_counts_numbers_by_verdict_and_says_what_to_do(plain: tuple[str
     assert f'<p class="lead">{lead}</p>' in page
     assert f"> ⚠ {WARNING}" in section
     assert f'<p class="warn">⚠ {WARNING}</p>' in page
-    for action in ACTION_TEXT.values():
+    for verdict, action in ACTION_TEXT.items():
+        if verdict == INCONCLUSIVE:  # no number is
+            assert action not in section
+            continue
         assert f"- {action}" in section
         assert f"<li>{action}</li>" in page
     assert "buy an SMS-capable number" in section
@@ -200,3 +232,35 @@ def test_without_a_server_log_unhandled_messages_are_not_judged(tmp_path: Path) 
     section = section_of(markdown, TITLE)
     assert "No server log given" in section
     assert "received (UTC)" not in section
+
+
+def test_status_callback_problems_are_listed(plain: tuple[str, str]) -> None:
+    page, markdown = plain
+    section = section_of(markdown, TITLE)
+    assert (
+        "Status callbacks: 500 in the server log; 240 outbound messages checked for their "
+        "final status: 1 missing_final, 1 refused, 1 disagrees."
+    ) in section
+    for problem, meaning in CALLBACK_TEXT.items():
+        assert f"- {problem}: {meaning}." in section
+    rows = [line for line in section.splitlines() if "| SMa" in line or "| **" in line]
+    assert any(
+        "**disagrees**" in row and "| undelivered | delivered | 200 |" in row for row in rows
+    )
+    assert any("**refused**" in row and "| failed | failed | 500 |" in row for row in rows)
+    assert f"<code>{STATUS_CALLBACKS_FILE}</code>" in page
+
+
+def test_an_inconclusive_number_says_why(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_optouts_results(results)
+    write_inbound_results(results)
+    why = "the server log does not cover the time of its inbound messages"
+    rows = [*NUMBERS, ("+15550000009", "PN" + "09" * 16, True, APP_URL, 3, 0, 0, INCONCLUSIVE, why)]
+    numbers = {name: [row[i] for row in rows] for i, name in enumerate(NUMBER_COLUMNS)}
+    pq.write_table(pa.table(numbers), results / NUMBERS_CHECK_FILE)
+    _, markdown = report_of(results, tmp_path / "report")
+    section = section_of(markdown, TITLE)
+    row = next(line for line in section.splitlines() if line.startswith("| +15550000009"))
+    assert "| **inconclusive** | the server log does not cover" in row
+    assert "| note |" in section

@@ -1,0 +1,90 @@
+"""The requests the application's server received, as the server log shows them: what
+Twilio's webhooks and status callbacks are looked for in, and the time it covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.vocabulary import TWILIO_USER_AGENT
+
+#: The columns kept of each received request.
+RECEIVED_COLUMNS = (
+    "time",
+    "method",
+    "path",
+    "status",
+    "message_sid",
+    "from",
+    "user_agent",
+    "message_status",
+    "twilio_error_code",
+)
+#: Calls to Twilio's REST API: the application's own requests, never ones it received.
+TWILIO_API_PATH = "/2010-04-01/"
+
+
+@dataclass
+class Received:
+    """What the server log says the application received, and whether it can say so."""
+
+    #: One row per request (RECEIVED_COLUMNS); Twilio's are those ``from_twilio`` marks.
+    requests: pd.DataFrame
+    #: The first and last time of a received request (None: the log shows none).
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+    @property
+    def shows_any(self) -> bool:
+        """Whether the log holds any request the application received (an SDK log or an
+        egress proxy's shows only the application's calls to Twilio)."""
+        return self.start is not None
+
+    def from_twilio(self) -> pd.DataFrame:
+        """The POSTs that may be Twilio's: from TwilioProxy, or of unknown user agent."""
+        frame = self.requests
+        agent = frame["user_agent"].fillna("").astype(str)
+        twilio = (agent == "") | agent.str.startswith(TWILIO_USER_AGENT)
+        return frame[(frame["method"] == "POST") & twilio.to_numpy()]
+
+    def covers(self, times: pd.Series, slack: float = 0.0) -> pd.Series:
+        """Whether each time lies within the log's span (widened by ``slack`` seconds)."""
+        if self.start is None or self.end is None:
+            return pd.Series(False, index=times.index)
+        pad = pd.Timedelta(seconds=slack)
+        stamps = pd.to_datetime(times, utc=True)
+        return (stamps >= self.start - pad) & (stamps <= self.end + pad)
+
+
+def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | None:
+    """The requests of a parsed server log (``analyzer.logs`` table, or a frame with at
+    least time, method and path) that the application received; None without a log."""
+    if requests is None:
+        return None
+    table = (
+        requests
+        if isinstance(requests, pa.Table)
+        else pa.Table.from_pandas(requests, preserve_index=False)
+    )
+    path = table["path"].cast(pa.string())
+    keep = pc.and_(
+        pc.and_(pc.is_valid(path), pc.is_valid(table["time"])),
+        pc.invert(pc.fill_null(pc.starts_with(path, TWILIO_API_PATH), False)),
+    )
+    if "is_send" in table.column_names:
+        keep = pc.and_(keep, pc.invert(pc.fill_null(table["is_send"], False)))
+    kept = table.filter(pc.fill_null(keep, False))
+    columns = {}
+    for name in RECEIVED_COLUMNS:
+        columns[name] = (
+            kept[name] if name in kept.column_names else pa.nulls(kept.num_rows, pa.string())
+        )
+    frame = pa.table(columns).to_pandas()
+    frame["method"] = frame["method"].astype(str).str.upper()
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    if frame.empty:
+        return Received(frame, None, None)
+    return Received(frame, frame["time"].min(), frame["time"].max())
