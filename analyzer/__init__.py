@@ -10,15 +10,17 @@ The Python API (pandas DataFrames in and out)::
     judged["verdict"].value_counts()
 
 Functions: load_messages, find_duplicates, window_sensitivity, read_server_logs,
-cross_reference, investigate, run_detect, run_failures and run_optouts (what
-``analyzer detect``, ``failures`` and ``optouts`` do) and build_report. Each has an
+cross_reference, investigate, run_detect, run_failures, run_optouts and run_inbound
+(what ``analyzer detect``, ``failures``, ``optouts`` and ``inbound`` do) and
+build_report. Each has an
 example in its docstring. DetectOptions, LogOptions and InvestigateOptions are the settings the
 command line, nightly and these share.
 
 Packages, one job each (imports point down this list): ``vocabulary`` and ``results``
 (stable names, the results contract), ``store`` (the Parquet message store), ``sources``
 (Twilio export, file imports), ``logs`` (server log parsers), ``duplicates`` (clusters,
-verdicts, reported duplicates), ``report`` (HTML/Markdown/ticket), ``options`` (every
+verdicts, reported duplicates), ``failures``, ``optouts``, ``inbound`` (the other
+analyses), ``report`` (HTML/Markdown/ticket), ``options`` (every
 setting), ``analyses`` (the registry the jobs run), ``engines`` (local, Dask),
 ``pipeline`` and ``nightly`` (jobs), ``simulate`` (data with known answers), ``api``
 and ``cli``.
@@ -33,6 +35,7 @@ from analyzer.api import (
     read_server_logs,
     run_detect,
     run_failures,
+    run_inbound,
     run_optouts,
     window_sensitivity,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "read_server_logs",
     "run_detect",
     "run_failures",
+    "run_inbound",
     "run_optouts",
     "window_sensitivity",
 ]

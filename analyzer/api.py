@@ -295,3 +295,40 @@ def run_optouts(
     frame.attrs["summary"] = result.summary.to_json()
     frame.attrs["events"] = tables[OPTOUT_EVENTS_FILE]
     return frame
+
+
+def run_inbound(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    server_logs: LogOptions | Sequence[str | Path] = (),
+    start: DayLike = None,
+    end: DayLike = None,
+) -> pd.DataFrame:
+    """Do what ``analyzer inbound`` does: judge every number of the exported configuration
+    (``_config`` beside the messages) and, with the server log, the inbound messages and
+    status callbacks, write ``out_dir``. Returns one row per number with its verdict;
+    ``attrs["summary"]`` holds inbound_summary.json, ``attrs["unhandled"]`` the inbound
+    messages no webhook request answered and ``attrs["callbacks"]`` the callback problems.
+
+    Example::
+
+        numbers = run_inbound("data/sample/messages.parquet", "out/inbound",
+                              server_logs=["data/sample/app_requests.jsonl"])
+        numbers[numbers["verdict"] != "ok"]
+    """
+    from analyzer.analyses import AnalysisInput
+    from analyzer.inbound import CALLBACK_COLUMNS, NUMBER_COLUMNS
+    from analyzer.pipeline import run_analysis
+
+    given = AnalysisInput(source, start=start, end=end, logs=LogOptions.of(server_logs))
+    result = run_analysis("inbound", source, out_dir, given)
+    check = result.detail.get("check")
+    callbacks = result.detail.get("callbacks")
+    frame = check.numbers.copy() if check is not None else pd.DataFrame(columns=NUMBER_COLUMNS)
+    frame.attrs["summary"] = result.summary.to_json()
+    frame.attrs["unhandled"] = check.unhandled if check is not None else pd.DataFrame()
+    frame.attrs["callbacks"] = (
+        callbacks.problems if callbacks is not None else pd.DataFrame(columns=CALLBACK_COLUMNS)
+    )
+    return frame

@@ -26,7 +26,7 @@ from analyzer.simulate import SimulationConfig, simulate
 sim, results, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 simulate(sim, SimulationConfig(messages=n, seed=42, days=3, retry_rate=0.025,
                                double_submit_rate=0.02, redelivery_rate=0.005,
-                               twilio_side_rate=0.005, carrier_side_rate=0.002))
+                               twilio_side_rate=0.005, carrier_side_rate=0.002, app_log=False))
 run_detect(sim + "/messages.parquet", results, server_logs=[sim + "/server_requests.jsonl"])
 """
 

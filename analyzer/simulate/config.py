@@ -87,6 +87,9 @@ class SimulationConfig:
     #: Answer each create with a Twilio-Request-Id that carries the created SID's hex
     #: digits, as public logs of the real service show (False: unrelated random ids).
     request_id_is_sid: bool = False
+    #: Write the application's ingress log (Twilio's webhooks and status callbacks to it,
+    #: about 1.5 lines per message) and its truth; off for very large simulations.
+    app_log: bool = True
 
 
 def validate(config: SimulationConfig) -> tuple[int, LogGap]:

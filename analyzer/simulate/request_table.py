@@ -23,11 +23,14 @@ from analyzer.simulate.plan import Plan
 from analyzer.simulate.text import counter_bytes, fixed_width, hex_matrix, hex_sids, join, pick
 
 API_HOST = "https://api.twilio.com"
-#: The optional text columns of a request table.
+#: The optional text columns of a request table (user_agent, message_status and
+#: remote_addr describe requests the application received).
 TEXT_COLUMNS = (
     "to", "message_sid", "request_id", "error", "from", "messaging_service_sid", "body",
-    "media_url", "response_body",
+    "media_url", "response_body", "user_agent", "message_status", "remote_addr",
 )  # fmt: skip
+#: What only the pre-2022 SDK logged of the application's requests (with_records).
+SDK_RECORD_COLUMNS = ("from", "messaging_service_sid", "body", "media_url", "response_body")
 
 
 def request_chunk(

@@ -15,6 +15,19 @@ def url_path(url: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(url, r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/]*", "")
 
 
+def optional_column(t: pa.Table, name: str) -> pa.Array:
+    """The column of this name, all null when the table has none."""
+    if name in t.column_names:
+        column = t[name]
+        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return pa.nulls(t.num_rows, pa.string())
+
+
+def user_agents(t: pa.Table) -> pa.Array:
+    """Each request's User-Agent: the row's, else the SDK's."""
+    return pc.coalesce(optional_column(t, "user_agent"), pa.scalar(USER_AGENT))
+
+
 def request_numbers(t: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """status (0 = no response), duration (ms, 0 if unknown), is GET, per-row random ints."""
     status = np.asarray(pc.fill_null(t["status"], 0).to_numpy(zero_copy_only=False), np.int64)
@@ -26,9 +39,12 @@ def request_numbers(t: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 
 
 def bytes_sent(status: np.ndarray, rnd: np.ndarray) -> np.ndarray:
-    """Response sizes: none without a response, short error bodies, longer records."""
+    """Response sizes: none without a response or content (204), short error bodies,
+    longer records."""
     return np.where(
-        status == 0, 0, np.where(status >= 400, 150 + rnd[:, 2] % 40, 820 + rnd[:, 3] % 180)
+        (status == 0) | (status == 204),
+        0,
+        np.where(status >= 400, 150 + rnd[:, 2] % 40, 820 + rnd[:, 3] % 180),
     )
 
 

@@ -24,6 +24,7 @@ from analyzer.simulate.writers.common import (
     USER_AGENT,
     bytes_sent,
     cut_text,
+    optional_column,
     request_numbers,
 )
 
@@ -61,7 +62,7 @@ def _response_headers(t: pa.Table, seed: int, status: np.ndarray, duration: np.n
         [
             "{'Date': '", rfc2822(ms // 1000, "GMT"),
             "', 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': '",
-            as_text(bytes_sent(np.maximum(status, 1), rnd) - 40),
+            as_text(np.maximum(bytes_sent(np.maximum(status, 1), rnd) - 40, 0)),
             "', 'Connection': 'keep-alive', ", rid, error_code,
             "'Twilio-Concurrent-Requests': '1', 'Twilio-Request-Duration': '",
             as_text(server_ms // 1000), ".", digits(server_ms % 1000, 3),
@@ -97,13 +98,6 @@ def render_sdk(t: pa.Table, seed: int) -> pa.Array:
     )  # fmt: skip
 
 
-def _optional(t: pa.Table, name: str) -> pa.Array:
-    if name in t.column_names:
-        column = t[name]
-        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return pa.nulls(t.num_rows, pa.string())
-
-
 def _payload(t: pa.Table) -> pa.Array:
     """The PAYLOAD dict's str(), null when the request carried no form data."""
     items = []
@@ -113,8 +107,9 @@ def _payload(t: pa.Table) -> pa.Array:
         ("MessagingServiceSid", "messaging_service_sid"),
         ("Body", "body"),
     ):
-        items.append(pc.binary_join_element_wise(f"'{key}': ", python_repr(_optional(t, name)), ""))
-    media = _optional(t, "media_url")
+        value = python_repr(optional_column(t, name))
+        items.append(pc.binary_join_element_wise(f"'{key}': ", value, ""))
+    media = optional_column(t, "media_url")
     items.append(pc.binary_join_element_wise("'MediaUrl': [", python_repr(media), "]", ""))
     # Items joined with ", " (null_handling="skip" drops rows in this pyarrow version).
     pieces: list[str | pa.Array] = ["{"]
@@ -141,7 +136,8 @@ _ERROR_MESSAGES = {
 def _fallback_body(t: pa.Table, status: np.ndarray) -> pa.Array:
     """A response body for rows that carry none: Twilio's error JSON (its code the row's
     ``error_code``, else 20000 + status), or sid/to/status."""
-    code = pc.coalesce(pc.cast(_optional(t, "error_code"), pa.string()), as_text(20000 + status))
+    given = pc.cast(optional_column(t, "error_code"), pa.string())
+    code = pc.coalesce(given, as_text(20000 + status))
     known = np.array(list(_ERROR_MESSAGES))
     which = np.where(np.isin(status, known), np.searchsorted(known, status), known.size)
     error = join(
@@ -160,9 +156,9 @@ def _fallback_body(t: pa.Table, status: np.ndarray) -> pa.Array:
     ok = join(
         [
             '{"sid": ',
-            json_quoted(_optional(t, "message_sid")),
+            json_quoted(optional_column(t, "message_sid")),
             ', "status": "queued", "to": ',
-            json_quoted(_optional(t, "to")),
+            json_quoted(optional_column(t, "to")),
             "}",
         ]
     )
@@ -174,7 +170,7 @@ def render_sdk_legacy(t: pa.Table, seed: int) -> pa.Array:
     status, _, _, _ = request_numbers(t)
     pre, pre_response = _sdk_prefixes(t)
     payload = _payload(t)
-    body = pc.coalesce(_optional(t, "response_body"), _fallback_body(t, status))
+    body = pc.coalesce(optional_column(t, "response_body"), _fallback_body(t, status))
     payload_line = join([pre, "PAYLOAD: ", pc.fill_null(payload, ""), "\n"])
     return join(
         [

@@ -32,6 +32,8 @@ FILES = (
     "truth.parquet",
     "complaints.csv",
     "simulation.json",
+    "app_requests.jsonl",
+    "app_requests.combined.log",
 )
 ALL_FORMATS = dataclasses.replace(RICH, log_formats=LOG_FORMATS)
 EXTRA_FORMATS = tuple(f for f in LOG_FORMATS if f != "jsonl")

@@ -102,7 +102,7 @@ def test_an_interrupted_simulation_leaves_the_older_set_whole(tmp_path: Path) ->
     # The new set, whole, and nothing of the older one beside it.
     assert names == {
         "messages.parquet", "server_requests.jsonl", "truth.parquet", "complaints.csv",
-        "simulation.json", CONFIG_DIR,
+        "simulation.json", CONFIG_DIR, "app_requests.jsonl", "app_requests.combined.log",
     }  # fmt: skip
     planted = new.records["opt_out"]
     assert pq.read_metadata(tmp_path / "messages.parquet").num_rows == 3_000 + planted

@@ -10,13 +10,24 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from analyzer.analyses.base import AnalysisInput
+from analyzer.options import LogOptions
 from analyzer.pipeline import run_analysis
-from analyzer.results import CONFIG_COLUMNS, CONFIG_DIR, NUMBERS_CHECK_FILE, NUMBERS_FILE
+from analyzer.results import (
+    CONFIG_COLUMNS,
+    CONFIG_DIR,
+    NUMBERS_CHECK_FILE,
+    NUMBERS_FILE,
+    STATUS_CALLBACKS_FILE,
+    UNHANDLED_INBOUND_FILE,
+)
 from analyzer.simulate import SimulationConfig, simulate
 from analyzer.sources.twilio_api.config import config_schema
+from analyzer.vocabulary import InboundVerdict
 
 #: SHA-256 of the files a run of 3,000 messages (seed 7) wrote before the simulator
-#: wrote the configuration; simulation.json without its "inbound" and files "config".
+#: wrote the configuration and the ingress log; simulation.json without what they added
+#: (its "inbound", files "config" and "app_logs", config "app_log").
 BEFORE = {
     "complaints.csv": "51e7742858fbdbec10e714858dddfbb2f6bee13c1139954b70f18f448edc062f",
     "messages.parquet": "48a691b52f8ceda87dcd49faf39982db56cdb6c5eed73fc5f0d7424219c3ee35",
@@ -50,6 +61,26 @@ def test_every_number_gets_the_expected_verdict(run_dir: Path, tmp_path: Path) -
     assert inbound["no_webhook"] > 0 and inbound["webhook_errors"] > 0
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "combined"])
+def test_with_the_app_log_every_number_gets_the_expected_verdict(
+    run_dir: Path, tmp_path: Path, fmt: str
+) -> None:
+    described = json.loads((run_dir / "simulation.json").read_text())
+    expected, log = described["inbound"], run_dir / described["files"]["app_logs"][fmt]
+    source = run_dir / "messages.parquet"
+    run_analysis("inbound", source, tmp_path, AnalysisInput(source, logs=LogOptions.of([log])))
+    found = pq.read_table(tmp_path / NUMBERS_CHECK_FILE).to_pandas()
+    verdicts = dict(zip(found["phone_number"], found["verdict"], strict=True))
+    assert verdicts == expected["numbers_with_log"]
+    assert list(verdicts.values()).count(InboundVerdict.WEBHOOK_NOT_HIT) == 1
+    unhandled = pq.read_table(tmp_path / UNHANDLED_INBOUND_FILE)["sid"].to_pylist()
+    assert sorted(unhandled) == expected["unhandled"]
+    if fmt == "jsonl":  # an access log shows no MessageSid to tell the messages apart
+        problems = pq.read_table(tmp_path / STATUS_CALLBACKS_FILE).to_pandas()
+        found_problems = problems.groupby("problem")["sid"].agg(sorted).to_dict()
+        assert found_problems == expected["callbacks"]
+
+
 def test_config_files_have_the_exports_schema(run_dir: Path) -> None:
     for name in CONFIG_COLUMNS:
         table = pq.read_table(run_dir / CONFIG_DIR / name)
@@ -65,6 +96,8 @@ def test_other_files_are_unchanged(run_dir: Path) -> None:
             described = json.loads(data)
             del described["inbound"]
             del described["files"]["config"]
+            del described["files"]["app_logs"]
+            del described["config"]["app_log"]
             data = (json.dumps(described, indent=2, ensure_ascii=False) + "\n").encode()
         assert _digest(data) == digest, name
 
