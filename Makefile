@@ -26,8 +26,9 @@ demo: $(STAMP)
 	$(BIN)/analyzer failures data/sample/messages.parquet --out $(OUT)/detect \
 	    --server-log data/sample/server_requests.jsonl --quiet
 	$(BIN)/analyzer optouts data/sample/messages.parquet --out $(OUT)/detect --quiet
-	@# No --server-log: the sample's log holds the app's sends, not Twilio's webhook requests.
-	$(BIN)/analyzer inbound data/sample/messages.parquet --out $(OUT)/detect
+	@# The application's ingress log: Twilio's webhooks and status callbacks to it.
+	$(BIN)/analyzer inbound data/sample/messages.parquet --out $(OUT)/detect \
+	    --server-log data/sample/app_requests.jsonl
 	$(BIN)/analyzer report $(OUT)/detect --out $(OUT)/report --ticket
 	@echo "Demo report: $(CURDIR)/$(OUT)/report/index.html"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import sys
@@ -232,3 +233,18 @@ def test_support_notebook_runs(
         stop = stops.loc[mine, "sid"]
         assert sid in listed and len(stop) == 1 and stop.iloc[0] in listed
         assert sid in final.split("sent after an opt-out (no 21610):")[1].splitlines()[0]
+
+    # Inbound: every number the simulator planted a problem on, each unhandled message, and
+    # the callback problems by kind, as simulation.json says.
+    planted = json.loads((ROOT / "data" / "sample" / "simulation.json").read_text())["inbound"]
+    shown = _text(_cell(nb, "inbound"))
+    for number, verdict in planted["numbers_with_log"].items():
+        if verdict not in ("ok", "idle"):
+            assert re.search(rf"{re.escape(number)}.*{verdict}", shown), (number, verdict)
+    unhandled = _text(_cell(nb, "inbound-unhandled"))
+    assert f"{len(planted['unhandled'])} inbound messages never reached" in unhandled
+    assert all(sid in unhandled for sid in planted["unhandled"])
+    assert all(sid in final for sid in planted["unhandled"])
+    problems = _text(_cell(nb, "callbacks"))
+    for problem, sids in planted["callbacks"].items():
+        assert re.search(rf"^{problem}\s+{len(sids)}$", problems, re.M), problem

@@ -74,3 +74,40 @@ def test_without_configuration_it_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["inbound", str(dataset), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "no account configuration" in result.stderr
+
+
+def test_the_sample_judged_by_its_logs(tmp_path: Path) -> None:
+    """On data/sample: the application's ingress log decides every planted number and
+    message; its request log to Twilio decides none of what it cannot see."""
+    import json
+
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample"
+    planted = json.loads((sample / "simulation.json").read_text())["inbound"]
+    messages = str(sample / "messages.parquet")
+    ingress = runner.invoke(
+        app, ["inbound", messages, "--out", str(tmp_path / "in"),
+              "--server-log", str(sample / "app_requests.jsonl")],
+    )  # fmt: skip
+    assert ingress.exit_code == 0, ingress.output
+    numbers = pq.read_table(tmp_path / "in" / NUMBERS_CHECK_FILE).to_pandas()
+    assert dict(zip(numbers["phone_number"], numbers["verdict"], strict=True)) == (
+        planted["numbers_with_log"]
+    )
+    unhandled = pq.read_table(tmp_path / "in" / UNHANDLED_INBOUND_FILE).to_pandas()
+    assert sorted(unhandled["sid"]) == planted["unhandled"]
+
+    egress = runner.invoke(
+        app, ["inbound", messages, "--out", str(tmp_path / "out"),
+              "--server-log", str(sample / "server_requests.jsonl")],
+    )  # fmt: skip
+    assert egress.exit_code == 0, egress.output
+    assert "no request the application received" in egress.output
+    numbers = pq.read_table(tmp_path / "out" / NUMBERS_CHECK_FILE).to_pandas()
+    verdicts = dict(zip(numbers["phone_number"], numbers["verdict"], strict=True))
+    # What the configuration alone decides stays; whether messages reached the webhooks
+    # cannot be judged from this log (the sample has no TwiML App numbers).
+    expected = {n: "inconclusive" if v == "ok" else v for n, v in planted["numbers"].items()}
+    assert verdicts == expected
+    summary = InboundSummary.read(tmp_path / "out" / INBOUND_SUMMARY_FILE)
+    assert summary.unhandled_inbound is None
+    assert pq.read_table(tmp_path / "out" / UNHANDLED_INBOUND_FILE).num_rows == 0
