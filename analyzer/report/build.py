@@ -32,8 +32,10 @@ from analyzer.results import (
 TITLE = "Duplicate SMS report"
 #: The title of a report on a folder that holds delivery failures and no duplicates.
 FAILURES_TITLE = "Delivery failures report"
-#: The title of a report on a folder that holds only opt-outs.
+#: The title of a report on a folder that holds opt-outs and neither of the above.
 OPTOUTS_TITLE = "Opt-outs report"
+#: The title of a report on a folder that holds only an inbound check.
+INBOUND_TITLE = "Inbound reachability report"
 
 
 @dataclass
@@ -61,7 +63,9 @@ def report_title(data: ReportData) -> str:
     """The title: that of the first analysis the folder holds."""
     if data.duplicates:
         return TITLE
-    return FAILURES_TITLE if data.failures is not None else OPTOUTS_TITLE
+    if data.failures is not None:
+        return FAILURES_TITLE
+    return OPTOUTS_TITLE if data.optouts is not None else INBOUND_TITLE
 
 
 def build_report(
@@ -73,13 +77,13 @@ def build_report(
     redact_ticket: bool = True,
 ) -> ReportResult:
     """Write an HTML, Markdown, CSV and JSON report (and optionally a support ticket) on
-    the results of ``analyzer detect``, ``analyzer failures`` and/or ``analyzer optouts``
-    in ``results``, each file atomically (no clusters.csv without a detection).
+    the results of ``analyzer detect``, ``failures``, ``optouts`` and/or ``inbound`` in
+    ``results``, each file atomically (no clusters.csv without a detection).
 
     ``redact`` masks recipient numbers (and numbers inside bodies) in index.html,
     report.md, clusters.csv and the charts; the ticket masks them and leaves bodies out
     unless ``redact_ticket`` is False. No credential reaches any output. Raises
-    InputError if ``results`` holds no detect, failures or opt-outs output.
+    InputError if ``results`` holds none of their outputs.
 
     >>> result = build_report("results", "report", ticket=True)   # doctest: +SKIP
     >>> result.index_html

@@ -102,12 +102,13 @@ class ReportData:
 
 def load_results(results: Path) -> ReportData:
     """Read a results folder; InputError if it holds no ``analyzer detect``,
-    ``analyzer failures`` or ``analyzer optouts`` output."""
+    ``failures``, ``optouts`` or ``inbound`` output."""
     if not results.is_dir():
         raise InputError(f"{results}: no such results folder (run `analyzer detect` first)")
     failures = load_failures(results)
     optouts = load_optouts(results)
-    others = failures is not None or optouts is not None
+    inbound = load_inbound(results)
+    others = failures is not None or optouts is not None or inbound is not None
     duplicates = not others or (results / CLUSTERS_FILE).is_file()
     table = _read_clusters(results) if duplicates else NO_CLUSTERS
     detection = DuplicatesSummary()
@@ -157,7 +158,7 @@ def load_results(results: Path) -> ReportData:
         failures,
         duplicates,
         optouts,
-        load_inbound(results),
+        inbound,
     )
 
 

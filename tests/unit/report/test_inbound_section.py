@@ -264,3 +264,12 @@ def test_an_inconclusive_number_says_why(tmp_path: Path) -> None:
     row = next(line for line in section.splitlines() if line.startswith("| +15550000009"))
     assert "| **inconclusive** | the server log does not cover" in row
     assert "| note |" in section
+
+
+def test_a_folder_with_only_the_inbound_check_gets_its_own_report(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_inbound_results(results)
+    page, markdown = report_of(results, tmp_path / "report")
+    assert markdown.startswith("# Inbound reachability report\n")
+    assert headings(markdown)[1] == [TITLE]
+    assert "<title>Inbound reachability report" in page
