@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from analyzer.inbound.received import Received
+from analyzer.inbound.received import Received, is_in
 from analyzer.vocabulary import FINAL_STATUSES, CallbackProblem
 
 #: One row per problem of one message (or per refused callback naming none).
@@ -55,9 +55,9 @@ def callback_requests(received: Received, paths: set[str], webhooks: set[str]) -
     inbound one), and those to a service's callback path that is no inbound webhook's."""
     posts = received.from_twilio()
     status = posts["message_status"].astype("string").str.lower()
-    with_status = status.notna() & ~status.isin(INBOUND_STATUSES)
-    to_path = posts["path"].isin(paths - webhooks) & status.isna()
-    return posts.assign(message_status=status)[(with_status | to_path).to_numpy()]
+    with_status = status.notna().to_numpy() & ~is_in(status, INBOUND_STATUSES)
+    to_path = is_in(posts["path"], paths - webhooks) & status.isna().to_numpy()
+    return posts.assign(message_status=status)[with_status | to_path]
 
 
 def check_callbacks(
@@ -109,30 +109,30 @@ def _expected(
     status, callbacks asked for (their service sets one, or some arrived), and created and
     last updated within the log's span."""
     with_callback = services.loc[services["status_callback"].notna(), "sid"]
-    asked = outbound["messaging_service_sid"].isin(with_callback) | outbound["sid"].isin(
-        named["message_sid"]
+    asked = is_in(outbound["messaging_service_sid"], with_callback) | is_in(
+        outbound["sid"], named["message_sid"]
     )
     inside = received.covers(outbound["date_created"], tolerance) & received.covers(
         outbound["date_updated"].fillna(outbound["date_created"]), 0.0
     )
-    final = outbound["status"].isin(FINAL_STATUSES)
-    return outbound[(asked & inside & final).to_numpy()]
+    final = is_in(outbound["status"], FINAL_STATUSES)
+    return outbound[asked & inside.to_numpy() & final]
 
 
 def _final_problems(expected: pd.DataFrame, named: pd.DataFrame) -> list[pd.DataFrame]:
     """missing_final and disagrees rows of the expected messages."""
-    finals = named[named["message_status"].isin(FINAL_STATUSES)]
+    finals = named[is_in(named["message_status"], FINAL_STATUSES)]
     last = finals.sort_values("time", kind="stable").drop_duplicates("message_sid", keep="last")
     last = last.set_index("message_sid")
     said = finals["message_sid"].astype(str) + "|" + finals["message_status"].astype(str)
     sids, statuses = expected["sid"].astype(str), expected["status"].astype(str)
-    agrees = (sids + "|" + statuses).isin(said)
+    agrees = is_in(sids + "|" + statuses, said)
     for record_status, callback_status in SAME_STATUS:
-        agrees |= (statuses == record_status) & (sids + "|" + callback_status).isin(said)
-    has_final = expected["sid"].isin(last.index).to_numpy()
+        agrees |= (statuses == record_status).to_numpy() & is_in(sids + "|" + callback_status, said)
+    has_final = is_in(expected["sid"], last.index)
     missing = expected[~has_final].assign(problem=CallbackProblem.MISSING_FINAL.value)
     missing = missing.assign(callback_status=None, http_status=np.nan, time=missing["date_updated"])
-    wrong = expected[has_final & ~agrees.to_numpy()]
+    wrong = expected[has_final & ~agrees]
     if wrong.empty:
         return [missing]
     wrong = wrong.assign(

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from analyzer.inbound.received import Received
+from analyzer.inbound.received import Received, is_in
 from analyzer.vocabulary import InboundVerdict
 
 #: Twilio's demo reply, where new numbers point until someone sets a webhook.
@@ -176,7 +176,7 @@ def _unhandled(
     anonymous = posts[~named]
     with_sender = anonymous["from"].notna()
     handled = (
-        messages["sid"].isin(posts.loc[named, "message_sid"]).to_numpy()
+        is_in(messages["sid"], posts.loc[named, "message_sid"])
         | _near(messages, anonymous[with_sender], ["path", "from"], tolerance)
         | _near(messages, anonymous[~with_sender], ["path"], tolerance)
     )

@@ -3,8 +3,11 @@ Twilio's webhooks and status callbacks are looked for in, and the time it covers
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,3 +91,27 @@ def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | No
     if frame.empty:
         return Received(frame, None, None)
     return Received(frame, frame["time"].min(), frame["time"].max())
+
+
+def is_in(values: pd.Series, among: Iterable[Any] | pd.Series | pd.Index) -> np.ndarray:
+    """Whether each value is one of ``among`` (a null never is), computed by Arrow:
+    pandas' own isin walks Arrow-backed text in Python, value by value."""
+    left = pa.array(values, from_pandas=True)
+    if isinstance(left, pa.ChunkedArray):
+        left = left.combine_chunks()
+    right = pa.array(
+        list(among) if not isinstance(among, pd.Series | pd.Index) else among, from_pandas=True
+    )
+    if isinstance(right, pa.ChunkedArray):
+        right = right.combine_chunks()
+    if pa.types.is_dictionary(left.type):
+        left = left.dictionary_decode()
+    if len(left) == 0 or len(right) == 0 or pa.types.is_null(left.type):
+        return np.zeros(len(left), dtype=bool)
+    if right.type != left.type:
+        try:
+            right = right.cast(left.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
+    found = pc.is_in(left, value_set=right, skip_nulls=True)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
