@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.logs.files import LineChunk
 from analyzer.logs.model import CORE_SCHEMA
 from analyzer.schema import TIMESTAMP
 
@@ -17,6 +18,8 @@ SEND_PATH_RE = r"^/2010-04-01/Accounts/[^/]+/(?:SMS/)?Messages(?:\.json|\.xml)?$
 # Account SIDs hold no dot: "AC….json" gives the SID without the extension.
 ACCOUNT_RE = r"^/2010-04-01/Accounts/(?P<a>[^/.]*)"
 _URL_SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*://"
+#: The bytes a blank line may start with (space, tab, CR, LF), by byte.
+_BLANK_START = np.isin(np.arange(256), [32, 9, 13, 10])
 
 
 def np_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -24,20 +27,35 @@ def np_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def without_blank_lines(
-    lines: pa.StringArray, first_line: int
-) -> tuple[pa.StringArray, np.ndarray]:
-    """The lines that are not blank, and their 1-based line numbers."""
+def without_blank_lines(chunk: LineChunk) -> tuple[pa.StringArray, np.ndarray]:
+    """The chunk's lines that are not blank, and their 1-based line numbers."""
+    lines = chunk.lines
+    # Only a line that is empty or starts with whitespace may be blank.
+    data = np.frombuffer(chunk.data, dtype=np.uint8)
+    maybe = np.diff(chunk.offsets) == 0
+    if len(data):
+        maybe |= _BLANK_START[data[np.minimum(chunk.offsets[:-1], len(data) - 1)]]
+    line_no = np.arange(chunk.first_line, chunk.first_line + len(lines))
+    if not maybe.any():
+        return lines, line_no
+    candidates = np.flatnonzero(maybe)
+    blank = np.zeros(len(lines), dtype=bool)
     # JSON's own whitespace, so that pyarrow's JSON reader skips exactly these lines.
-    blank = np_bool(pc.match_substring_regex(lines, r"^[ \t]*$"))
+    blank[candidates] = np_bool(
+        pc.match_substring_regex(lines.take(pa.array(candidates)), r"^[ \t]*$")
+    )
     keep = np.flatnonzero(~blank)
     body = lines.take(pa.array(keep)) if len(keep) < len(lines) else lines
-    return body, keep + first_line
+    return body, line_no[keep]
 
 
 def nullify_empty(arr: pa.Array) -> pa.Array:
     """Text trimmed of whitespace, empty text as null."""
+    if arr.null_count == len(arr):
+        return arr
     arr = pc.utf8_trim_whitespace(arr)
+    if (pc.min(pc.binary_length(arr)).as_py() or 0) > 0:
+        return arr  # no empty text
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
@@ -84,9 +102,8 @@ def apply_where(arr: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Array
     return pc.replace_with_mask(arr, mask, fn(arr.filter(mask)))
 
 
-def url_to_path(url: pa.Array, method: pa.Array) -> pa.Array:
-    """The path of each URL or request target, without host, query or fragment; null for
-    a CONNECT tunnel or a missing value."""
+def _target_paths(url: pa.Array) -> pa.Array:
+    """The path of each URL or request target; "-" (a missing value) and "" are null."""
     absolute = pc.match_substring(url, "://")
 
     def strip_host(u: pa.Array) -> pa.Array:
@@ -99,9 +116,30 @@ def url_to_path(url: pa.Array, method: pa.Array) -> pa.Array:
         pc.match_substring_regex(path, "[?#]"),
         lambda u: pc.replace_substring_regex(u, r"[?#].*$", ""),
     )
-    # A CONNECT tunnel shows host:port, never a path; "-" is a missing value.
-    bad = pc.or_(pc.equal(method, "CONNECT"), pc.or_(pc.equal(path, "-"), pc.equal(path, "")))
-    return pc.if_else(bad, pa.scalar(None, pa.string()), path)
+    missing = pc.or_(pc.equal(path, "-"), pc.equal(path, ""))
+    return pc.if_else(missing, pa.scalar(None, pa.string()), path)
+
+
+def _path_facts(paths: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The account SID in each path (null: none) and whether the path creates messages."""
+    account = pc.struct_field(pc.extract_regex(paths, ACCOUNT_RE), "a")
+    account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
+    return account, pc.match_substring_regex(paths, SEND_PATH_RE)
+
+
+def _targets(url: pa.Array, method: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The path, account SID and is-a-send of each request (text worked out once per
+    distinct URL: most requests call a few endpoints)."""
+    encoded = pc.dictionary_encode(url)
+    paths = _target_paths(encoded.dictionary)
+    account, sends = _path_facts(paths)
+    path, account = paths.take(encoded.indices), account.take(encoded.indices)
+    tunnel = pc.equal(method, "CONNECT")
+    if pc.any(tunnel).as_py():
+        path = pc.if_else(tunnel, pa.scalar(None, pa.string()), path)
+        account = pc.if_else(tunnel, pa.scalar(None, pa.string()), account)
+    is_send = pc.and_(pc.equal(method, "POST"), sends.take(encoded.indices))
+    return path, account, pc.fill_null(is_send, False)
 
 
 def core_table(
@@ -131,12 +169,7 @@ def core_table(
         return pa.nulls(n, typ) if a is None else a.cast(typ)
 
     method = pc.utf8_upper(method.cast(pa.string()))
-    path = url_to_path(url.cast(pa.string()), method)
-    account = pc.struct_field(pc.extract_regex(path, ACCOUNT_RE), "a")
-    account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
-    is_send = pc.fill_null(
-        pc.and_(pc.equal(method, "POST"), pc.match_substring_regex(path, SEND_PATH_RE)), False
-    )
+    path, account, is_send = _targets(url.cast(pa.string()), method)
     cols = [
         time.cast(TIMESTAMP),
         opt(twilio_time, TIMESTAMP),

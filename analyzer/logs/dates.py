@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ ISO_TIME_RE = (
 )
 _ZONE_SUFFIX_RE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _EPOCH_RE = r"^-?\d+(?:\.\d+)?$"
+_NAIVE_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?$")
 #: Epochs above this can only be milliseconds (1e11 s is in the year 5138).
 _EPOCH_MS_ABOVE = 1e11
 
@@ -56,17 +59,45 @@ def parse_times(values: pa.Array, log_tz: str = "UTC") -> pa.TimestampArray:
     """
     if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
         return _epoch_to_utc(values)
-    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    text = values.cast(pa.string())
+    naive_first = _looks_naive(text)
+    if not naive_first:
+        # The common case, first: zoned ISO 8601 as it is (a failed cast costs a pass).
+        with contextlib.suppress(pa.ArrowInvalid):
+            return pc.cast(text, TIMESTAMP)
+    text = pc.utf8_trim_whitespace(text)
     # Python logging writes "14:03:01,123"; a comma has no other use in a timestamp.
     text = pc.replace_substring(text, ",", ".")
-    # Fast paths: all values zoned, or all naive.
-    with contextlib.suppress(pa.ArrowInvalid):
-        return pc.cast(text, TIMESTAMP)
-    with contextlib.suppress(pa.ArrowInvalid):
-        return pc.assume_timezone(
-            pc.cast(text, pa.timestamp("us")), log_tz, ambiguous="earliest", nonexistent="latest"
-        ).cast(TIMESTAMP)
+    # Fast paths: all values zoned, or all naive (tried first when the first value is).
+    casts: list[Callable[[pa.Array], pa.Array]] = [
+        _cast_zoned,
+        functools.partial(_cast_naive, log_tz=log_tz),
+    ]
+    for cast in casts[::-1] if naive_first else casts:
+        with contextlib.suppress(pa.ArrowInvalid):
+            return cast(text)
     return _parse_mixed_times(text, log_tz)
+
+
+def _looks_naive(text: pa.Array) -> bool:
+    """Whether the first value of text is an ISO 8601 time without a zone."""
+    valid = text.slice(0, 1000).drop_null()
+    if not len(valid):
+        valid = text.drop_null()
+    if not len(valid):
+        return False
+    first = str(valid[0].as_py()).strip()
+    return _NAIVE_ISO.match(first) is not None
+
+
+def _cast_zoned(text: pa.Array) -> pa.Array:
+    return pc.cast(text, TIMESTAMP)
+
+
+def _cast_naive(text: pa.Array, log_tz: str) -> pa.Array:
+    naive = pc.cast(text, pa.timestamp("us"))
+    local = pc.assume_timezone(naive, log_tz, ambiguous="earliest", nonexistent="latest")
+    return local.cast(TIMESTAMP)
 
 
 def _parse_mixed_times(text: pa.Array, log_tz: str) -> pa.TimestampArray:
@@ -180,3 +211,78 @@ def _iso_to_utc(text: pa.Array, log_tz: str | None) -> np.ndarray:
         ).dt.tz_convert("UTC")
     values = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     return np.asarray(values)
+
+
+#: Byte positions in a CLF time ("29/Nov/2026:14:03:01 +0100") of its digits, and of
+#: each separator.
+_CLF_WIDTH = 26
+_CLF_DIGITS = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25]
+_CLF_SEPARATORS = {2: "/", 6: "/", 11: ":", 14: ":", 17: ":", 20: " "}
+_MONTH_CODES = np.array([(ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in MONTHS])
+_MONTH_CODES_SORTED = np.sort(_MONTH_CODES)
+_MONTH_OF_SORTED = np.argsort(_MONTH_CODES) + 1
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def clf_times(raw: pa.Array, slow: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """UTC timestamps of CLF times ("29/Nov/2026:14:03:01 +0100"): read from the bytes
+    of well-formed values; ``slow`` reads the others (and gives null for what is none)."""
+    n = len(raw)
+    fixed = np_bool(pc.equal(pc.binary_length(raw), _CLF_WIDTH))
+    micros = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    if fixed.any():
+        rows = np.flatnonzero(fixed)
+        micros[rows], ok[rows] = _clf_micros(raw.filter(pa.array(fixed)))
+    out = pa.array(micros, pa.int64(), mask=~ok).cast(pa.timestamp("us")).cast(TIMESTAMP)
+    rest = ~ok & np_bool(pc.is_valid(raw))
+    if rest.any():
+        out = pc.replace_with_mask(out, pa.array(rest), slow(raw.filter(pa.array(rest))))
+    return out
+
+
+def _clf_micros(text: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch microseconds of fixed-width CLF times, and which are plainly valid."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
+    start = int(offsets[0])
+    b = np.frombuffer(text.buffers()[2], dtype=np.uint8)[start : start + n * _CLF_WIDTH]
+    b = b.reshape(n, _CLF_WIDTH)
+    # Bytes below "0" wrap around to large values: one comparison checks for a digit.
+    digit = b[:, _CLF_DIGITS] - np.uint8(ord("0"))
+    ok = (digit <= 9).all(axis=1)
+    for pos, sep in _CLF_SEPARATORS.items():
+        ok &= b[:, pos] == ord(sep)
+    sign = np.where(b[:, 21] == ord("-"), -1, 1)
+    ok &= (b[:, 21] == ord("+")) | (b[:, 21] == ord("-"))
+    code = (b[:, 3].astype(np.int64) << 16) | (b[:, 4].astype(np.int64) << 8) | b[:, 5]
+    at = np.minimum(np.searchsorted(_MONTH_CODES_SORTED, code), 11)
+    ok &= _MONTH_CODES_SORTED[at] == code
+    month = _MONTH_OF_SORTED[at]
+
+    def number(*cols: int) -> np.ndarray:
+        value = np.zeros(n, dtype=np.int64)
+        for c in cols:
+            value = value * 10 + digit[:, _CLF_DIGITS.index(c)]
+        return value
+
+    day, year = number(0, 1), number(7, 8, 9, 10)
+    hour, minute, second = number(12, 13), number(15, 16), number(18, 19)
+    zone_h, zone_m = number(22, 23), number(24, 25)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[month - 1] + ((month == 2) & leap)
+    ok &= (year >= 1) & (day >= 1) & (day <= month_days)
+    ok &= (hour < 24) & (minute < 60) & (second < 60) & (zone_h < 24) & (zone_m < 60)
+    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    seconds -= sign * (zone_h * 3600 + zone_m * 60)
+    return np.where(ok, seconds * MICROS_PER_SECOND, 0), ok
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from analyzer.logs.columns import (
     without_blank_lines,
 )
 from analyzer.logs.dates import parse_times, parse_twilio_dates
+from analyzer.logs.files import LineChunk
 from analyzer.logs.model import ParsedChunk, Parser, empty_core, malformed_samples
 
 #: jsonl field names, keyed by the names accepted in ``fields=``.
@@ -51,7 +53,7 @@ DEFAULT_JSONL_FIELDS: dict[str, str] = {
 _FALLBACK_FIELDS: dict[str, str] = {"twilio_error_code": "twilio_error_code", "url": "path"}
 #: Lines whose first JSON values give the Arrow types of the fields.
 _TYPE_SAMPLE_LINES = 200
-_JSON_BLOCK = 4 * 1024 * 1024
+_OPEN_BRACE = ord("{")
 _JSON_SCALAR_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
 
 
@@ -107,6 +109,16 @@ def _json_scalar_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
+def _read_json_text(data: pa.Buffer, schema: pa.Schema) -> pa.Table:
+    """The fields of ``schema`` in each JSON object of data (one thread: chunks are read
+    in parallel)."""
+    return pj.read_json(
+        pa.BufferReader(data),
+        read_options=pj.ReadOptions(use_threads=False, block_size=max(data.size, 1 << 16)),
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+    )
+
+
 class JsonlParser(Parser):
     """JSON lines: pyarrow's JSON reader per chunk, bisecting down to json.loads on errors."""
 
@@ -121,9 +133,14 @@ class JsonlParser(Parser):
         }
         self.sources = list(dict.fromkeys([*self.fields.values(), *self.fallbacks.values()]))
         self.schema: pa.Schema | None = None
+        #: The schema with the fields not seen in the first lines typed null, which the
+        #: JSON reader handles faster; dropped once a chunk holds a value for one of them.
+        self.lean_schema: pa.Schema | None = None
+        self._schema_lock = threading.Lock()
 
-    def _infer_schema(self, sample: list[str]) -> pa.Schema:
-        """Arrow types of the source fields, from the first JSON values seen."""
+    def _infer_schema(self, sample: list[str]) -> tuple[pa.Schema, pa.Schema]:
+        """Arrow types of the source fields, from the first JSON values seen; and the same
+        with the fields not seen typed null."""
         types: dict[str, pa.DataType] = {}
         for text in sample:
             try:
@@ -137,30 +154,56 @@ class JsonlParser(Parser):
                     typ = _JSON_SCALAR_TYPES.get(type(obj[name]))
                     if typ is not None:
                         types[name] = typ
+        seen = set(types)
         # A duration logged as 120 in the first lines may read 120.5 later.
         duration = self.fields["duration_ms"]
         if types.get(duration) == pa.int64():
             types[duration] = pa.float64()
         # Error codes show only on refused requests, often not among the first lines: read
         # as numbers unless they were seen as text.
-        for code in (self.fields["twilio_error_code"], *self.fallbacks.values()):
+        codes = [self.fields["twilio_error_code"], self.fallbacks.get("twilio_error_code")]
+        for code in filter(None, codes):
             if types.get(code, pa.int64()) == pa.int64():
                 types[code] = pa.float64()
-        return pa.schema([pa.field(n, types.get(n, pa.string())) for n in self.sources])
+        full = pa.schema([pa.field(n, types.get(n, pa.string())) for n in self.sources])
+        return full, pa.schema([f if f.name in seen else f.with_type(pa.null()) for f in full])
 
-    def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
-        body, line_no = without_blank_lines(lines, first_line)
+    def prepare(self, chunk: LineChunk) -> ParsedChunk:
+        with self._schema_lock:
+            if self.schema is None:
+                head, _ = without_blank_lines(chunk)
+                if len(head):
+                    sample = head.slice(0, _TYPE_SAMPLE_LINES).to_pylist()
+                    self.schema, self.lean_schema = self._infer_schema(sample)
+        if self.schema is None:
+            return ParsedChunk(empty_core())  # blank lines only
+        cols = self._parse_clean(chunk)
+        if cols is not None:
+            line_no = np.arange(chunk.first_line, chunk.first_line + len(chunk))
+            return self._finish_rows(
+                lambda: chunk.lines, line_no, cols, np.zeros(len(chunk), dtype=bool)
+            )
+        body, line_no = without_blank_lines(chunk)
         if len(body) == 0:
-            return None
-        if self.schema is None:  # only ever touched from the reader thread
-            self.schema = self._infer_schema(body.slice(0, _TYPE_SAMPLE_LINES).to_pylist())
-        cols, invalid = self._parse(body)
-        return body, line_no, cols, invalid
-
-    def feed(self, prepared: Any) -> ParsedChunk:
-        if prepared is None:
             return ParsedChunk(empty_core())
-        return self._finish_rows(*prepared)
+        return self._finish_rows(lambda: body, line_no, *self._parse(body))
+
+    def _parse_clean(self, chunk: LineChunk) -> dict[str, pa.Array] | None:
+        """The fields of a chunk whose every line is one JSON object, read from its bytes
+        in one pass; None for any other chunk."""
+        lengths = np.diff(chunk.offsets)
+        if not len(lengths) or not (lengths > 0).all():
+            return None
+        data = np.frombuffer(chunk.data, dtype=np.uint8)
+        # Each line opens an object: no blank lines, whose line numbers would be lost.
+        if not (data[chunk.offsets[:-1]] == _OPEN_BRACE).all():
+            return None
+        if not chunk.is_utf8:
+            return None  # read line by line, with replacement characters
+        try:
+            return self._read_json(chunk.data, len(chunk))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
 
     def _parse(self, body: pa.StringArray) -> tuple[dict[str, pa.Array], np.ndarray]:
         # Lines that cannot be a JSON object (mostly truncated ones) go straight to the
@@ -204,23 +247,32 @@ class JsonlParser(Parser):
         return cols, np.concatenate([head_invalid, tail_invalid])
 
     def _parse_fast(self, body: pa.StringArray) -> dict[str, pa.Array]:
-        assert self.schema is not None
         joined = pc.binary_join(
             pa.ListArray.from_arrays(pa.array([0, len(body)], pa.int32()), body), "\n"
         )[0]
-        table = pj.read_json(
-            pa.BufferReader(joined.as_buffer()),
-            read_options=pj.ReadOptions(block_size=_JSON_BLOCK),
-            parse_options=pj.ParseOptions(
-                explicit_schema=self.schema, unexpected_field_behavior="ignore"
-            ),
-        )
-        if table.num_rows != len(body):
+        return self._read_json(joined.as_buffer(), len(body))
+
+    def _read_json(self, data: pa.Buffer, n_lines: int) -> dict[str, pa.Array]:
+        """The source fields of ``n_lines`` lines of JSON objects; raises ArrowInvalid
+        when a line is no JSON object."""
+        assert self.schema is not None
+        lean = self.lean_schema
+        try:
+            table = _read_json_text(data, lean or self.schema)
+        except pa.ArrowInvalid:
+            if lean is None:
+                raise
+            table = _read_json_text(data, self.schema)
+            self.lean_schema = None  # a field unseen at first holds values after all
+        if table.num_rows != n_lines:
             # Several objects on one line: rows would not line up with lines.
             raise pa.ArrowInvalid("row count differs from line count")
         out = {}
-        for name in self.sources:
+        for field in self.schema:
+            name = field.name
             col = table[name].combine_chunks()
+            if pa.types.is_null(col.type):
+                col = pa.nulls(n_lines, field.type)
             if pa.types.is_boolean(col.type):
                 col = pc.if_else(col, "true", "false")
             out[name] = col
@@ -273,7 +325,7 @@ class JsonlParser(Parser):
 
     def _finish_rows(
         self,
-        body: pa.StringArray,
+        texts: Callable[[], pa.StringArray],
         line_no: np.ndarray,
         cols: dict[str, pa.Array],
         invalid: np.ndarray,
@@ -322,5 +374,5 @@ class JsonlParser(Parser):
             table,
             malformed=int(bad.sum()),
             skipped=int(skipped.sum()),
-            samples=malformed_samples(body, line_no, bad, reason),
+            samples=malformed_samples(texts(), line_no, bad, reason) if bad.any() else [],
         )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from analyzer.logs.files import LineChunk
 from analyzer.schema import TIMESTAMP
 from analyzer.vocabulary import LogFormat
 
@@ -174,21 +175,23 @@ def malformed_samples(
 class Parser:
     """Reads one file of one format, chunk by chunk.
 
-    prepare() is stateless and may run in the reader thread; feed() runs in order, in the
-    caller's thread; finish() gives what is left once the file is read.
+    prepare() is stateless (but for what it learns from the first chunk, which it sees
+    before any other) and runs on worker threads, several chunks at once; feed() runs in
+    order, in the caller's thread; finish() gives what is left once the file is read.
     """
 
     def __init__(self, log_tz: str, fields: Mapping[str, str]) -> None:
         self.log_tz = log_tz
         self.fields = dict(fields)
 
-    def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
-        """The stateless first half of parsing a chunk whose first line is ``first_line``."""
+    def prepare(self, chunk: LineChunk) -> Any:
+        """The stateless first half of parsing a chunk of lines."""
         raise NotImplementedError
 
     def feed(self, prepared: Any) -> ParsedChunk:
-        """The rows of a chunk, from what prepare() gave."""
-        raise NotImplementedError
+        """The rows of a chunk, from what prepare() gave (by default: prepare() did all)."""
+        assert isinstance(prepared, ParsedChunk)
+        return prepared
 
     def finish(self) -> ParsedChunk:
         """The rows still held back once every chunk was fed."""

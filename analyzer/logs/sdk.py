@@ -26,6 +26,7 @@ from analyzer.logs.columns import (
     to_int_status,
 )
 from analyzer.logs.dates import HTTP_DATE_FIXED, parse_twilio_dates
+from analyzer.logs.files import LineChunk
 from analyzer.logs.model import (
     MAX_SAMPLES,
     SAMPLE_CHARS,
@@ -298,8 +299,9 @@ class SdkParser(Parser):
         self.carry: pa.Table | None = None
         self.single_key: bool | None = None
 
-    def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
-        return sdk_line_rows(lines, first_line, self.log_tz), first_line + len(lines) - 1
+    def prepare(self, chunk: LineChunk) -> Any:
+        rows = sdk_line_rows(chunk.lines, chunk.first_line, self.log_tz)
+        return rows, chunk.first_line + len(chunk) - 1
 
     def feed(self, prepared: Any) -> ParsedChunk:
         rows, last_line = prepared

@@ -7,15 +7,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.logs.columns import core_table, np_bool, to_float, to_int_status, without_blank_lines
-from analyzer.logs.dates import iso_to_timestamps, month_numbers, parse_times
+from analyzer.logs.dates import clf_times, iso_to_timestamps, month_numbers, parse_times
+from analyzer.logs.files import LineChunk
 from analyzer.logs.model import ParsedChunk, Parser, empty_core, malformed_samples
+from analyzer.logs.wire_split import Fields, combined_fields, envoy_fields, merge
 
 # RE2 extracts capture groups far faster from short, anchored, unambiguous ("one-pass")
 # patterns: each format has a full pattern to validate lines (DFA match only) and a
@@ -94,24 +95,15 @@ class RegexLineParser(Parser):
     #: Extraction patterns, each with at most 4 groups (RE2's fast one-pass limit).
     extracts: tuple[str, ...] = ()
 
-    def prepare(self, lines: pa.StringArray, first_line: int) -> Any:
-        body, line_no = without_blank_lines(lines, first_line)
+    def prepare(self, chunk: LineChunk) -> ParsedChunk:
+        body, line_no = without_blank_lines(chunk)
         if len(body) == 0:
-            return None
+            return ParsedChunk(empty_core())
         matched = np_bool(pc.match_substring_regex(body, self.pattern))
-        valid = body.filter(pa.array(matched))
-        fields: dict[str, pa.Array] = {}
-        for pattern in self.extracts:
-            found = pc.extract_regex(valid, pattern)
-            fields.update({f.name: pc.struct_field(found, f.name) for f in found.type})
+        valid = body if matched.all() else body.filter(pa.array(matched))
+        fields = self.extract(valid)
         self.refine(valid, fields)
         parts = pa.StructArray.from_arrays(list(fields.values()), list(fields))
-        return body, line_no, matched, parts
-
-    def feed(self, prepared: Any) -> ParsedChunk:
-        if prepared is None:
-            return ParsedChunk(empty_core())
-        body, line_no, matched, parts = prepared
         time = self.parse_time(pc.struct_field(parts, "time"))
         good_time = np_bool(pc.is_valid(time))
         ok = matched.copy()
@@ -121,11 +113,27 @@ class RegexLineParser(Parser):
         def reason(i: int) -> str:
             return "unparseable time" if matched[i] else "line does not match the format"
 
-        keep_rows = pa.array(good_time)
-        table = self.build(parts.filter(keep_rows), time.filter(keep_rows), line_no[ok])
+        if not good_time.all():
+            keep_rows = pa.array(good_time)
+            parts, time = parts.filter(keep_rows), time.filter(keep_rows)
+        table = self.build(parts, time, line_no[ok])
+        if not bad.any():
+            return ParsedChunk(table)
         return ParsedChunk(
             table, malformed=int(bad.sum()), samples=malformed_samples(body, line_no, bad, reason)
         )
+
+    def extract(self, valid: pa.StringArray) -> Fields:
+        """The fields of lines that match the format."""
+        return self.extract_regex(valid)
+
+    def extract_regex(self, valid: pa.StringArray) -> Fields:
+        """The fields of lines that match the format, read by the extraction patterns."""
+        fields: Fields = {}
+        for pattern in self.extracts:
+            found = pc.extract_regex(valid, pattern)
+            fields.update({f.name: pc.struct_field(found, f.name) for f in found.type})
+        return fields
 
     def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
         """Fix up extracted fields in place (e.g. from a second pattern for some lines)."""
@@ -145,8 +153,14 @@ class CombinedParser(RegexLineParser):
     pattern = _COMBINED_RE
     extracts = (_COMBINED_EXTRACT,)
 
+    def extract(self, valid: pa.StringArray) -> Fields:
+        fast, ok = combined_fields(valid)
+        return merge(fast, ok, lambda rows: self.extract_regex(valid.take(pa.array(rows))))
+
     def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
-        to_app = pc.invert(pc.match_substring_regex(fields["target"], _TWILIO_API_TARGET))
+        encoded = pc.dictionary_encode(fields["target"])
+        to_twilio = pc.match_substring_regex(encoded.dictionary, _TWILIO_API_TARGET)
+        to_app = pc.invert(to_twilio.take(encoded.indices))
         agent = pa.nulls(len(valid), pa.string())
         if pc.any(to_app).as_py():
             found = pc.extract_regex(valid.filter(to_app), _COMBINED_AGENT_EXTRACT)
@@ -154,6 +168,10 @@ class CombinedParser(RegexLineParser):
         fields["agent"] = agent
 
     def parse_time(self, raw: pa.Array) -> pa.Array:
+        return clf_times(raw, self.parse_time_text)
+
+    def parse_time_text(self, raw: pa.Array) -> pa.Array:
+        """parse_time() for any text (slower)."""
         # [29/Nov/2026:14:03:01 +0100] rewritten as ISO 8601 for Arrow's fast parser.
         parts = pc.extract_regex(raw, _CLF_TIME_EXTRACT)
         part = functools.partial(pc.struct_field, parts)
@@ -179,6 +197,10 @@ class EnvoyParser(RegexLineParser):
 
     pattern = _ENVOY_RE
     extracts = (_ENVOY_EXTRACT, _ENVOY_EXTRACT_MORE)
+
+    def extract(self, valid: pa.StringArray) -> Fields:
+        fast, ok = envoy_fields(valid)
+        return merge(fast, ok, lambda rows: self.extract_regex(valid.take(pa.array(rows))))
 
     def refine(self, valid: pa.StringArray, fields: dict[str, pa.Array]) -> None:
         # Istio's lines do not fit the default shape's flags/duration pattern.
