@@ -39,6 +39,7 @@ test: $(DEVSTAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.bench_detect
+	$(BIN)/python -m benchmarks.bench_month
 	$(BIN)/python -m benchmarks.bench_crossref
 	$(BIN)/python -m benchmarks.bench_export
 	$(BIN)/python -m benchmarks.bench_report

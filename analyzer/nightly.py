@@ -32,11 +32,13 @@ from typing import Any
 from analyzer.analyses import ANALYSES, AnalysisInput, AnalysisResult
 from analyzer.duplicates.crossref import DEFAULT_TOLERANCE
 from analyzer.duplicates.investigate import read_complaints
+from analyzer.engines import engine_session
 from analyzer.errors import EXIT_OK, EXIT_THRESHOLD, InputError, UserError
 from analyzer.logs import expand_paths
 from analyzer.options import (
     SETTINGS,
     DetectOptions,
+    EngineOptions,
     FailuresOptions,
     InvestigateOptions,
     LogOptions,
@@ -96,6 +98,10 @@ class NightlyConfig:
     keywords: Path | None = None
     #: Exit 3 when a message went out to a recipient who had opted out.
     alert_on_sent_after_opt_out: bool = False
+    #: Where the analyses run: pandas (here) or dask (a cluster).
+    engine: str = "pandas"
+    #: The Dask scheduler's address; None: a LocalCluster.
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         # However the settings were made, they hold checked values of the right type.
@@ -120,6 +126,11 @@ class NightlyConfig:
         return DetectOptions(
             window=self.window, extra_key=tuple(self.key), tolerance=self.tolerance
         )
+
+    @property
+    def engine_options(self) -> EngineOptions:
+        """Where the analyses run."""
+        return EngineOptions(self.engine, self.scheduler)
 
     @property
     def day(self) -> Day:
@@ -347,14 +358,16 @@ def _report_day(config: NightlyConfig, day: date) -> dict[str, AnalysisResult]:
             day=day,
             logs=config.log_options,
             options=config.detect_options,
+            engine=config.engine_options,
             failures=FailuresOptions(catalog=config.catalog),
             optouts=OptoutsOptions(keywords_file=config.keywords),
             allow_empty=True,
         )
-        results = {
-            name: run_analysis(name, config.dataset, staging / "results", given)
-            for name in ANALYSES
-        }
+        with engine_session(given.engine):
+            results = {
+                name: run_analysis(name, config.dataset, staging / "results", given)
+                for name in ANALYSES
+            }
         if config.complaints is not None:
             _investigate_day(config, day, staging / "results")
         from analyzer.report import build_report

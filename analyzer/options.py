@@ -321,7 +321,18 @@ SETTINGS: dict[str, Setting] = {
             "Also count records created up to this many minutes after the report: an "
             "allowance for an approximate report time or another clock (0 to 5270400).",
         ),
-        _s("engine", engine, "pandas (one machine) or dask (needs pip install -e '.[dask]')."),
+        _s(
+            "engine",
+            engine,
+            "pandas (one machine) or dask (needs pip install -e '.[dask]').",
+            env="ANALYZER_ENGINE",
+        ),
+        _s(
+            "scheduler",
+            text,
+            "Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].",
+            env="DASK_SCHEDULER_ADDRESS",
+        ),
         _s(
             "catalog",
             json_file,

@@ -21,6 +21,7 @@ from analyzer.duplicates.investigate import (
     read_complaints,
     report_rows,
 )
+from analyzer.engines import run_on_engine
 from analyzer.errors import InputError, UserError
 from analyzer.feedback import Feedback, Silent
 from analyzer.logs import LogParseResult, read_server_logs
@@ -62,7 +63,9 @@ def run_analysis(
     # Before any long work: a bad output folder should not cost a night's run.
     check_output(out_dir, source)
     given = given or AnalysisInput(source)
-    result = analysis.run(given)
+    # Duplicates spreads its own steps (detection, cross-reference) over the engine.
+    whole = name != "duplicates"
+    result = run_on_engine(analysis.run, given) if whole else analysis.run(given)
     given.feedback.step("Writing results")
     result.write(out_dir)
     return result

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
 from analyzer.duplicates.crossref import CrossReference, cross_reference
 from analyzer.duplicates.detect import DEFAULT_KEY, Detection, detect_columns
-from analyzer.engines import detect
+from analyzer.engines import cross_reference_on_dask, detect
 from analyzer.errors import InputError
 from analyzer.logs import LogParseResult
 from analyzer.results import (
@@ -71,6 +71,17 @@ def _cross_reference(
     logs = given.parsed_logs()
     given.feedback.step("Cross-referencing")
     start, end = given.read_period
+    if given.engine.name == "dask":  # time partitions on the cluster's workers
+        return logs, cross_reference_on_dask(
+            detection.clusters,
+            logs.requests,
+            given.engine,
+            source=given.source,
+            period=(start, end),
+            formats={f.path: f.format for f in logs.files},
+            skew=given.options.skew,
+            tolerance=given.options.tolerance,
+        )
     messages = read_messages(
         given.source, start=start, end=end, columns=CROSSREF_COLUMNS, dictionary=["direction"]
     )

@@ -61,6 +61,8 @@ def nightly(
     ] = None,
     day: Annotated[str | None, option("date", envvar=True)] = None,
     api_base_url: ApiBaseUrlOption = None,
+    engine: Annotated[str | None, option("engine")] = None,
+    scheduler: Annotated[str | None, option("scheduler")] = None,
     no_export: Annotated[
         bool,
         typer.Option("--no-export", help="Skip the export (the dataset is filled otherwise)."),
@@ -107,7 +109,7 @@ def nightly(
         "date": day,
         "api_base_url": api_base_url,
         "export": False if no_export else None,
-    }
+    } | {"engine": engine, "scheduler": scheduler}
     with user_errors(), _final_error_as_json(log_json):
         result = run_nightly(load_config(given, config_file=config))
     typer.echo(f"Report: {result.report_dir / 'index.html' if result.report_dir else '-'}")

@@ -4,7 +4,9 @@ The logged POSTs to Messages.json (``outcomes``: accepted, possible or refused) 
 Twilio's outbound-api records (``records``) are placed on one clock (``skew``) and
 reconciled one to one (``matching``, analyzer.duplicates.reconcile); a cluster is
 decided only when every way of explaining its records by the logged POSTs gives
-the same answer (``judge``), and gets a root-cause hint (``hints``).
+the same answer (``judge``), and gets a root-cause hint (``hints``). What the whole
+log decides (skew, match mode, delay band...) is learned once (``plan``); only the
+POSTs and records that can matter to the clusters are then judged.
 
 Verdicts are analyzer.vocabulary.Verdict values: ``app_side``, ``twilio_side``,
 ``webhook_side`` (replies to an incoming message, sent from a TwiML answer, not a
@@ -32,32 +34,10 @@ from analyzer.duplicates.crossref.evidence import (
     unlogged_columns,
 )
 from analyzer.duplicates.crossref.judge import ClusterEvidence, judge
-from analyzer.duplicates.crossref.matching import (
-    build_model,
-    copy_reach,
-    delay_band,
-    evidence_rows,
-)
-from analyzer.duplicates.crossref.outcomes import (
-    OUTCOMES,
-    REFUSED,
-    post_outcomes,
-    send_table,
-    sids_from_request_ids,
-)
-from analyzer.duplicates.crossref.records import (
-    api_records,
-    comparable_recipients,
-    present,
-    reply_counts,
-)
-from analyzer.duplicates.crossref.skew import (
-    SkewEstimate,
-    clock_warnings,
-    covered_by,
-    estimate_skew,
-    log_coverage,
-)
+from analyzer.duplicates.crossref.matching import copy_reach, evidence_rows
+from analyzer.duplicates.crossref.plan import CrossrefPlan, judged, planned
+from analyzer.duplicates.crossref.records import reply_counts
+from analyzer.duplicates.crossref.skew import SkewEstimate, covered_by
 from analyzer.errors import InputError
 from analyzer.schema import MICROS_PER_SECOND
 
@@ -84,6 +64,29 @@ class CrossReference:
     request_ids: dict[str, Any] = field(default_factory=dict)
 
 
+def plan_cross_reference(
+    clusters: pa.Table,
+    requests: pa.Table,
+    messages: pa.Table,
+    *,
+    skew: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    coverage_gap: float = DEFAULT_COVERAGE_GAP,
+) -> CrossrefPlan:
+    """What the whole log and every record decide for the cross-reference of ``clusters``:
+    skew, match mode, request-id hypothesis, recipients, coverage, POSTs by outcome,
+    warnings and the delay band (learned from the POSTs and records around the clusters).
+
+    The arguments are cross_reference's; ``requests`` must hold at least one row.
+    Pass the plan to cross_reference (e.g. for each part of the clusters, with the
+    requests and records around them) to judge them with these decisions.
+    """
+    _check_inputs(messages, skew, tolerance, coverage_gap)
+    if requests.num_rows == 0:
+        raise InputError("a cross-reference plan needs request log lines")
+    return planned(clusters, requests, messages, skew, tolerance, coverage_gap)[0]
+
+
 def cross_reference(
     clusters: pa.Table,
     requests: pa.Table | None,
@@ -93,6 +96,7 @@ def cross_reference(
     skew: float | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     coverage_gap: float = DEFAULT_COVERAGE_GAP,
+    plan: CrossrefPlan | None = None,
 ) -> CrossReference:
     """Give every duplicate cluster a verdict backed by the request log.
 
@@ -101,7 +105,9 @@ def cross_reference(
     every record around the clusters. ``formats`` maps each log file to its format,
     for the log kind. ``skew`` overrides the estimate (log clock minus Twilio clock,
     seconds). ``tolerance`` is the half-width of the delay band used when the data
-    has too few clean pairs to learn it.
+    has too few clean pairs to learn it. ``plan`` (plan_cross_reference) gives the
+    decisions learned from the whole log, which are then not learned again (``skew``
+    and ``coverage_gap`` are the plan's); without it they are learned here.
     """
     _check_inputs(messages, skew, tolerance, coverage_gap)
     n = clusters.num_rows
@@ -109,47 +115,31 @@ def cross_reference(
     if requests is None or requests.num_rows == 0:
         return _without_logs(clusters, replies, sizes, skew)
 
-    records = api_records(messages)
-    sends, request_ids = sids_from_request_ids(send_table(requests), messages)
-    sends, records, recipient_note = comparable_recipients(sends, records)
-    outcome = post_outcomes(sends["status"])
-    mode = _match_mode(sends)
-    unused_ids = request_ids.get("candidates") and not request_ids.get("used")
-    warnings = [note for note in (recipient_note, unused_ids and request_ids["note"]) if note]
-    live = outcome != OUTCOMES.index(REFUSED)
-    skew_info = _skew(sends, records, mode, live, skew, tolerance, warnings)
-    coverage = log_coverage(requests, skew_info.seconds, coverage_gap)
-    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
-    warnings.extend(clock_warnings(coverage, records, skew_info, send_us[live]))
-
-    model = build_model(clusters, sends, send_us, outcome, records, mode, skew_info.seconds)
-    band, band_method = delay_band(model, tolerance)
+    if plan is None:
+        plan, part = planned(clusters, requests, messages, skew, tolerance, coverage_gap)
+    else:
+        part = judged(clusters, requests, messages, plan)
+    model, band = part.model, plan.delay_band_ms
     result = rc.reconcile(model.graph(band, copy_reach(band, tolerance)), model.rec_cluster, n)
-    covered = _covered_clusters(clusters, coverage, tolerance)
-    judged = judge(reconciled_evidence(result, model, covered, replies, sizes))
-    matched = (sends, *evidence_rows(result, model, band, send_us))
+    covered = _covered_clusters(clusters, plan.coverage, tolerance)
+    judged_verdicts = judge(reconciled_evidence(result, model, covered, replies, sizes))
+    matched = (part.sends, *evidence_rows(result, model, band, part.send_us))
     evidence = logged_columns(
-        judged, mode, result, model, matched, covered, skew_info.seconds, formats
+        judged_verdicts, plan.mode, result, model, matched, covered, plan.skew.seconds, formats
     )
     table = attach(clusters, evidence)
     return CrossReference(
         clusters=table,
-        skew=skew_info,
-        mode=mode,
-        coverage=coverage,
+        skew=plan.skew,
+        mode=plan.mode,
+        coverage=plan.coverage,
         by_verdict=count_verdicts(table),
-        warnings=warnings,
-        delay_band=(band[0] / 1000, band[1] / 1000),
-        delay_band_method=band_method,
-        sends=_by_outcome(outcome),
-        request_ids=request_ids,
+        warnings=list(plan.warnings),
+        delay_band=plan.delay_band,
+        delay_band_method=plan.delay_band_method,
+        sends=dict(plan.sends),
+        request_ids=dict(plan.request_ids),
     )
-
-
-def _by_outcome(outcome: np.ndarray) -> dict[str, int]:
-    """Logged POSTs per outcome (accepted, possible, refused)."""
-    counts = np.bincount(outcome, minlength=len(OUTCOMES))
-    return {name: int(counts[i]) for i, name in enumerate(OUTCOMES)}
 
 
 def _check_inputs(
@@ -179,47 +169,6 @@ def _without_logs(
     )
 
 
-def _match_mode(sends: pa.Table) -> str:
-    """How the log's POSTs can be matched: by SID, by recipient and time, or by time."""
-    has_sid = bool(sends.num_rows) and pc.any(pc.is_valid(sends["message_sid"])).as_py()
-    has_to = bool(sends.num_rows) and pc.any(pc.is_valid(sends["to"])).as_py()
-    return "sid" if has_sid else "recipient_time" if has_to else "time_only"
-
-
-def _skew(
-    sends: pa.Table,
-    records: pa.Table,
-    mode: str,
-    live: np.ndarray,
-    given: float | None,
-    tolerance: float,
-    warnings: list[str],
-) -> SkewEstimate:
-    """The skew used: the given one, else the estimate; warns (into ``warnings``) when
-    the given one is far from what the data shows."""
-    exact = live
-    if "time_max" in sends.column_names:
-        exact = live & ~present(pc.is_valid(sends["time_max"]))
-    estimate = estimate_skew(sends, records, mode, exact)
-    used = float(given) if given is not None else estimate.seconds
-    far_off = estimate.method != "none" and abs((given or 0.0) - estimate.seconds) > tolerance
-    if given is not None and far_off:
-        warnings.append(
-            f"the given skew ({given:+.1f} s) differs from the one the data shows "
-            f"({estimate.seconds:+.1f} s, {estimate.method}) by more than the tolerance: "
-            "POSTs may fall outside their clusters' windows"
-        )
-    return SkewEstimate(
-        seconds=used,
-        method="given" if given is not None else estimate.method,
-        pairs=estimate.pairs,
-        estimated=estimate.seconds,
-        spread=estimate.spread,
-        confidence="given" if given is not None else estimate.confidence,
-        note=estimate.note,
-    )
-
-
 def _covered_clusters(
     clusters: pa.Table, coverage: pd.DataFrame, tolerance: float
 ) -> np.ndarray:
@@ -235,6 +184,8 @@ __all__ = [
     "DEFAULT_COVERAGE_GAP",
     "DEFAULT_TOLERANCE",
     "CrossReference",
+    "CrossrefPlan",
     "SkewEstimate",
     "cross_reference",
+    "plan_cross_reference",
 ]

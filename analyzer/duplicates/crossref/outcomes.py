@@ -42,21 +42,25 @@ def post_outcomes(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return out
 
 
-def send_table(requests: pa.Table) -> pa.Table:
-    """The logged POSTs to Messages.json that have a time, with the columns used here."""
-    usable = pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
+def send_columns(requests: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The request table's columns used here (no copy), and which rows are logged POSTs
+    to Messages.json that have a time."""
+    usable = present(
+        pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
+    )
     optional = [c for c in ("twilio_time", "time_max") if c in requests.column_names]
-    names = _SEND_COLUMNS + optional
-    return requests.select(names).filter(usable)
+    return requests.select(_SEND_COLUMNS + optional), usable
 
 
-def _request_id_candidates(sends: pa.Table) -> tuple[np.ndarray, pa.ChunkedArray] | None:
+def _request_id_candidates(
+    sends: pa.Table, usable: np.ndarray
+) -> tuple[np.ndarray, pa.ChunkedArray] | None:
     """Accepted POSTs without a SID whose request id holds 32 hex digits, and those
     digits (lower case); None when there are none."""
-    if not sends.num_rows:
+    if not usable.any():
         return None
     status = sends["status"]
-    ok = present(
+    ok = usable & present(
         pc.and_(
             pc.and_(pc.greater_equal(status, 200), pc.less(status, 300)),
             pc.and_(pc.is_null(sends["message_sid"]), pc.is_valid(sends["request_id"])),
@@ -73,15 +77,19 @@ def _request_id_candidates(sends: pa.Table) -> tuple[np.ndarray, pa.ChunkedArray
     return candidate, pc.utf8_lower(hexes)
 
 
-def sids_from_request_ids(sends: pa.Table, messages: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
-    """Fill missing SIDs of accepted POSTs from Twilio-Request-Id, where the records confirm it.
+def sids_from_request_ids(
+    sends: pa.Table, usable: np.ndarray, messages: pa.Table, *, use: bool | None = None
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Fill missing SIDs of accepted POSTs (rows ``usable``) from Twilio-Request-Id, where
+    the records confirm it.
 
     twilio-python's log holds no SID, but in public logs the request id of a successful
     create carries the created SID's 32 hex digits. The hypothesis is used only when
-    nearly every candidate within the records' period names an exported record.
+    nearly every candidate within the records' period names an exported record, or
+    when ``use`` says so (a decision made on the whole log: True or False).
     """
     info: dict[str, Any] = {"candidates": 0, "found": 0, "used": False, "note": ""}
-    candidates = _request_id_candidates(sends)
+    candidates = None if use is False else _request_id_candidates(sends, usable)
     if candidates is None:
         return sends, info
     candidate, hexes = candidates
@@ -101,7 +109,7 @@ def sids_from_request_ids(sends: pa.Table, messages: pa.Table) -> tuple[pa.Table
     n_cand, n_found = int(considered.sum()), int((found & in_period).sum())
     rate = n_found / n_cand if n_cand else 0.0
     info.update(candidates=n_cand, found=n_found, rate=round(rate, 4))
-    if n_cand < MIN_REQUEST_IDS or rate < REQUEST_ID_CONFIRMATION:
+    if use is None and (n_cand < MIN_REQUEST_IDS or rate < REQUEST_ID_CONFIRMATION):
         info["note"] = (
             f"Twilio-Request-Id values were not used as SIDs: {n_found} of {n_cand} "
             "successful creates in the records' period name an exported record"

@@ -20,24 +20,35 @@ def present(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def api_records(messages: pa.Table) -> pa.Table:
-    """Records that stand for a POST by the application: outbound-api, with a creation time."""
-    direction = pc.fill_null(
-        pc.equal(messages["direction"].cast(pa.string()), "outbound-api"), False
-    )
-    subset = messages.filter(pc.and_(direction, pc.is_valid(messages["date_created"])))
-    if "status" in subset.column_names:
-        failed = pc.fill_null(pc.equal(subset["status"].cast(pa.string()), "failed"), False)
-    else:
-        failed = pa.array(np.zeros(subset.num_rows, dtype=bool))
+def api_mask(messages: pa.Table) -> np.ndarray:
+    """Which messages stand for a POST by the application: outbound-api, with a creation time."""
+    direction = pc.equal(messages["direction"], "outbound-api")
+    return present(pc.and_(direction, pc.is_valid(messages["date_created"])))
+
+
+def record_columns(messages: pa.Table) -> pa.Table:
+    """Every message's sid, to and creation time (µs) as the cross-reference compares
+    them, sharing the messages' memory."""
     return pa.table(
         {
-            "sid": subset["sid"].cast(pa.string()),
-            "to": subset["to"].cast(pa.string()),
-            "us": pc.cast(subset["date_created"], pa.int64()),
-            "failed": failed,
+            "sid": messages["sid"].cast(pa.string()),
+            "to": messages["to"].cast(pa.string()),
+            "us": pc.cast(messages["date_created"], pa.int64()),
         }
     )
+
+
+def with_failed(records: pa.Table, messages: pa.Table, keep: np.ndarray) -> pa.Table:
+    """The rows ``keep`` of ``records`` (record_columns of ``messages``), with whether
+    each record failed (status ``failed``)."""
+    mask = pa.array(keep)
+    subset = records.filter(mask)
+    if "status" in messages.column_names:
+        status = messages["status"].filter(mask).cast(pa.string())
+        failed = pc.fill_null(pc.equal(status, "failed"), False)
+    else:
+        failed = pa.array(np.zeros(subset.num_rows, dtype=bool))
+    return subset.append_column("failed", failed)
 
 
 def records_in_clusters(records: pa.Table, clusters: pa.Table) -> np.ndarray:
@@ -55,10 +66,7 @@ def reply_counts(clusters: pa.Table, messages: pa.Table) -> tuple[np.ndarray, np
     flat = pc.list_flatten(clusters["sids"])
     parent = pc.list_parent_indices(clusters["sids"]).to_numpy(zero_copy_only=False)
     reply = pc.fill_null(
-        pc.is_in(
-            messages["direction"].cast(pa.string()), value_set=pa.array(list(_REPLY_DIRECTIONS))
-        ),
-        False,
+        pc.is_in(messages["direction"], value_set=pa.array(list(_REPLY_DIRECTIONS))), False
     )
     reply_sids = messages["sid"].filter(reply)
     hit = np.asarray(
@@ -83,43 +91,94 @@ def recipient_key(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
 
 
-def comparable_recipients(sends: pa.Table, records: pa.Table) -> tuple[pa.Table, pa.Table, str]:
-    """Logged and exported recipients in one form, or none logged when they cannot match.
+#: How logged recipients are compared with the records': as logged, both as
+#: recipient_key, or not at all (the records' still as recipient_key).
+RECIPIENTS_AS_LOGGED = "as_logged"
+RECIPIENTS_KEYED = "recipient_key"
+RECIPIENTS_NOT_USED = "not_used"
+
+
+def comparable_recipients(
+    sends: pa.Table,
+    usable: np.ndarray,
+    records: pa.Table,
+    known: np.ndarray,
+    *,
+    how: str | None = None,
+) -> tuple[pa.Table, pa.Table, str, str]:
+    """Logged and exported recipients in one form, or none logged when they cannot match;
+    the sends are the rows ``usable``, the records the rows ``known``.
 
     Logs write numbers their own way (no ``+``, spaces) or not at all (``redacted``, another
     account's numbers). Where they already name the records' recipients nothing changes;
     otherwise both sides are compared as recipient_key; and where the logged recipients
-    still name too few records, they are not used (the SIDs or the times are).
+    still name too few records, they are not used (the SIDs or the times are). ``how``
+    imposes a decision made on the whole log (a RECIPIENTS_* value). Returns the sends,
+    the records, how they are compared and a note when the logged ones are not used.
     """
-    logged = sends["to"]
-    if sends.num_rows == 0 or logged.null_count == len(logged) or records.num_rows == 0:
-        return sends, records, ""
-    sample = logged.drop_null().slice(0, _RECIPIENT_SAMPLE)
-    known = records["to"]
-    if _share_in(sample, known) >= RECIPIENT_MATCH_SHARE:
-        return sends, records, ""
-    records = records.set_column(
-        records.schema.get_field_index("to"), "to", recipient_key(records["to"])
-    )
-    keyed = recipient_key(logged)
-    share = _share_in(keyed.drop_null().slice(0, _RECIPIENT_SAMPLE), records["to"])
-    column = sends.schema.get_field_index("to")
-    if share >= RECIPIENT_MATCH_SHARE:
-        return sends.set_column(column, "to", keyed), records, ""
+    share, keyed = 0.0, None
+    if how is None:
+        how, share, keyed = _recipient_decision(sends["to"], usable, records["to"], known)
+    if how == RECIPIENTS_AS_LOGGED:
+        return sends, records, how, ""
+    records = _replaced(records, "to", recipient_key(records["to"]) if keyed is None else keyed)
+    if how == RECIPIENTS_KEYED:
+        return _replaced(sends, "to", recipient_key(sends["to"])), records, how, ""
     note = (
         f"the recipients in the request logs name {share:.0%} of the exported records' "
         "recipients (redacted, written another way, or another account's): they are not "
         "used, and requests are matched by SID or by time"
     )
-    return sends.set_column(column, "to", pa.nulls(sends.num_rows, pa.string())), records, note
+    nulls = pa.nulls(sends.num_rows, pa.string())
+    return _replaced(sends, "to", nulls), records, how, note if keyed is not None else ""
 
 
-def _share_in(values: pa.Array | pa.ChunkedArray, known: pa.Array | pa.ChunkedArray) -> float:
-    """The share of ``values`` found in ``known`` (hashing the few values, not the many)."""
+def _recipient_decision(
+    logged: pa.ChunkedArray, usable: np.ndarray, known: pa.ChunkedArray, rows: np.ndarray
+) -> tuple[str, float, pa.Array | None]:
+    """How to compare the logged recipients (rows ``usable``) with the records' (rows
+    ``rows``); the share of logged keys naming a record, and the records' keys, when
+    they are not compared as logged."""
+    named = usable & present(pc.is_valid(logged))
+    if not named.any() or not rows.any():
+        return RECIPIENTS_AS_LOGGED, 1.0, None
+    sample = logged.take(pa.array(np.flatnonzero(named)[:_RECIPIENT_SAMPLE], pa.int64()))
+    if _share_in(sample, known, rows) >= RECIPIENT_MATCH_SHARE:
+        return RECIPIENTS_AS_LOGGED, 1.0, None
+    keyed = recipient_key(known)
+    share = _share_in(_first_keys(logged, named), keyed, rows)
+    how = RECIPIENTS_KEYED if share >= RECIPIENT_MATCH_SHARE else RECIPIENTS_NOT_USED
+    return how, share, keyed
+
+
+def _first_keys(logged: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """The first _RECIPIENT_SAMPLE recipient keys that are not null among ``rows``,
+    keying a block of rows at a time."""
+    picked, found, at = [], 0, np.flatnonzero(rows)
+    for start in range(0, len(at), _RECIPIENT_SAMPLE):
+        block = logged.take(pa.array(at[start : start + _RECIPIENT_SAMPLE], pa.int64()))
+        keys = recipient_key(block).drop_null()
+        picked.append(keys.slice(0, _RECIPIENT_SAMPLE - found))
+        found += len(picked[-1])
+        if found >= _RECIPIENT_SAMPLE:
+            break
+    return pa.concat_arrays(picked) if picked else pa.array([], pa.string())
+
+
+def _replaced(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def _share_in(
+    values: pa.Array | pa.ChunkedArray, known: pa.Array | pa.ChunkedArray, rows: np.ndarray
+) -> float:
+    """The share of ``values`` found among the rows ``rows`` of ``known`` (hashing the few
+    values, not the many)."""
     if len(values) == 0:
         return 0.0
     distinct = pc.unique(values)
     distinct = distinct.combine_chunks() if isinstance(distinct, pa.ChunkedArray) else distinct
-    present = pc.unique(known.filter(pc.fill_null(pc.is_in(known, value_set=distinct), False)))
-    present = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
-    return float(pc.mean(pc.cast(pc.is_in(values, value_set=present), pa.int8())).as_py() or 0.0)
+    hit = rows & present(pc.is_in(known, value_set=distinct))
+    found = pc.unique(known.filter(pa.array(hit)))
+    found = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+    return float(pc.mean(pc.cast(pc.is_in(values, value_set=found), pa.int8())).as_py() or 0.0)

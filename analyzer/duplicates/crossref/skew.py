@@ -47,19 +47,24 @@ class SkewEstimate:
 
 
 def estimate_skew(
-    sends: pa.Table, records: pa.Table, mode: str, usable: np.ndarray | None = None
+    sends: pa.Table,
+    records: pa.Table,
+    mode: str,
+    usable: np.ndarray | None = None,
+    known: np.ndarray | None = None,
 ) -> SkewEstimate:
     """Estimate log clock minus Twilio clock from the data, and how sure it is.
 
-    ``records`` are the outbound-api records (sid, to, us); ``usable`` selects the
-    sends to use (default: all). Uses, best first: Twilio's own Date header where the
-    log has it; SID-matched pairs; the nearest record to the same recipient; and
-    otherwise lines up per-second POST counts with per-second record counts (refused
-    with fewer than MIN_SKEW_REQUESTS requests). Pairs come from a sample of at most
-    200,000 requests.
+    ``records`` hold sid, to and us; ``known`` selects the outbound-api records among
+    them, ``usable`` the sends to use (default: all). Uses, best first: Twilio's own
+    Date header where the log has it; SID-matched pairs; the nearest record to the same
+    recipient; and otherwise lines up per-second POST counts with per-second record
+    counts (refused with fewer than MIN_SKEW_REQUESTS requests). Pairs come from a
+    sample of at most 200,000 requests.
     """
     keep = np.ones(sends.num_rows, dtype=bool) if usable is None else usable
-    if not keep.any() or records.num_rows == 0:
+    known = np.ones(records.num_rows, dtype=bool) if known is None else known
+    if not keep.any() or not known.any():
         return SkewEstimate(0.0, "none", note="no requests or no records to compare")
 
     def sample(column: str, *more: str) -> pa.Table:
@@ -76,11 +81,11 @@ def estimate_skew(
             return _from_diffs((line - twilio) / MICROS_PER_SECOND - 0.5, "date_header")
     # Twilio truncates date_created to the second: its mid-point is half a second on.
     if mode == "sid":
-        estimate = _from_sid_pairs(sample("message_sid"), records)
+        estimate = _from_sid_pairs(sample("message_sid"), records, known)
         if estimate is not None:
             return estimate
     if mode in ("sid", "recipient_time"):
-        estimate = _from_recipient_pairs(sample("to"), records)
+        estimate = _from_recipient_pairs(sample("to"), records, known)
         if estimate is not None:
             return estimate
     send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[keep]
@@ -91,14 +96,16 @@ def estimate_skew(
             note=f"{len(send_us)} requests are too few to place the log on Twilio's clock "
             "by counts; assumed 0 s",
         )
-    record_us = records["us"].to_numpy(zero_copy_only=False)
+    record_us = records["us"].to_numpy(zero_copy_only=False)[known]
     return skew_by_counts(send_us, record_us)
 
 
-def _from_sid_pairs(with_sid: pa.Table, records: pa.Table) -> SkewEstimate | None:
+def _from_sid_pairs(
+    with_sid: pa.Table, records: pa.Table, known: np.ndarray
+) -> SkewEstimate | None:
     """The skew from sends whose logged SID names a record (None: too few pairs)."""
     position = pc.index_in(records["sid"], value_set=with_sid["message_sid"])
-    matched = pc.is_valid(position)
+    matched = pa.array(known & present(pc.is_valid(position)))
     if not pc.any(matched).as_py():
         return None
     picked = position.filter(matched).to_numpy(zero_copy_only=False)
@@ -112,10 +119,12 @@ def _from_sid_pairs(with_sid: pa.Table, records: pa.Table) -> SkewEstimate | Non
     return None
 
 
-def _from_recipient_pairs(with_to: pa.Table, records: pa.Table) -> SkewEstimate | None:
+def _from_recipient_pairs(
+    with_to: pa.Table, records: pa.Table, known: np.ndarray
+) -> SkewEstimate | None:
     """The skew from each send and the nearest record to its recipient (None: not sure)."""
     recipients = pc.unique(with_to["to"])
-    near = records.filter(pc.fill_null(pc.is_in(records["to"], value_set=recipients), False))
+    near = records.filter(pa.array(known & present(pc.is_in(records["to"], value_set=recipients))))
     diffs = _nearest_recipient_diffs(with_to, near)
     if len(diffs) < MIN_PAIRS:
         return None
@@ -237,13 +246,13 @@ def covered_by(lo: np.ndarray, hi: np.ndarray, coverage: pd.DataFrame) -> np.nda
 
 
 def clock_warnings(
-    coverage: pd.DataFrame, records: pa.Table, skew: SkewEstimate, send_us: np.ndarray
+    coverage: pd.DataFrame, record_us: np.ndarray, skew: SkewEstimate, send_us: np.ndarray
 ) -> list[str]:
-    """Warnings for logs whose clock looks like another time zone's."""
+    """Warnings for logs whose clock looks like another time zone's; ``record_us`` are
+    the outbound-api records' times, ``send_us`` the live POSTs'."""
     out = []
-    if records.num_rows and not coverage.empty:
-        us = records["us"].to_numpy(zero_copy_only=False)
-        lo, hi = int(us.min()), int(us.max())
+    if len(record_us) and not coverage.empty:
+        lo, hi = int(record_us.min()), int(record_us.max())
         starts, ends = coverage["start"].to_numpy(), coverage["end"].to_numpy()
         if not ((starts <= hi) & (ends >= lo)).any():
             logs_from, logs_to = time_from_micros(starts.min()), time_from_micros(ends.max())
@@ -258,8 +267,8 @@ def clock_warnings(
             f"matched requests put the log clock {skew.seconds:+.0f} s off Twilio's: if the "
             "log is written in local time, pass --log-tz with its zone (or --skew)"
         )
-    elif not paired and records.num_rows and len(send_us):
-        shift = _zone_shift(send_us, records["us"].to_numpy(zero_copy_only=False))
+    elif not paired and len(record_us) and len(send_us):
+        shift = _zone_shift(send_us, record_us)
         if shift:
             out.append(
                 f"the requests line up best with the messages {shift / 60:+g} h away: if the "
