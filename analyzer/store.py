@@ -441,6 +441,43 @@ class MessageScan:
                 message = str(exc).splitlines()[0]
                 raise InputError(f"cannot read {path} as Parquet: {message}") from None
 
+    def take(self, columns: Sequence[str], rows: np.ndarray) -> pa.Table:
+        """The records at these positions of the scan (ascending), in that order.
+
+        Only the row groups that hold some of them are read.
+        """
+        schema = pa.schema([_read_field(c, self.dictionary) for c in columns])
+        parts = [schema.empty_table()]
+        offset = 0
+        for path in self.files:
+            try:
+                reader = pq.ParquetFile(
+                    path, read_dictionary=[c for c in self.dictionary if c in columns]
+                )
+                for group in range(reader.num_row_groups):
+                    size = reader.metadata.row_group(group).num_rows
+                    lo, hi = np.searchsorted(rows, [offset, offset + size])
+                    if hi > lo:
+                        wanted = pa.array(rows[lo:hi] - offset, type=pa.int64())
+                        # A column at a time: only one column of the row group in memory.
+                        picked = {
+                            name: reader.read_row_group(group, [name], use_threads=False)[
+                                name
+                            ].take(wanted)
+                            for name in columns
+                        }
+                        parts.append(pa.table(picked).cast(schema))
+                    offset += size
+            except (pa.ArrowInvalid, OSError) as exc:
+                message = str(exc).splitlines()[0]
+                raise InputError(f"cannot read {path} as Parquet: {message}") from None
+        if offset < (rows[-1] + 1 if len(rows) else 0):
+            raise InputError("the data changed while it was being read")
+        taken = pa.concat_tables(parts).combine_chunks()
+        # The row groups read are gone: give their memory back rather than keep it pooled.
+        pa.default_memory_pool().release_unused()
+        return taken
+
 
 def scan_messages(
     path: str | Path,

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Issue 16: detection in at most 0.6x the DuckDB query's time, under 2.5 GB.
+TIME_TARGET = 0.6
+PEAK_TARGET_MB = 2500.0
 
 ANALYZER_RUN = """
 import json, resource, sys, time
@@ -118,7 +121,15 @@ def main() -> None:
                 f"{size:>12,}  {name:<9} {figures['seconds']:>8.1f} {figures['peak_mb']:>8.0f} "
                 f"{int(figures['clusters']):>9,}"
             )
-        print(f"{'':>12}  speed-up over DuckDB: {duck['seconds'] / ours['seconds']:.2f}x")
+        ratio = ours["seconds"] / duck["seconds"]
+        print(
+            f"{'':>12}  detection / duckdb: {ratio:.2f}x (target <= {TIME_TARGET:g}x) "
+            + ("OK" if ratio <= TIME_TARGET else "NOT met")
+        )
+        print(
+            f"{'':>12}  detection peak: {ours['peak_mb']:.0f} MB (target < {PEAK_TARGET_MB:g} MB) "
+            + ("OK" if ours["peak_mb"] < PEAK_TARGET_MB else "NOT met")
+        )
     print(f"\n(run at {time.strftime('%Y-%m-%d %H:%M:%S')}; detect = read + cluster + write)")
 
 

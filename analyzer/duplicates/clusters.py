@@ -49,6 +49,35 @@ def run_reach(starts: np.ndarray, created: np.ndarray, counted: np.ndarray) -> i
     return int(created[last[kept]].max()) if kept.any() else None
 
 
+def max_known(*values: int | None) -> int | None:
+    """The largest of the values that are not None (None if none is)."""
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def repeated_keys(hashes: np.ndarray) -> np.ndarray:
+    """Which keys occur more than once (and, rarely, a few that share their high bits
+    with another: callers compare whole keys after this)."""
+    n = len(hashes)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    # Each key's high bits with its position in the low ones: one plain sort (much
+    # faster than an argsort) brings equal keys together and says where each came from.
+    bits = (n - 1).bit_length()
+    low = np.uint64((1 << bits) - 1)
+    packed = (hashes.astype(np.uint64, copy=False) & ~low) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    high = packed >> np.uint64(bits)
+    same = high[1:] == high[:-1]
+    del high
+    flagged = np.zeros(n, dtype=bool)
+    flagged[1:] |= same
+    flagged[:-1] |= same
+    repeated = np.zeros(n, dtype=bool)
+    repeated[(packed[flagged] & low).astype(np.int64)] = True
+    return repeated
+
+
 def duplicate_positions(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted positions in duplicate clusters, and a dense cluster number for each."""
     if not len(starts):
@@ -58,6 +87,42 @@ def duplicate_positions(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     positions = np.flatnonzero(sizes[cluster_of] >= 2)
     dense = np.cumsum(starts[positions]) - 1
     return positions, dense
+
+
+def touching(
+    positions: np.ndarray,
+    cluster: np.ndarray,
+    created: np.ndarray,
+    limits: tuple[int | None, int | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The positions (and cluster numbers) of the clusters with a record inside the
+    limits or records on both sides of them; ``created`` is per sorted position."""
+    if not len(positions):
+        return positions, cluster
+    edges = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1], True])
+    keep = np.ones(len(edges) - 1, dtype=bool)
+    if limits[0] is not None:
+        keep &= created[positions[edges[1:] - 1]] >= limits[0]
+    if limits[1] is not None:
+        keep &= created[positions[edges[:-1]]] < limits[1]
+    kept = np.repeat(keep, np.diff(edges))
+    return positions[kept], _dense(cluster[kept])
+
+
+def among(positions: np.ndarray, cluster: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Of these sorted positions, those also in ``known`` (sorted): where each sits in
+    ``known``, and its cluster renumbered densely."""
+    at = np.searchsorted(known, positions)
+    found = at < len(known)
+    found[found] = known[at[found]] == positions[found]
+    return at[found], _dense(cluster[found])
+
+
+def _dense(cluster: np.ndarray) -> np.ndarray:
+    """Ascending cluster numbers renumbered 0, 1, 2, ..."""
+    if not len(cluster):
+        return cluster
+    return np.cumsum(np.r_[True, cluster[1:] != cluster[:-1]]) - 1
 
 
 def empty_members(key: Sequence[str]) -> pa.Table:

@@ -21,18 +21,23 @@ import pyarrow.compute as pc
 from analyzer.duplicates.clusters import (
     LIST_COLUMNS,
     SENSITIVITY_WINDOWS,
+    among,
     build_clusters,
     duplicate_positions,
     empty_members,
     extra_reached_handset,
     keys_consistent,
+    max_known,
     member_columns,
+    repeated_keys,
     run_reach,
     run_starts,
     sensitivity_table,
+    touching,
 )
 from analyzer.duplicates.hashing import exact_key
 from analyzer.duplicates.keys import (
+    Counts,
     Keys,
     Limits,
     created_micros,
@@ -62,6 +67,11 @@ def detect_columns(key: Sequence[str] = DEFAULT_KEY) -> list[str]:
     """Return the message columns detection reads for a key (for projection)."""
     needed = ["direction", *key, *LIST_COLUMNS]
     return list(dict.fromkeys(needed))
+
+
+def key_columns(key: Sequence[str] = DEFAULT_KEY) -> list[str]:
+    """Return the message columns read to key the candidates (see ``scan_keys``)."""
+    return list(dict.fromkeys(["direction", "status", "date_created", *key]))
 
 
 @dataclass
@@ -109,11 +119,11 @@ def find_duplicates(
     def fetch(rows: np.ndarray) -> pa.Table:
         return table.select(members).take(pa.array(rows, type=pa.int64()))
 
-    keys = table_keys(table, key, focus)
-    detection = _detect(keys, window, key, fetch, focus)
+    keys = table_keys(table, key)
+    detection = detect_keys(keys, window, key, fetch, focus)
     if detection is None:  # a 64-bit hash collision: compare the keys themselves
         keys.hashes = exact_key(table, keys.rows, key).astype(np.uint64)
-        detection = _detect(keys, window, key, fetch, focus)
+        detection = detect_keys(keys, window, key, fetch, focus)
         assert detection is not None
     return detection
 
@@ -140,13 +150,12 @@ def detect_batches(
     key = _check_key(key)
     _check_window(window)
     members = member_columns(key)
-    columns = [*dict.fromkeys(["direction", "status", "date_created", *key])]
-    keys = scan_keys(scan(columns), key, bounds, focus, progress)
+    keys = scan_keys(scan(key_columns(key)), key, bounds, progress)
 
     def fetch(rows: np.ndarray) -> pa.Table:
         return fetch_rows(scan(members), rows)
 
-    return _detect(keys, window, key, fetch, focus)
+    return detect_keys(keys, window, key, fetch, focus)
 
 
 def _check_window(window: float) -> None:
@@ -156,11 +165,13 @@ def _check_window(window: float) -> None:
 
 @dataclass
 class _Sorted:
-    """The candidates in (key, time) order: where each sits in the input, whether it has
-    the key of the one before, the seconds since that one, whether it is in the focus;
-    and the runs at the widest window of interest with the latest time they reach."""
+    """The candidates in (key, time) order: where each sits in the input, its time,
+    whether it has the key of the one before, the seconds since that one, whether it is
+    in the focus; and the runs at the widest window of interest with the latest time
+    they reach."""
 
     order: np.ndarray
+    created: np.ndarray
     same_key: np.ndarray
     gaps: np.ndarray
     in_focus: np.ndarray
@@ -169,15 +180,21 @@ class _Sorted:
 
 
 def _sort_candidates(keys: Keys, focus: Limits, widest: float) -> _Sorted:
-    n = len(keys.rows)
+    # A candidate whose key no other has is a run of one at every window: it takes
+    # part in nothing but the reach, so only the others are sorted.
+    repeated = repeated_keys(keys.hashes)
+    alone = keys.created[~repeated & within(keys.created, focus)]
+    alone_reach = int(alone.max()) if len(alone) else None
+    candidates = np.flatnonzero(repeated)
+    n = len(candidates)
     if not n:
         nothing = np.zeros(0, dtype=bool)
         gaps = np.zeros(0, dtype=np.float64)
-        return _Sorted(np.zeros(0, dtype=np.int64), nothing, gaps, nothing, nothing, None)
-    order = pc.sort_indices(
-        pa.table({"key": keys.hashes, "ts": keys.created}),
-        sort_keys=[("key", "ascending"), ("ts", "ascending")],
-    ).to_numpy()
+        none = np.zeros(0, dtype=np.int64)
+        return _Sorted(none, none, nothing, gaps, nothing, nothing, alone_reach)
+    # lexsort is stable: records of one key and time stay in the order read.
+    order = candidates[np.lexsort((keys.created[candidates], keys.hashes[candidates]))]
+    del candidates
     sorted_hashes = keys.hashes[order]
     same = np.empty(n, dtype=bool)
     same[0] = False
@@ -188,36 +205,45 @@ def _sort_candidates(keys: Keys, focus: Limits, widest: float) -> _Sorted:
     gaps[1:] = np.diff(created) / MICROS_PER_SECOND
     in_focus = within(created, focus)
     wide_starts = run_starts(same, gaps, widest)
-    reach = run_reach(wide_starts, created, in_focus)
-    return _Sorted(order, same, gaps, in_focus, wide_starts, reach)
+    reach = max_known(run_reach(wide_starts, created, in_focus), alone_reach)
+    return _Sorted(order, created, same, gaps, in_focus, wide_starts, reach)
 
 
-def _detect(
+def detect_keys(
     keys: Keys,
     window: float,
     key: Sequence[str],
     fetch: Callable[[np.ndarray], pa.Table],
     focus: Limits = (None, None),
 ) -> Detection | None:
-    """Cluster the candidates; None when records of one cluster have different keys."""
+    """Cluster the candidates of ``keys`` (see ``scan_keys``); None when records of one
+    cluster have different keys (a hash collision: compare the keys themselves).
+
+    ``fetch(rows)`` returns the member columns of these source rows (ascending), in
+    that order. ``focus`` works as in ``detect_batches``.
+    """
     # Clusters nest as the window grows: the records of every duplicate cluster at
     # any window of interest are among those at the widest one.
     widest = max(float(window), *SENSITIVITY_WINDOWS)
     ordered = _sort_candidates(keys, focus, widest)
-    wide_pos, wide_cluster = duplicate_positions(ordered.wide_starts)
+    # Only the wide clusters that reach into the focus can hold a cluster that starts
+    # in it (or one the sensitivity table counts): the others are neither read nor checked.
+    wide_pos, wide_cluster = touching(
+        *duplicate_positions(ordered.wide_starts), ordered.created, focus
+    )
     members_wide = _fetch_members(keys.rows[ordered.order[wide_pos]], key, fetch)
     if not keys_consistent(members_wide, wide_cluster, key):
         return None
 
     sel_pos, sel_cluster = duplicate_positions(run_starts(ordered.same_key, ordered.gaps, window))
-    picked = np.searchsorted(wide_pos, sel_pos)
+    picked, sel_cluster = among(sel_pos, sel_cluster, wide_pos)
     members = members_wide.take(pa.array(picked, type=pa.int64()))
     clusters = build_clusters(members, sel_cluster, key)
     if focus != (None, None):
         starts_inside = within(created_micros(clusters["first_created"]), focus)
         clusters = clusters.filter(pa.array(starts_inside))
     sensitivity = sensitivity_table(ordered.same_key, ordered.gaps, window, ordered.in_focus)
-    summary = _summary(keys, clusters, window, key)
+    summary = _summary(keys.counts(focus), clusters, window, key)
     return Detection(
         clusters=clusters, sensitivity=sensitivity, summary=summary, reach=ordered.reach
     )
@@ -235,16 +261,16 @@ def _fetch_members(
 
 
 def _summary(
-    keys: Keys, clusters: pa.Table, window: float, key: Sequence[str]
+    counts: Counts, clusters: pa.Table, window: float, key: Sequence[str]
 ) -> DuplicatesSummary:
     n_clusters = clusters.num_rows
     in_clusters = int(pc.sum(clusters["n_records"]).as_py() or 0)
     summary = DuplicatesSummary(
-        messages=keys.total,
-        outbound_messages=keys.outbound,
-        skipped_no_body=keys.no_body,
-        skipped_not_sent=keys.not_sent,
-        candidate_messages=keys.candidates,
+        messages=counts.total,
+        outbound_messages=counts.outbound,
+        skipped_no_body=counts.no_body,
+        skipped_not_sent=counts.not_sent,
+        candidate_messages=counts.candidates,
         duplicate_clusters=n_clusters,
         records_in_clusters=in_clusters,
         extra_messages=in_clusters - n_clusters,
@@ -252,9 +278,10 @@ def _summary(
         window_seconds=float(window),
         key=list(key),
     )
-    if keys.period[0] is not None and keys.period[1] is not None:
-        summary.period_start = pd.Timestamp(keys.period[0], unit="us", tz="UTC").to_pydatetime()
-        summary.period_end = pd.Timestamp(keys.period[1], unit="us", tz="UTC").to_pydatetime()
+    first, last = counts.period
+    if first is not None and last is not None:
+        summary.period_start = pd.Timestamp(first, unit="us", tz="UTC").to_pydatetime()
+        summary.period_end = pd.Timestamp(last, unit="us", tz="UTC").to_pydatetime()
     return summary
 
 

@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_HASH_BASE = np.uint64(0x100000001B3)
+#: The polynomial's base (odd, so that it has an inverse modulo 2**64).
+_BASE = 0x9E3779B97F4A7C15
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _COMBINE = np.uint64(0x2545F4914F6CDD1D)
-_HASH_SLICE = 1 << 18
+#: Strings, and bytes of text, hashed at a time: their words then stay in the
+#: processor's cache, and the table of powers stays small.
+_HASH_SLICE = 1 << 16
+_HASH_SLICE_BYTES = 1 << 23
+#: The low ``8 * r`` bits of a word, for a string's last ``r`` bytes (r = 0: all).
+_TAIL_MASKS = np.array([(1 << (8 * r)) - 1 for r in range(8)], dtype=np.uint64)
+_TAIL_MASKS[0] = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+class _Powers:
+    """Powers of the base and of its inverse, grown as longer slices need them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        one = np.ones(1, dtype=np.uint64)
+        self.tables = (one, one)
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """At least ``n`` powers of the base, and as many of its inverse."""
+        tables = self.tables  # read once: other threads may replace it meanwhile
+        if len(tables[0]) < n:
+            with self._lock:
+                size = 1 << max(16, (n - 1).bit_length())
+                tables = (_powers(_BASE, size), _powers(_BASE_INVERSE, size))
+                self.tables = tables
+        return tables
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    factors = np.full(n, base, dtype=np.uint64)
+    factors[0] = 1
+    return np.cumprod(factors, dtype=np.uint64)
+
+
+_POWERS = _Powers()
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -25,30 +62,56 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _hash_strings(array: pa.Array) -> np.ndarray:
-    """Return a 64-bit hash per string of a (large_)string array; nulls get one fixed value."""
+def _string_words(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The strings' bytes as little-endian 64-bit words (the last one of each string
+    zero-padded), each string's byte length, and where its words end."""
     n = len(array)
     offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=offsets_type)[array.offset : array.offset + n + 1]
     offsets = offsets.astype(np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else None
+    lo, nbytes = int(offsets[0]), int(offsets[-1] - offsets[0])
     lengths = np.diff(offsets)
-    lo, hi = int(offsets[0]), int(offsets[-1])
-    starts = offsets[:-1] - lo
-    with np.errstate(over="ignore"):
-        if data is None or hi == lo:
-            raw = np.zeros(n, dtype=np.uint64)
-        else:
-            powers = np.full(int(lengths.max()) + 1, _HASH_BASE, dtype=np.uint64)
-            powers[0] = 1
-            powers = np.cumprod(powers, dtype=np.uint64)
-            exponents = np.arange(hi - lo, dtype=np.int64) - np.repeat(starts, lengths)
-            weighted = (data[lo:hi].astype(np.uint64) + np.uint64(1)) * powers[exponents]
-            sums = np.zeros(hi - lo + 1, dtype=np.uint64)
-            np.cumsum(weighted, dtype=np.uint64, out=sums[1:])
-            raw = sums[starts + lengths] - sums[starts]
-        hashed = _mix64(raw ^ lengths.astype(np.uint64))
+    n_words = (lengths + 7) >> 3
+    word_end = np.cumsum(n_words)
+    total = int(word_end[-1]) if n else 0
+    if nbytes >= 8:
+        # Every byte position read as the start of a word: no copy of the text.
+        source = np.ndarray((nbytes - 7,), np.uint64, buffer=buffers[2], offset=lo, strides=(1,))
+    else:
+        padded = np.zeros(8, dtype=np.uint8)
+        if nbytes:
+            padded[:nbytes] = np.frombuffer(buffers[2], np.uint8, count=nbytes, offset=lo)
+        source = padded.view(np.uint64)
+    limit = len(source) - 1
+    at = np.repeat(offsets[:-1] - lo - 8 * (word_end - n_words), n_words)
+    at += np.arange(0, 8 * total, 8, dtype=np.int64)
+    beyond = np.flatnonzero(at > limit)  # the last word of the text, when short
+    shifts = (at[beyond] - limit).astype(np.uint64) * np.uint64(8)
+    at[beyond] = limit
+    words = source[at]
+    words[beyond] >>= shifts
+    partial = np.flatnonzero(lengths & 7)
+    words[word_end[partial] - 1] &= _TAIL_MASKS[lengths[partial] & 7]
+    return words, lengths, word_end
+
+
+def _hash_strings(array: pa.Array) -> np.ndarray:
+    """Return a 64-bit hash per string of a (large_)string array; nulls get one fixed value.
+
+    The hash is a polynomial over the strings' 64-bit words modulo 2**64: each word is
+    weighted by the base's power at its place in the slice, and each string's sum is
+    brought back to its own first word by the inverse's power, so equal strings hash
+    equal wherever they are.
+    """
+    words, lengths, word_end = _string_words(array)
+    up, down = _POWERS.upto(len(words) + 1)
+    words *= up[: len(words)]
+    sums = np.zeros(len(words) + 1, dtype=np.uint64)
+    np.cumsum(words, dtype=np.uint64, out=sums[1:])
+    word_start = word_end - ((lengths + 7) >> 3)
+    raw = (sums[word_end] - sums[word_start]) * down[word_start]
+    hashed = _mix64(raw ^ lengths.astype(np.uint64))
     if array.null_count:
         valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         hashed[~valid] = _NULL_HASH
@@ -69,9 +132,22 @@ def hash_column(column: pa.ChunkedArray) -> np.ndarray:
             continue
         if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
             chunk = chunk.cast(pa.large_string())
-        for start in range(0, len(chunk), _HASH_SLICE):
-            parts.append(_hash_strings(chunk.slice(start, _HASH_SLICE)))
+        parts.extend(_hash_strings(piece) for piece in _slices(chunk))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _slices(array: pa.Array) -> Iterator[pa.Array]:
+    """The array in consecutive slices of at most _HASH_SLICE strings and, unless one
+    string is longer, _HASH_SLICE_BYTES bytes."""
+    lengths = np.asarray(pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False))
+    ends = np.cumsum(lengths, dtype=np.int64)
+    start, n = 0, len(array)
+    while start < n:
+        before = int(ends[start - 1]) if start else 0
+        fits = int(np.searchsorted(ends, before + _HASH_SLICE_BYTES, side="right"))
+        stop = min(start + _HASH_SLICE, max(fits, start + 1))
+        yield array.slice(start, stop - start)
+        start = stop
 
 
 def hashed_key(table: pa.Table, candidates: np.ndarray, key: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,9 @@ not counted.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +26,66 @@ Limits = tuple[int | None, int | None]
 
 
 @dataclass
-class Keys:
-    """What clustering needs per candidate record, and the counts around them."""
+class Counts:
+    """The records counted in a focus, by class, and the span of the candidates in it."""
 
-    rows: np.ndarray  # positions of the candidates in the source
-    hashes: np.ndarray  # one 64-bit key per candidate (a hash, or exact codes)
-    created: np.ndarray  # date_created, microseconds since the epoch
     total: int
     outbound: int
     no_body: int
     not_sent: int
     candidates: int
     period: Limits = (None, None)
+
+
+#: Classes of the dated records, for the counts.
+_OTHER, _CANDIDATE, _NO_BODY, _NOT_SENT = 0, 1, 2, 3
+
+
+@dataclass
+class Keys:
+    """What clustering needs per candidate record, and what counting needs per record."""
+
+    rows: np.ndarray  # positions of the candidates in the source
+    hashes: np.ndarray  # one 64-bit key per candidate (a hash, or exact codes)
+    created: np.ndarray  # date_created, microseconds since the epoch
+    #: date_created (µs) and class of every record that has one (inside the bounds).
+    when: np.ndarray
+    kind: np.ndarray
+    #: Records read from the source (where the next source's rows start).
+    size: int = 0
+
+    def counts(self, focus: Limits) -> Counts:
+        """The records counted inside ``focus``."""
+        by_kind = np.bincount(self.kind[within(self.when, focus)], minlength=4)
+        total = int(by_kind.sum())
+        created = self.created[within(self.created, focus)]
+        return Counts(
+            total=total,
+            outbound=total - int(by_kind[_OTHER]),
+            no_body=int(by_kind[_NO_BODY]),
+            not_sent=int(by_kind[_NOT_SENT]),
+            candidates=int(by_kind[_CANDIDATE]),
+            period=(int(created.min()), int(created.max())) if len(created) else (None, None),
+        )
+
+
+def join_keys(parts: Sequence[Keys]) -> Keys:
+    """The keys of sources read one after the other, as one source."""
+    starts = np.cumsum([0, *(part.size for part in parts)])
+    return Keys(
+        rows=_concatenate(
+            [p.rows + start for p, start in zip(parts, starts, strict=False)], np.int64
+        ),
+        hashes=_concatenate([p.hashes for p in parts], np.uint64),
+        created=_concatenate([p.created for p in parts], np.int64),
+        when=_concatenate([p.when for p in parts], np.int64),
+        kind=_concatenate([p.kind for p in parts], np.uint8),
+        size=int(starts[-1]),
+    )
+
+
+def _concatenate(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
 
 @dataclass
@@ -48,7 +98,9 @@ class _Masks:
     candidate: np.ndarray  # outbound with a body that went out: compared
 
 
-_NOT_SENT = pa.array(NOT_SENT_STATUSES, pa.string())
+_NOT_SENT_VALUES = pa.array(NOT_SENT_STATUSES, pa.string())
+#: Batches keyed at once, besides the one being read.
+_WORKERS = 2
 
 
 def created_micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -92,8 +144,8 @@ def _candidate_mask(batch: pa.Table) -> _Masks:
     """Classify the rows that have a creation time."""
     created = np.asarray(pc.is_valid(batch["date_created"]).to_numpy(zero_copy_only=False))
     outbound = created & _string_mask(batch["direction"], lambda a: pc.starts_with(a, "outbound"))
-    has_body = _string_mask(batch["body"], lambda a: pc.greater(pc.utf8_length(a), 0))
-    not_sent = _string_mask(batch["status"], lambda a: pc.is_in(a, value_set=_NOT_SENT))
+    has_body = _string_mask(batch["body"], lambda a: pc.greater(pc.binary_length(a), 0))
+    not_sent = _string_mask(batch["status"], lambda a: pc.is_in(a, value_set=_NOT_SENT_VALUES))
     return _Masks(
         outbound=outbound,
         no_body=outbound & ~has_body,
@@ -102,80 +154,63 @@ def _candidate_mask(batch: pa.Table) -> _Masks:
     )
 
 
-def _counted(created: pa.ChunkedArray | pa.Array, limits: Limits) -> np.ndarray:
-    """Rows with a creation time inside the limits."""
-    valid = np.asarray(pc.is_valid(created).to_numpy(zero_copy_only=False), dtype=bool)
-    return valid & within(created_micros(pc.fill_null(created, 0)), limits)
-
-
-def _period(created: np.ndarray) -> Limits:
-    if not len(created):
-        return (None, None)
-    return (int(created.min()), int(created.max()))
-
-
-def table_keys(table: pa.Table, key: Sequence[str], focus: Limits) -> Keys:
-    """The keys of the candidates of a table in memory; counts only inside ``focus``."""
+def batch_keys(table: pa.Table, key: Sequence[str], bounds: Limits = (None, None)) -> Keys:
+    """The keys of the candidates of a table whose date_created lies inside ``bounds``."""
+    dated = np.asarray(pc.is_valid(table["date_created"]).to_numpy(zero_copy_only=False))
+    when = created_micros(pc.fill_null(table["date_created"], 0))
+    inside = np.flatnonzero(dated & within(when, bounds))
     masks = _candidate_mask(table)
-    counted = _counted(table["date_created"], focus)
-    rows = np.flatnonzero(masks.candidate)
-    created = created_micros(table["date_created"].take(pa.array(rows, type=pa.int64())))
+    kind = np.zeros(table.num_rows, dtype=np.uint8)
+    kind[masks.candidate] = _CANDIDATE
+    kind[masks.no_body] = _NO_BODY
+    kind[masks.not_sent] = _NOT_SENT
+    kind = kind[inside]
+    rows = inside[kind == _CANDIDATE]
     return Keys(
         rows=rows,
         hashes=hashed_key(table, rows, key),
-        created=created,
-        total=int(counted.sum()),
-        outbound=int((masks.outbound & counted).sum()),
-        no_body=int((masks.no_body & counted).sum()),
-        not_sent=int((masks.not_sent & counted).sum()),
-        candidates=int((masks.candidate & counted).sum()),
-        period=_period(created[within(created, focus)]),
+        created=when[rows],
+        when=when[inside],
+        kind=kind,
+        size=table.num_rows,
     )
+
+
+def table_keys(table: pa.Table, key: Sequence[str]) -> Keys:
+    """The keys of the candidates of a table in memory."""
+    return batch_keys(table, key)
 
 
 def scan_keys(
     batches: Iterator[pa.RecordBatch],
     key: Sequence[str],
     bounds: Limits,
-    focus: Limits,
     progress: Callable[[int], None] | None = None,
 ) -> Keys:
-    """The keys of the candidates inside ``bounds``, read batch by batch; counts only
-    inside ``focus``."""
-    rows: list[np.ndarray] = []
-    hashes: list[np.ndarray] = []
-    created: list[np.ndarray] = []
-    offset = total = outbound_count = no_body = not_sent = candidate_count = 0
-    for batch in batches:
-        table = pa.Table.from_batches([batch])
-        when = created_micros(pc.fill_null(table["date_created"], 0))
-        inside = _counted(table["date_created"], bounds)
-        counted = inside & within(when, focus)
-        masks = _candidate_mask(table)
-        local = np.flatnonzero(masks.candidate & inside)
-        rows.append(local + offset)
-        hashes.append(hashed_key(table, local, key))
-        created.append(when[local])
-        total += int(counted.sum())
-        outbound_count += int((masks.outbound & counted).sum())
-        no_body += int((masks.no_body & counted).sum())
-        not_sent += int((masks.not_sent & counted).sum())
-        candidate_count += int((masks.candidate & counted).sum())
-        offset += batch.num_rows
+    """The keys of the candidates inside ``bounds``, read batch by batch.
+
+    Batches are keyed on a second thread while the next one is read (reading and
+    hashing release the interpreter), holding at most two batches at a time.
+    """
+    parts: list[Keys] = []
+    pending: deque[Future[Keys]] = deque()
+
+    def collect() -> None:
+        part = pending.popleft().result()
+        parts.append(part)
         if progress is not None:
-            progress(batch.num_rows)
-    all_created = np.concatenate(created) if created else np.zeros(0, dtype=np.int64)
-    return Keys(
-        rows=np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
-        hashes=np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64),
-        created=all_created,
-        total=total,
-        outbound=outbound_count,
-        no_body=no_body,
-        not_sent=not_sent,
-        candidates=candidate_count,
-        period=_period(all_created[within(all_created, focus)]),
-    )
+            progress(part.size)
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for batch in batches:
+            pending.append(pool.submit(batch_keys, pa.Table.from_batches([batch]), key, bounds))
+            if len(pending) >= _WORKERS:
+                collect()
+        while pending:
+            collect()
+    # The batches read are gone: give their memory back rather than keep it pooled.
+    pa.default_memory_pool().release_unused()
+    return join_keys(parts)
 
 
 def fetch_rows(batches: Iterator[pa.RecordBatch], rows: np.ndarray) -> pa.Table:

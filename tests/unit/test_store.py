@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -23,6 +24,7 @@ from analyzer.store import (
     dataset_lock,
     list_days,
     read_messages,
+    scan_messages,
     write_messages,
 )
 
@@ -98,6 +100,28 @@ def test_pruning_and_projection(tmp_path: Path) -> None:
     single = tmp_path / "one.parquet"
     pq.write_table(records(3, start=datetime(2026, 11, 1, 23, 59, 58, tzinfo=UTC)), single)
     assert read_messages(single, start="2026-11-02").num_rows == 1
+
+
+def test_a_scan_takes_rows_across_files_and_row_groups(tmp_path: Path) -> None:
+    write_messages(tmp_path, records(50))  # two days
+    scan = scan_messages(tmp_path, columns=["sid", "status"], dictionary=["status"])
+    scan.batch_size = 7
+    whole = pa.Table.from_batches(list(scan.batches(["sid", "status"])))
+    rows = np.array([0, 1, 6, 7, 8, 25, 49])
+    taken = scan.take(["status", "sid"], rows)
+    assert taken["sid"].to_pylist() == whole["sid"].take(pa.array(rows)).to_pylist()
+    assert pa.types.is_dictionary(taken.schema.field("status").type)
+    assert taken.column_names == ["status", "sid"]
+    assert scan.take(["sid"], np.zeros(0, dtype=np.int64)).num_rows == 0
+    with pytest.raises(InputError, match="changed"):
+        scan.take(["sid"], np.array([50]))
+    single = tmp_path / "one.parquet"
+    pq.write_table(records(50), single, row_group_size=6)
+    assert pq.ParquetFile(single).num_row_groups == 9
+    file_scan = scan_messages(single, columns=["sid"])
+    assert file_scan.take(["sid"], rows)["sid"].to_pylist() == [
+        f"SM{i:032x}" for i in rows.tolist()
+    ]
 
 
 def test_read_errors_are_user_errors(tmp_path: Path) -> None:

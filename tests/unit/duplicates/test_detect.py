@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from analyzer.duplicates.clusters import extra_reached_handset
+from analyzer.duplicates.clusters import extra_reached_handset, repeated_keys
 from analyzer.duplicates.detect import (
     Detection,
     combine_detections,
@@ -81,7 +82,7 @@ def test_equal_timestamps_are_ordered_by_sid() -> None:
 
 
 def test_media_only_and_inbound_are_left_out_and_counted() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"sid": "SM1", "to": "+1", "body": None, "date_created": at(0)},
         {"sid": "SM2", "to": "+1", "body": "", "date_created": at(1)},
         {"sid": "SM3", "to": "+1", "body": "x", "date_created": at(1), "direction": "inbound"},
@@ -137,7 +138,7 @@ def test_failed_records_stay_in_clusters_and_reached_handset_counts_the_rest() -
 
 
 def test_records_without_date_created_are_not_counted() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"sid": "SM1", "to": "+1", "body": "x", "date_created": None, "status": "failed"},
         {"sid": "SM2", "to": "+1", "body": "x", "date_created": at(0)},
     ]
@@ -184,9 +185,10 @@ def thue_morse(n: int) -> str:
 
 
 def test_hash_collision_still_gives_exact_clusters() -> None:
-    # Thue-Morse strings collide under any polynomial hash modulo 2**64, so the
-    # fast path must notice and fall back to exact key comparison.
-    first = thue_morse(11)
+    # Thue-Morse strings collide under any polynomial hash modulo 2**64, over bytes
+    # or (these, 2**11 words of 8 bytes) over words, so the fast path must notice and
+    # fall back to exact key comparison.
+    first = thue_morse(14)
     second = first.translate(str.maketrans("ab", "ba"))
     records = [
         {"sid": "SM1", "to": "+1", "body": first, "date_created": at(0)},
@@ -201,6 +203,49 @@ def test_hash_collision_still_gives_exact_clusters() -> None:
     assert (
         result.clusters["sids"].to_pylist() == brute_force_clusters(records, 60) == [["SM1", "SM3"]]
     )
+
+
+def test_equal_strings_hash_equal_wherever_they_sit() -> None:
+    values = ["", "a", "a\x00", "12345678", "123456789", "Ünïcødé ✓ 😀" * 7, None, "x" * 300]
+    expected = hash_column(pa.chunked_array([pa.array(values)]))
+    # Other places in the buffer, other chunks, sliced arrays, large strings, dictionaries.
+    shifted = pa.array(["?", *values, "tail"]).slice(1, len(values))
+    chunked = pa.chunked_array([pa.array(values[:3]), pa.array(values[3:])])
+    large = pa.chunked_array([pa.array(values, type=pa.large_string())])
+    encoded = pa.chunked_array([pa.array(values).dictionary_encode()])
+    for column in (pa.chunked_array([shifted]), chunked, large, encoded):
+        assert hash_column(column).tolist() == expected.tolist()
+    # Long texts are hashed a few megabytes at a time: the first and the last slice agree.
+    long = [f"{i % 7}" * 9_999 for i in range(2_000)]
+    hashes = hash_column(pa.chunked_array([pa.array(long)]))
+    assert hashes[0] == hashes[7 * 285] and hashes[1] != hashes[0]
+    assert len(set(hashes.tolist())) == 7
+
+
+def test_strings_that_differ_hash_differently() -> None:
+    rng = np.random.default_rng(7)
+    values = {"", "a", "a\x00", "\x00", "\x00a"}
+    for length in range(1, 40):
+        base = "".join(rng.choice(list("abc"), length))
+        values.add(base)
+        # One byte changed at each place, and the string one byte longer.
+        values.update(base[:i] + "d" + base[i + 1 :] for i in range(length))
+        values.add(base + "a")
+    hashes = hash_column(pa.chunked_array([pa.array(sorted(values))]))
+    assert len(set(hashes.tolist())) == len(values)
+
+
+def test_repeated_keys_are_those_seen_more_than_once() -> None:
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**63, 5000, dtype=np.int64).astype(np.uint64)
+    hashes[rng.integers(0, 5000, 800)] = hashes[rng.integers(0, 5000, 800)]
+    counts: dict[int, int] = {}
+    for value in hashes.tolist():
+        counts[value] = counts.get(value, 0) + 1
+    expected = np.array([counts[value] > 1 for value in hashes.tolist()])
+    assert expected.any() and not expected.all()
+    assert repeated_keys(hashes).tolist() == expected.tolist()
+    assert repeated_keys(hashes[:1]).tolist() == [False]
 
 
 def test_key_must_hold_to_and_body() -> None:
