@@ -36,7 +36,6 @@ from analyzer.duplicates.crossref import (
     cross_reference,
     plan_cross_reference,
 )
-from analyzer.duplicates.crossref.evidence import count_verdicts
 from analyzer.duplicates.crossref.skew import MAX_SKEW_SECONDS
 from analyzer.schema import MICROS_PER_SECOND
 from analyzer.store import as_day, read_messages
@@ -198,18 +197,7 @@ def _combine(
     rows = np.concatenate([part.rows for part in parts])
     table = pa.concat_tables([one.clusters for one in judged])
     table = table.take(pa.array(np.argsort(rows, kind="stable"), pa.int64()))
-    return CrossReference(
-        clusters=table,
-        skew=plan.skew,
-        mode=plan.mode,
-        coverage=plan.coverage,
-        by_verdict=count_verdicts(table),
-        warnings=list(plan.warnings),
-        delay_band=plan.delay_band,
-        delay_band_method=plan.delay_band_method,
-        sends=dict(plan.sends),
-        request_ids=dict(plan.request_ids),
-    )
+    return CrossReference.from_plan(table, plan)
 
 
 def _day_of(us: int) -> date:

@@ -63,6 +63,22 @@ class CrossReference:
     #: The Twilio-Request-Id → SID hypothesis: candidates, found, used.
     request_ids: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_plan(cls, clusters: pa.Table, plan: CrossrefPlan) -> CrossReference:
+        """Judged clusters with the log's figures from the plan they were judged by."""
+        return cls(
+            clusters=clusters,
+            skew=plan.skew,
+            mode=plan.mode,
+            coverage=plan.coverage,
+            by_verdict=count_verdicts(clusters),
+            warnings=list(plan.warnings),
+            delay_band=plan.delay_band,
+            delay_band_method=plan.delay_band_method,
+            sends=dict(plan.sends),
+            request_ids=dict(plan.request_ids),
+        )
+
 
 def plan_cross_reference(
     clusters: pa.Table,
@@ -127,19 +143,7 @@ def cross_reference(
     evidence = logged_columns(
         judged_verdicts, plan.mode, result, model, matched, covered, plan.skew.seconds, formats
     )
-    table = attach(clusters, evidence)
-    return CrossReference(
-        clusters=table,
-        skew=plan.skew,
-        mode=plan.mode,
-        coverage=plan.coverage,
-        by_verdict=count_verdicts(table),
-        warnings=list(plan.warnings),
-        delay_band=plan.delay_band,
-        delay_band_method=plan.delay_band_method,
-        sends=dict(plan.sends),
-        request_ids=dict(plan.request_ids),
-    )
+    return CrossReference.from_plan(attach(clusters, evidence), plan)
 
 
 def _check_inputs(
