@@ -86,7 +86,11 @@ def read_server_logs(
         requests[requests["is_send"]].head()
     """
     result = _logs.read_server_logs(paths, format=format, log_tz=log_tz, fields=fields)
-    frame = result.requests.to_pandas()
+    table = result.requests
+    for name in ("path", "account_sid"):  # text in notebooks, as every other column
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table[name].cast(pa.string()))
+    frame = table.to_pandas()
     frame.attrs["files"] = [
         {
             "path": f.path,

@@ -82,9 +82,10 @@ def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | No
     kept = table.filter(pc.fill_null(keep, False))
     columns = {}
     for name in RECEIVED_COLUMNS:
-        columns[name] = (
-            kept[name] if name in kept.column_names else pa.nulls(kept.num_rows, pa.string())
-        )
+        column = kept[name] if name in kept.column_names else pa.nulls(kept.num_rows, pa.string())
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns[name] = column
     frame = pa.table(columns).to_pandas()
     frame["method"] = frame["method"].astype(str).str.upper()
     frame["time"] = pd.to_datetime(frame["time"], utc=True)

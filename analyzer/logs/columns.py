@@ -129,17 +129,25 @@ def _path_facts(paths: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 def _targets(url: pa.Array, method: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """The path, account SID and is-a-send of each request (text worked out once per
-    distinct URL: most requests call a few endpoints)."""
+    distinct URL: most requests call a few endpoints). Path and account stay
+    dictionary-encoded: repeated text kept once keeps multi-million-line logs small."""
     encoded = pc.dictionary_encode(url)
     paths = _target_paths(encoded.dictionary)
     account, sends = _path_facts(paths)
-    path, account = paths.take(encoded.indices), account.take(encoded.indices)
+    indices = encoded.indices
     tunnel = pc.equal(method, "CONNECT")
     if pc.any(tunnel).as_py():
-        path = pc.if_else(tunnel, pa.scalar(None, pa.string()), path)
-        account = pc.if_else(tunnel, pa.scalar(None, pa.string()), account)
+        indices = pc.if_else(tunnel, pa.scalar(None, indices.type), indices)
     is_send = pc.and_(pc.equal(method, "POST"), sends.take(encoded.indices))
-    return path, account, pc.fill_null(is_send, False)
+    return _encoded(paths, indices), _encoded(account, indices), pc.fill_null(is_send, False)
+
+
+def _encoded(values: pa.Array, indices: pa.Array) -> pa.DictionaryArray:
+    """``values.take(indices)`` as a dictionary array with distinct values."""
+    distinct = pc.dictionary_encode(values)
+    return pa.DictionaryArray.from_arrays(
+        distinct.indices.take(indices).cast(pa.int32()), distinct.dictionary
+    )
 
 
 def core_table(
