@@ -63,9 +63,7 @@ def run_analysis(
     # Before any long work: a bad output folder should not cost a night's run.
     check_output(out_dir, source)
     given = given or AnalysisInput(source)
-    # Duplicates spreads its own steps (detection, cross-reference) over the engine.
-    whole = name != "duplicates"
-    result = run_on_engine(analysis.run, given) if whole else analysis.run(given)
+    result = analysis.run(given) if analysis.spreads_itself else run_on_engine(analysis.run, given)
     given.feedback.step("Writing results")
     result.write(out_dir)
     return result

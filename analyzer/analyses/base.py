@@ -104,6 +104,8 @@ class Analysis:
     #: The message columns it reads.
     columns: tuple[str, ...]
     run: Callable[[AnalysisInput], AnalysisResult]
+    #: Whether it spreads its own steps over the engine (else the engine runs it whole).
+    spreads_itself: bool = False
 
 
 def day_start_micros(day: object) -> int:

@@ -145,4 +145,6 @@ DUPLICATES = Analysis(
     title="Duplicate messages",
     columns=tuple(detect_columns(DEFAULT_KEY)),
     run=run_duplicates,
+    # Detection and the cross-reference each go to the engine on their own.
+    spreads_itself=True,
 )
