@@ -32,6 +32,9 @@ from analyzer.feedback import setup_logging
 from analyzer.simulate.writers import LOG_FORMATS
 from analyzer.vocabulary import LogFormat
 
+#: Parameters of ``nightly`` that are not settings of the job.
+_NOT_SETTINGS = frozenset({"config", "log_json", "quiet"})
+
 
 @app.command()
 def nightly(
@@ -87,29 +90,13 @@ def nightly(
     --dataset folder, inside an existing folder only; with --no-export it must exist.
     A day without messages is logged as a warning and marked in the history.
     """
+    # The settings are the parameters, by name (taken before any other local exists).
+    given = {name: value for name, value in locals().items() if name not in _NOT_SETTINGS}
+    given["date"] = given.pop("day")
+    given["export"] = False if given.pop("no_export") else None
     from analyzer.nightly import load_config, run_nightly
 
     setup_logging(json_lines=log_json, quiet=quiet)
-    given = {
-        "dataset": dataset,
-        "reports": reports,
-        "server_log": server_log,
-        "log_format": log_format,
-        "log_tz": log_tz,
-        "log_field": log_field,
-        "window": window,
-        "key": key,
-        "tolerance": tolerance,
-        "complaints": complaints,
-        "threshold": threshold,
-        "catalog": catalog,
-        "alert_on_failure_jumps": alert_on_failure_jumps,
-        "keywords": keywords,
-        "alert_on_sent_after_opt_out": alert_on_sent_after_opt_out,
-        "date": day,
-        "api_base_url": api_base_url,
-        "export": False if no_export else None,
-    } | {"engine": engine, "scheduler": scheduler}
     with user_errors(), _final_error_as_json(log_json):
         result = run_nightly(load_config(given, config_file=config))
     typer.echo(f"Report: {result.report_dir / 'index.html' if result.report_dir else '-'}")
