@@ -123,11 +123,10 @@ def _summarize(
     summary.by_verdict = {
         str(k): int(n) for k, n in found.numbers["verdict"].value_counts().items()
     }
-    judged = received is not None and received.shows_any
-    summary.unhandled_inbound = len(found.unhandled) if judged else None
+    summary.unhandled_inbound = len(found.unhandled) if found.judged else None
     summary.webhook_alerts = int(alerts["error_code"].isin(WEBHOOK_ALERTS).sum())
     summary.period_start, summary.period_end = records.period
-    if received is not None and not received.shows_any:
+    if received is not None and not found.judged:
         summary.warnings.append(
             f"inbound not checked against the server log: {NO_RECEIVED_REQUESTS}"
         )

@@ -39,8 +39,10 @@ NUMBER_COLUMNS = (
 )
 #: Why a number's verdict is inconclusive, or was reached without the server log.
 NO_RECEIVED_REQUESTS = (
-    "the server log shows no request the application received (only its calls to Twilio): "
-    "give the log of the server the webhook points at"
+    "the server log shows no request from Twilio (no TwilioProxy user agent, no POST to a "
+    "webhook's path): it is not the log of the server the webhooks point at (an SDK log or "
+    "an egress proxy's shows only calls to Twilio), or no webhook request reaches that "
+    "server at all; give that server's log, and check its URL and firewall"
 )
 NOT_COVERED = "the server log does not cover the time of its inbound messages"
 APPLICATION_UNCHECKED = "routed to a TwiML App, whose URL is not exported: not checked"
@@ -52,6 +54,9 @@ class InboundCheck:
 
     numbers: pd.DataFrame
     unhandled: pd.DataFrame
+    #: Whether the server log could judge the inbound messages (it shows Twilio reaching
+    #: the server); False without a log.
+    judged: bool = False
 
 
 def resolve_webhooks(
@@ -112,8 +117,9 @@ def check_numbers(
         & (frame["path"] != "")
         & ~frame["webhook"].isin(DEMO_URLS)
     )
-    shows_any = received is not None and received.shows_any
-    cannot_tell = judged & ((not shows_any) | (frame["phone_number"].map(covered).fillna(0) == 0))
+    shows_twilio = received is not None and received.shows_twilio(set(frame["path"]) - {""})
+    not_covered = frame["phone_number"].map(covered).fillna(0) == 0
+    cannot_tell = judged & ((not shows_twilio) | not_covered)
     conditions = [
         ~frame["sms_capable"].fillna(False).astype(bool),
         (frame["webhook"] == "") & (frame["inbound_messages"] > 0),
@@ -125,7 +131,7 @@ def check_numbers(
     ]
     frame["verdict"] = np.select(conditions, VERDICTS[:-1], default=VERDICTS[-1])
     reasons = [
-        (frame["verdict"] == InboundVerdict.INCONCLUSIVE) & (not shows_any),
+        (frame["verdict"] == InboundVerdict.INCONCLUSIVE) & (not shows_twilio),
         frame["verdict"] == InboundVerdict.INCONCLUSIVE,
         (frame["verdict"] == InboundVerdict.OK) & frame["webhook"].str.startswith("application:"),
     ]
@@ -134,10 +140,12 @@ def check_numbers(
     )
     unhandled = (
         _unhandled(frame, inbound, posts, received, tolerance)
-        if received is not None and received.shows_any
+        if received is not None and shows_twilio
         else inbound[:0]
     )
-    return InboundCheck(numbers=frame[list(NUMBER_COLUMNS)], unhandled=unhandled)
+    return InboundCheck(
+        numbers=frame[list(NUMBER_COLUMNS)], unhandled=unhandled, judged=shows_twilio
+    )
 
 
 def _alerts(numbers: pd.DataFrame, alerts: pd.DataFrame) -> pd.Series:

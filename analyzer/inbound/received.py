@@ -46,6 +46,18 @@ class Received:
         egress proxy's shows only the application's calls to Twilio)."""
         return self.start is not None
 
+    def shows_twilio(self, paths: Iterable[str]) -> bool:
+        """Whether Twilio is seen reaching this server: a request from TwilioProxy, or a
+        POST of unknown user agent to one of ``paths`` (the account's webhooks). Without
+        that, the log may be another server's (an API's, an egress proxy's), and a
+        webhook missing from it proves nothing."""
+        frame = self.requests
+        agent = frame["user_agent"].fillna("").astype(str)
+        if agent.str.startswith(TWILIO_USER_AGENT).any():
+            return True
+        posts = self.from_twilio()
+        return bool(is_in(posts["path"], list(paths)).any())
+
     def from_twilio(self) -> pd.DataFrame:
         """The POSTs that may be Twilio's: from TwilioProxy, or of unknown user agent."""
         frame = self.requests

@@ -80,11 +80,13 @@ def _reference(messages: list[dict[str, Any]], requests: list[dict[str, Any]]) -
     """Message by message: unhandled when inside the log's span, to a webhook of ours, and
     no request of Twilio's names it or (naming none) reaches its path in time from its
     sender or from an unnamed sender."""
-    if not requests:
+    twilio = [r for r in requests if r["agent"] != "curl/8.5"]
+    webhooks = {url.removeprefix("https://app.example.com") for url in NUMBERS.values() if url}
+    # Twilio must be seen reaching this server, else the log may be another's.
+    if not any(r["agent"] == "TwilioProxy/1.1" or r["path"] in webhooks for r in twilio):
         return []
     first = min(r["second"] for r in requests) - TOLERANCE
     last = max(r["second"] for r in requests) + TOLERANCE
-    twilio = [r for r in requests if r["agent"] != "curl/8.5"]
     out = []
     for k, m in enumerate(messages):
         url = NUMBERS[m["to"]]

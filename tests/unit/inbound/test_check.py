@@ -192,3 +192,35 @@ def test_requests_from_other_clients_are_not_webhook_hits() -> None:
     verdicts = _judge(requests)
     assert verdicts["PN5"] == "webhook_not_hit"
     assert verdicts["PN7"] == "ok"
+
+
+def test_a_log_where_twilio_never_shows_cannot_call_a_webhook_not_hit() -> None:
+    """Requests the server received, none of them Twilio's (an API's own traffic, health
+    checks): the log may be another server's, so nothing is called not hit."""
+    requests = pd.DataFrame(
+        [
+            (T, "GET", "/healthz", "kube-probe/1.29"),
+            (T + timedelta(minutes=3), "POST", "/api/orders", None),
+            (T + timedelta(hours=1), "GET", "/healthz", "kube-probe/1.29"),
+        ],
+        columns=["time", "method", "path", "user_agent"],
+    ).assign(status=200, is_send=False)
+    verdicts = _judge(requests)
+    assert verdicts["PN5"] == "inconclusive"
+    assert verdicts["PN7"] == "inconclusive"
+
+
+def test_twilio_reaching_the_server_elsewhere_decides_a_webhook_not_hit() -> None:
+    """Twilio's status callbacks reach the server, its webhook requests do not: the
+    number's webhook is not hit."""
+    requests = pd.DataFrame(
+        [
+            (T, "/status", "TwilioProxy/1.1"),
+            (T + timedelta(hours=1), "/status", "TwilioProxy/1.1"),
+            (T + timedelta(minutes=1), "/service", None),
+        ],
+        columns=["time", "path", "user_agent"],
+    ).assign(method="POST", status=200, is_send=False)
+    verdicts = _judge(requests)
+    assert verdicts["PN5"] == "webhook_not_hit"
+    assert verdicts["PN7"] == "ok"
