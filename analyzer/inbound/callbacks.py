@@ -106,10 +106,15 @@ def _expected(
     tolerance: float,
 ) -> pd.DataFrame:
     """The outbound messages that had to get a final callback the log would show: a final
-    status, callbacks asked for (their service sets one, or some arrived), and created and
-    last updated within the log's span."""
-    with_callback = services.loc[services["status_callback"].notna(), "sid"]
-    asked = is_in(outbound["messaging_service_sid"], with_callback) | is_in(
+    status, callbacks asked for (some of their own arrived, or their service sends them
+    to a path this log shows callbacks on: another service's may go to another server),
+    and created and last updated within the log's span."""
+    seen = set(named["path"].dropna().astype(str))
+    urls = services["status_callback"].astype(object)
+    to_here = [
+        isinstance(url, str) and (urlsplit(url).path or "/") in seen for url in urls
+    ]  # one per service
+    asked = is_in(outbound["messaging_service_sid"], services.loc[to_here, "sid"]) | is_in(
         outbound["sid"], named["message_sid"]
     )
     inside = received.covers(outbound["date_created"], tolerance) & received.covers(

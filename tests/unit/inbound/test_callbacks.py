@@ -105,3 +105,33 @@ def test_no_callback_in_the_log_is_said_not_judged() -> None:
     assert found.problems.empty
     assert found.logged == 0
     assert "/sms/status" in found.warnings[0]
+
+
+def test_a_service_whose_callbacks_go_to_another_server_is_not_judged() -> None:
+    """MG3 sends its callbacks elsewhere: its messages are not missing their final one
+    because this log lacks them."""
+    services = pd.concat(
+        [
+            _services(),
+            pd.DataFrame(
+                [("MG3", "https://other.example.com/hooks/status")],
+                columns=["sid", "status_callback"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    outbound = _outbound()
+    outbound.loc[outbound["sid"] == "SM6", "messaging_service_sid"] = "MG3"
+    requests = _requests(
+        [
+            _callback("SM1", "delivered", 0.3),
+            _callback("SM3", "undelivered", 2.3),
+            _callback("SM4", "failed", 3.3),
+            _callback("SM5", "read", 4.3),
+            (T + timedelta(hours=1), "/healthz", 200, None, None, "kube-probe/1.29"),
+        ]
+    )
+    found = check_callbacks(outbound, received_requests(requests), services, {"/sms/in"})
+    got = sorted(zip(found.problems["problem"], found.problems["sid"], strict=True))
+    assert got == [("missing_final", "SM2")]  # MG1's; SM6 (MG3) is not judged
+    assert found.judged == 5
