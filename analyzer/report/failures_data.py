@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import InputError
 from analyzer.failures.codes import CATEGORY_ACTIONS
-from analyzer.report.reading import read_summary
+from analyzer.report.reading import read_results_csv, read_summary
 from analyzer.results import (
     FAILURE_TABLES,
     FAILURES_BY_CODE_DAY_FILE,
@@ -75,14 +75,8 @@ def load_failures(results: Path) -> FailuresData | None:
 
 def read_rollup(results: Path, name: str) -> pd.DataFrame:
     """One of the CSV files of the contract; an empty table with its columns if missing."""
-    columns, text = (list(names) for names in FAILURE_TABLES[name])
-    path = results / name
-    if not path.is_file():
-        return pd.DataFrame(columns=columns)
-    try:
-        return pd.read_csv(path, dtype=dict.fromkeys(text, "string"))
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+    columns, text = FAILURE_TABLES[name]
+    return read_results_csv(results / name, columns, text)
 
 
 def read_codes(path: Path) -> pd.DataFrame:

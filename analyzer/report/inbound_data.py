@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from analyzer.errors import InputError
 from analyzer.inbound import CALLBACK_COLUMNS, NUMBER_COLUMNS
-from analyzer.report.reading import read_summary
+from analyzer.report.reading import read_results_parquet, read_summary
 from analyzer.results import (
     INBOUND_SUMMARY_FILE,
     NUMBERS_CHECK_FILE,
@@ -43,28 +40,13 @@ def load_inbound(results: Path) -> InboundData | None:
     summary = read_summary(InboundSummary, results / INBOUND_SUMMARY_FILE, "an inbound summary")
     if summary is None:
         return None
-    unhandled = read_parquet(results / UNHANDLED_INBOUND_FILE, UNHANDLED_COLUMNS)
+    unhandled = read_results_parquet(results / UNHANDLED_INBOUND_FILE, UNHANDLED_COLUMNS)
     unhandled["date_created"] = pd.to_datetime(unhandled["date_created"], utc=True)
-    callbacks = read_parquet(results / STATUS_CALLBACKS_FILE, CALLBACK_COLUMNS)
+    callbacks = read_results_parquet(results / STATUS_CALLBACKS_FILE, CALLBACK_COLUMNS)
     callbacks["time"] = pd.to_datetime(callbacks["time"], utc=True)
     return InboundData(
         summary=summary,
-        numbers=read_parquet(results / NUMBERS_CHECK_FILE, NUMBER_COLUMNS),
+        numbers=read_results_parquet(results / NUMBERS_CHECK_FILE, NUMBER_COLUMNS),
         unhandled=unhandled,
         callbacks=callbacks,
     )
-
-
-def read_parquet(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A Parquet file of the inbound check; an empty table with ``columns`` if missing
-    (a check without exported configuration writes none)."""
-    if not path.is_file():
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
-    try:
-        frame = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise InputError(f"{path} lacks columns: {', '.join(missing)}")
-    return frame

@@ -9,10 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from analyzer.errors import InputError
-from analyzer.report.reading import read_summary
+from analyzer.report.reading import read_results_csv, read_results_parquet, read_summary
 from analyzer.results import (
     INFERRED_OPTOUTS_FILE,
     NEAR_MISSES_FILE,
@@ -66,37 +64,26 @@ def load_optouts(results: Path) -> OptoutsData | None:
 def read_csv(results: Path, name: str) -> pd.DataFrame:
     """One of the opt-out CSV files, text as text; an empty table with its columns if
     missing."""
-    columns = list(OPTOUT_COLUMNS[name])
-    path = results / name
-    if not path.is_file():
-        return _empty(columns)
+    columns = OPTOUT_COLUMNS[name]
     text = [column for column in columns if column not in COUNT_COLUMNS]
-    try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(text, "string"))
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    return _with_columns(frame, columns, path)
+    return read_results_csv(results / name, columns, text)
 
 
 def read_parquet(results: Path, name: str) -> pd.DataFrame:
     """One of the opt-out Parquet files (error codes as text); an empty table with its
     columns if missing."""
-    columns = list(OPTOUT_COLUMNS[name])
-    path = results / name
-    if not path.is_file():
-        return _empty(columns)
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    for column in TEXT_COLUMNS & set(table.column_names):
-        index = table.column_names.index(column)
-        table = table.set_column(index, column, _as_text(table[column]))
-    frame = table.to_pandas()
+    frame = read_results_parquet(results / name, OPTOUT_COLUMNS[name], _codes_as_text)
     for column in ("date_created", "opted_out_at"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column], utc=True)
-    return _with_columns(frame, columns, path)
+    return frame
+
+
+def _codes_as_text(table: pa.Table) -> pa.Table:
+    for column in TEXT_COLUMNS & set(table.column_names):
+        index = table.column_names.index(column)
+        table = table.set_column(index, column, _as_text(table[column]))
+    return table
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -104,14 +91,3 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_floating(column.type):
         column = pc.cast(column, pa.int64())
     return pc.cast(column, pa.string())
-
-
-def _with_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise InputError(f"{path} lacks columns: {', '.join(missing)}")
-    return frame
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
