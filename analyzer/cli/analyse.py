@@ -77,14 +77,7 @@ def detect(
     skew: SkewOption = None,
     tolerance: ToleranceOption = DEFAULT_TOLERANCE,
     engine: Annotated[str, option("engine")] = "pandas",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            envvar="DASK_SCHEDULER_ADDRESS",
-            help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].",
-        ),
-    ] = None,
+    scheduler: Annotated[str | None, option("scheduler", envvar=True)] = None,
     partitions: Annotated[
         int | None,
         typer.Option("--partitions", min=1, help="Key partitions of the Dask shuffle."),
