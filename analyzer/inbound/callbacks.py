@@ -53,7 +53,7 @@ def callback_paths(services: pd.DataFrame) -> set[str]:
 def callback_requests(received: Received, paths: set[str], webhooks: set[str]) -> pd.DataFrame:
     """Twilio's POSTs that are status callbacks: those carrying a message status (not an
     inbound one), and those to a service's callback path that is no inbound webhook's."""
-    posts = received.from_twilio()
+    posts = received.twilio_posts
     status = posts["message_status"].astype("string").str.lower()
     with_status = status.notna().to_numpy() & ~is_in(status, INBOUND_STATUSES)
     to_path = is_in(posts["path"], paths - webhooks) & status.isna().to_numpy()

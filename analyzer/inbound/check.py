@@ -101,7 +101,7 @@ def check_numbers(
     frame["path"] = frame["webhook"].map(webhook_path)
     frame["inbound_messages"] = frame["phone_number"].map(inbound["to"].value_counts()).fillna(0)
     frame["alerts"] = _alerts(frame, alerts)
-    posts = received.from_twilio() if received is not None else _no_posts()
+    posts = received.twilio_posts if received is not None else _no_posts()
     frame["webhook_hits"] = frame["path"].map(posts["path"].value_counts()).fillna(0)
     refused = posts[posts["status"].fillna(0).astype(float) >= 300]
     errors = frame["path"].map(refused["path"].value_counts()).fillna(0)

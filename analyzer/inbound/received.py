@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ TWILIO_API_PATH = "/2010-04-01/"
 class Received:
     """What the server log says the application received, and whether it can say so."""
 
-    #: One row per request (RECEIVED_COLUMNS); Twilio's are those ``from_twilio`` marks.
+    #: One row per request (RECEIVED_COLUMNS); Twilio's are ``twilio_posts``.
     requests: pd.DataFrame
     #: The first and last time of a received request (None: the log shows none).
     start: pd.Timestamp | None
@@ -55,11 +56,13 @@ class Received:
         agent = frame["user_agent"].fillna("").astype(str)
         if agent.str.startswith(TWILIO_USER_AGENT).any():
             return True
-        posts = self.from_twilio()
+        posts = self.twilio_posts
         return bool(is_in(posts["path"], list(paths)).any())
 
-    def from_twilio(self) -> pd.DataFrame:
-        """The POSTs that may be Twilio's: from TwilioProxy, or of unknown user agent."""
+    @cached_property
+    def twilio_posts(self) -> pd.DataFrame:
+        """The POSTs that may be Twilio's: from TwilioProxy, or of unknown user agent
+        (worked out once: the webhook check and the callback check both read them)."""
         frame = self.requests
         agent = frame["user_agent"].fillna("").astype(str)
         twilio = (agent == "") | agent.str.startswith(TWILIO_USER_AGENT)
