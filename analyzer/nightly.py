@@ -362,6 +362,7 @@ def _report_day(config: NightlyConfig, day: date) -> dict[str, AnalysisResult]:
             failures=FailuresOptions(catalog=config.catalog),
             optouts=OptoutsOptions(keywords_file=config.keywords),
             allow_empty=True,
+            log_rows=tuple(a.log_rows for a in ANALYSES.values() if a.log_rows is not None),
         )
         with engine_session(given.engine):
             results = {

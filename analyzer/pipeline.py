@@ -101,6 +101,8 @@ def run_detect(
         engine=engine or EngineOptions(),
         allow_empty=allow_empty,
         feedback=feedback or Silent(),
+        # No other analysis reads the logs: the cross-reference keeps only what it needs.
+        log_rows=(),
     )
     result = run_analysis("duplicates", source, out_dir, given)
     return DetectRun(out_dir=Path(out_dir), **result.detail)

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from analyzer.atomic import ensure_output_dir, write_parquet, write_text
 from analyzer.feedback import Feedback, Silent
-from analyzer.logs import LogParseResult, read_server_logs
+from analyzer.logs import LogParseResult, RowFilter, read_server_logs
 from analyzer.options import (
     DetectOptions,
     EngineOptions,
@@ -48,20 +49,40 @@ class AnalysisInput:
     #: Whether an empty period is a result (nightly) rather than an error.
     allow_empty: bool = False
     feedback: Feedback = field(default_factory=Silent)
+    #: The request-log rows the job's analyses read, beside those an analysis asks for
+    #: with a scope (Analysis.log_rows of each); None: unknown, every row is kept.
+    log_rows: tuple[RowFilter, ...] | None = None
     _parsed: LogParseResult | None = field(default=None, repr=False)
 
-    def parsed_logs(self) -> LogParseResult:
-        """The request logs, parsed once however many analyses use them."""
+    def parsed_logs(self, scope: RowFilter | None = None) -> LogParseResult:
+        """The request logs, parsed once however many analyses use them.
+
+        ``scope`` names the rows the caller needs: the logs read now keep only those and
+        the rows of ``log_rows`` (every row when ``log_rows`` is None). Whether rows
+        were left out: LogParseResult.complete.
+        """
         if self._parsed is None:
-            self.feedback.step("Reading server logs (lines)")
-            self._parsed = read_server_logs(
-                list(self.logs.paths),
-                format=self.logs.format,
-                log_tz=self.logs.tz,
-                fields=self.logs.field_map or None,
-                progress=self.feedback.advance,
-            )
+            others = self.log_rows
+            keep = None if scope is None or others is None else _any_of(scope, *others)
+            self._parsed = self._read_logs(keep)
         return self._parsed
+
+    def reread_logs(self) -> LogParseResult:
+        """The request logs read again with every row (a scope left out too many)."""
+        self._parsed = None
+        self._parsed = self._read_logs(None)
+        return self._parsed
+
+    def _read_logs(self, keep: RowFilter | None) -> LogParseResult:
+        self.feedback.step("Reading server logs (lines)")
+        return read_server_logs(
+            list(self.logs.paths),
+            format=self.logs.format,
+            log_tz=self.logs.tz,
+            fields=self.logs.field_map or None,
+            progress=self.feedback.advance,
+            keep=keep,
+        )
 
     @property
     def read_period(self) -> tuple[Any, Any]:
@@ -106,6 +127,19 @@ class Analysis:
     run: Callable[[AnalysisInput], AnalysisResult]
     #: Whether it spreads its own steps over the engine (else the engine runs it whole).
     spreads_itself: bool = False
+    #: The request-log rows it reads, when they do not depend on the data (an analysis
+    #: that reads none, or asks for its own with a scope, has None).
+    log_rows: RowFilter | None = None
+
+
+def _any_of(*filters: RowFilter) -> RowFilter:
+    """The rows any of the filters keeps (each sees every chunk, in order)."""
+
+    def keep(chunk: pa.Table) -> np.ndarray:
+        masks = [np.asarray(f(chunk), dtype=bool) for f in filters]
+        return np.logical_or.reduce(masks)
+
+    return keep
 
 
 def day_start_micros(day: object) -> int:

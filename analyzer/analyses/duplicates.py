@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pyarrow as pa
+
 from analyzer.analyses.base import Analysis, AnalysisInput, AnalysisResult
-from analyzer.duplicates.crossref import CrossReference, cross_reference
+from analyzer.duplicates.crossref import (
+    CrossReference,
+    IncompleteLog,
+    LogScope,
+    cross_reference,
+)
 from analyzer.duplicates.detect import DEFAULT_KEY, Detection, detect_columns
 from analyzer.engines import cross_reference_on_dask, detect
 from analyzer.errors import InputError
@@ -68,10 +75,10 @@ def run_duplicates(given: AnalysisInput) -> AnalysisResult:
 def _cross_reference(
     given: AnalysisInput, detection: Detection
 ) -> tuple[LogParseResult, CrossReference]:
-    logs = given.parsed_logs()
-    given.feedback.step("Cross-referencing")
     start, end = given.read_period
     if given.engine.name == "dask":  # time partitions on the cluster's workers
+        logs = given.parsed_logs()
+        given.feedback.step("Cross-referencing")
         return logs, cross_reference_on_dask(
             detection.clusters,
             logs.requests,
@@ -85,15 +92,30 @@ def _cross_reference(
     messages = read_messages(
         given.source, start=start, end=end, columns=CROSSREF_COLUMNS, dictionary=["direction"]
     )
-    crossref = cross_reference(
+    # Only the request rows the clusters can need are kept from the logs (and those the
+    # job's other analyses read), unless the log proves to need every row.
+    logs = given.parsed_logs(LogScope(detection.clusters, messages))
+    given.feedback.step("Cross-referencing")
+    try:
+        return logs, _judged(detection, logs, messages, given)
+    except IncompleteLog:
+        logs = given.reread_logs()
+        given.feedback.step("Cross-referencing")
+        return logs, _judged(detection, logs, messages, given)
+
+
+def _judged(
+    detection: Detection, logs: LogParseResult, messages: pa.Table, given: AnalysisInput
+) -> CrossReference:
+    return cross_reference(
         detection.clusters,
         logs.requests,
         messages,
         formats={f.path: f.format for f in logs.files},
         skew=given.options.skew,
         tolerance=given.options.tolerance,
+        timeline=logs.timeline,
     )
-    return logs, crossref
 
 
 def crossref_summary(crossref: CrossReference, logs: LogParseResult) -> CrossrefSummary:

@@ -12,6 +12,7 @@ from analyzer.failures import (
     LOW_CARDINALITY,
     find_failures,
     read_catalog,
+    refused_posts,
     rejected_requests,
 )
 from analyzer.failures.rollups import BASELINE_DAYS
@@ -57,7 +58,8 @@ def run_failures(given: AnalysisInput) -> AnalysisResult:
     )
     summary = found.summary
     if given.logs.paths:
-        summary.rejected_requests = rejected_requests(given.parsed_logs().requests)
+        logs = given.parsed_logs()
+        summary.rejected_requests = rejected_requests(logs.requests, posts=logs.sends)
     summary.source = str(given.source)
     tables = found.rollups
     return AnalysisResult(
@@ -87,4 +89,5 @@ FAILURES = Analysis(
     title="Delivery failures",
     columns=COLUMNS,
     run=run_failures,
+    log_rows=refused_posts,
 )

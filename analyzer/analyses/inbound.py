@@ -22,6 +22,7 @@ from analyzer.inbound import (
     Received,
     check_callbacks,
     check_numbers,
+    not_sends,
     received_requests,
     webhook_path,
 )
@@ -219,4 +220,10 @@ def _table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
 
 
-INBOUND = Analysis(name="inbound", title="Inbound reachability", columns=COLUMNS, run=run_inbound)
+INBOUND = Analysis(
+    name="inbound",
+    title="Inbound reachability",
+    columns=COLUMNS,
+    run=run_inbound,
+    log_rows=not_sends,
+)

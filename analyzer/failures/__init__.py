@@ -15,7 +15,7 @@ from analyzer.failures.analyze import (
     find_failures,
 )
 from analyzer.failures.codes import CATEGORY_ACTIONS, ERROR_CODES, describe_codes, read_catalog
-from analyzer.failures.rejected import rejected_requests
+from analyzer.failures.rejected import refused_posts, rejected_requests
 from analyzer.failures.rollups import Rollups
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "describe_codes",
     "find_failures",
     "read_catalog",
+    "refused_posts",
     "rejected_requests",
 ]

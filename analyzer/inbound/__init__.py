@@ -23,7 +23,7 @@ from analyzer.inbound.check import (
     resolve_webhooks,
     webhook_path,
 )
-from analyzer.inbound.received import Received, received_requests
+from analyzer.inbound.received import Received, not_sends, received_requests
 
 __all__ = [
     "CALLBACK_COLUMNS",
@@ -35,6 +35,7 @@ __all__ = [
     "NUMBER_COLUMNS",
     "VERDICTS",
     "Received",
+    "not_sends",
     "received_requests",
     "WEBHOOK_ALERTS",
     "InboundCheck",

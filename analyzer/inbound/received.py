@@ -77,6 +77,13 @@ class Received:
         return (stamps >= self.start - pad) & (stamps <= self.end + pad)
 
 
+def not_sends(requests: pa.Table) -> np.ndarray:
+    """Which request rows are not message POSTs: the rows received_requests may read
+    (an analyzer.logs.RowFilter)."""
+    sends = pc.fill_null(requests["is_send"], False)
+    return ~np.asarray(sends.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | None:
     """The requests of a parsed server log (``analyzer.logs`` table, or a frame with at
     least time, method and path) that the application received; None without a log."""

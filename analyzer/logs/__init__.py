@@ -35,10 +35,13 @@ from analyzer.logs.model import (
     MAX_SAMPLES,
     REQUEST_SCHEMA,
     SAMPLE_CHARS,
+    TIMELINE_SCHEMA,
     FileStats,
     LogParseResult,
     MalformedSample,
+    RowFilter,
     empty_requests,
+    timeline_of,
 )
 from analyzer.logs.reader import detect_format, read_server_logs
 from analyzer.logs.registry import FORMATS, REGISTRY, FormatEntry
@@ -53,6 +56,8 @@ __all__ = [
     "FileStats",
     "FormatEntry",
     "LogParseResult",
+    "RowFilter",
+    "TIMELINE_SCHEMA",
     "MalformedSample",
     "detect_format",
     "empty_requests",
@@ -61,4 +66,5 @@ __all__ = [
     "parse_times",
     "parse_twilio_dates",
     "read_server_logs",
+    "timeline_of",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyzer.logs.files import LineChunk
 from analyzer.schema import TIMESTAMP
@@ -96,12 +97,56 @@ class FileStats:
     warnings: list[str] = field(default_factory=list)
 
 
+#: What a log reader keeps of each request row, whether or not it keeps the row itself:
+#: enough for whole-log figures (coverage, POSTs by outcome, clock) when a RowFilter
+#: kept only some rows. ``tunnel``: a CONNECT line; ``kept``: the row is in the requests.
+TIMELINE_SCHEMA = pa.schema(
+    [
+        pa.field("time", TIMESTAMP),
+        pa.field("time_max", TIMESTAMP),
+        pa.field("is_send", pa.bool_(), nullable=False),
+        pa.field("tunnel", pa.bool_(), nullable=False),
+        pa.field("status", pa.int32()),
+        pa.field("kept", pa.bool_(), nullable=False),
+    ]
+)
+
+#: Which rows of a parsed chunk (CORE_SCHEMA, times as logged) to keep in the request
+#: table; called on the chunks in file order, so it may count what it has seen.
+RowFilter = Callable[[pa.Table], np.ndarray]
+
+
+def timeline_of(requests: pa.Table) -> pa.Table:
+    """The timeline (TIMELINE_SCHEMA) of a request table that holds every row."""
+    n = requests.num_rows
+    tunnel = pc.fill_null(pc.equal(requests["method"], "CONNECT"), False)
+    kept = pa.array(np.ones(n, dtype=bool))
+    columns = [requests[name] for name in ("time", "time_max", "is_send")]
+    columns += [tunnel, requests["status"], kept]
+    return pa.Table.from_arrays(columns, schema=TIMELINE_SCHEMA)
+
+
 @dataclass
 class LogParseResult:
-    """The canonical request table of all files, plus per-file statistics."""
+    """The canonical request table of all files, plus per-file statistics.
+
+    ``timeline`` has a row for every request read, in the order of ``requests``; where
+    a RowFilter left rows out of ``requests``, only the timeline still counts them.
+    """
 
     requests: pa.Table
     files: list[FileStats]
+    timeline: pa.Table | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeline is None:
+            self.timeline = timeline_of(self.requests)
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``requests`` holds every request read (no RowFilter left one out)."""
+        assert self.timeline is not None
+        return self.timeline.num_rows == self.requests.num_rows
 
     @property
     def lines(self) -> int:

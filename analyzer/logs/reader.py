@@ -17,18 +17,22 @@ from analyzer.errors import InputError, UserError
 from analyzer.logs.files import expand_paths, head_lines, iter_line_chunks, open_log, prefetch
 from analyzer.logs.jsonl import jsonl_fields
 from analyzer.logs.model import (
+    ANSWERED_LINE,
+    FROM_TWILIO,
     MAX_SAMPLES,
     REQUEST_SCHEMA,
+    TIMELINE_SCHEMA,
     FileStats,
     LogParseResult,
     MalformedSample,
     ParsedChunk,
     Parser,
-    empty_core,
+    RowFilter,
     empty_requests,
 )
 from analyzer.logs.registry import DETECT_LINES, FORMATS, detect_from_lines, make_parser
 from analyzer.logs.timing import correct_local_time, place_untimed, time_source
+from analyzer.schema import TIMESTAMP
 from analyzer.vocabulary import LogFormat
 
 _TRUNCATED_REASON = "the compressed file ends here, before its end marker"
@@ -41,13 +45,16 @@ def read_server_logs(
     fields: Mapping[str, str] | None = None,
     chunk_lines: int = 200_000,
     progress: Callable[[int], None] | None = None,
+    keep: RowFilter | None = None,
 ) -> LogParseResult:
     """Parse application/proxy HTTP logs into the canonical request table.
 
     ``paths`` may hold globs and ``.gz`` files. ``format`` is one of FORMATS or
     ``"auto"`` (detected per file). Times without a zone are taken in ``log_tz``.
     ``fields`` remaps jsonl field names (keys of DEFAULT_JSONL_FIELDS).
-    ``progress`` is called with the number of lines of each chunk read.
+    ``progress`` is called with the number of lines of each chunk read. ``keep`` chooses
+    the rows of each parsed chunk kept in the table (default: all); the timeline still
+    has every row.
     """
     if format != "auto" and format not in FORMATS:
         raise UserError(
@@ -59,13 +66,18 @@ def read_server_logs(
     field_map = jsonl_fields(fields)
     fmt = None if format == "auto" else LogFormat(format)
     tables: list[pa.Table] = []
+    timelines: list[pa.Table] = []
     stats: list[FileStats] = []
     for path in expand_paths(paths):
-        table, file_stats = _read_file(path, fmt, log_tz, field_map, chunk_lines, progress)
+        table, timeline, file_stats = _read_file(
+            path, fmt, log_tz, field_map, chunk_lines, progress, keep
+        )
         tables.append(table)
+        timelines.append(timeline)
         stats.append(file_stats)
     requests = pa.concat_tables(tables) if tables else empty_requests()
-    return LogParseResult(requests=requests, files=stats)
+    whole = pa.concat_tables(timelines) if timelines else TIMELINE_SCHEMA.empty_table()
+    return LogParseResult(requests=requests, files=stats, timeline=whole)
 
 
 def detect_format(path: str | Path) -> LogFormat | None:
@@ -103,27 +115,37 @@ def _read_file(
     field_map: dict[str, str],
     chunk_lines: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[pa.Table, FileStats]:
-    """The request rows of one file (``fmt`` None: detected) and what was read."""
+    keep: RowFilter | None = None,
+) -> tuple[pa.Table, pa.Table, FileStats]:
+    """The request rows of one file (``fmt`` None: detected) that ``keep`` keeps, the
+    file's timeline, and what was read."""
     detected = detect_format(path) if fmt is None else fmt
     stats = FileStats(path=str(path), format=detected, bytes=path.stat().st_size)
     if detected is None:
         stats.warnings.append(f"{path} is empty")
-        return empty_requests(), stats
+        return empty_requests(), TIMELINE_SCHEMA.empty_table(), stats
     parser = make_parser(detected, log_tz, field_map)
     with open_log(path) as f:
-        table = _parse_chunks(f, path, parser, stats, chunk_lines, progress)
-    line_numbers = table["line"].to_numpy()
+        rows, timeline = _parse_chunks(f, path, parser, stats, chunk_lines, progress, keep)
+    line_numbers = timeline["line"].to_numpy()
     if len(line_numbers) > 1 and (np.diff(line_numbers) < 0).any():
-        table = table.take(pc.sort_indices(table, [("line", "ascending")]))
-    # Whole-file steps: only now are all of the file's rows at hand.
-    table = correct_local_time(table, stats, log_tz)
-    table = place_untimed(table, stats)
-    stats.time_source = time_source(table)
-    out = _with_source(table, str(path))
-    _count_requests(stats, out)
-    stats.warnings.extend(_file_warnings(stats, out))
-    return out, stats
+        timeline = timeline.take(pc.sort_indices(timeline, [("line", "ascending")]))
+        rows = rows.take(pc.sort_indices(rows, [("line", "ascending")]))
+    # Whole-file steps: only now are all of the file's times at hand. They need only the
+    # timeline, which has every row, even those ``keep`` left out.
+    timeline = correct_local_time(timeline, stats, log_tz)
+    timeline = place_untimed(timeline, stats)
+    stats.time_source = time_source(timeline)
+    placed = timeline["time_max"].cast(TIMESTAMP)
+    timeline = timeline.set_column(timeline.schema.get_field_index("time_max"), "time_max", placed)
+    kept = timeline.filter(timeline["kept"]) if keep is not None else timeline
+    for name in ("time", "time_max"):
+        rows = rows.set_column(rows.schema.get_field_index(name), name, kept[name])
+    out = _with_source(rows, str(path))
+    timeline = timeline.select(TIMELINE_SCHEMA.names).cast(TIMELINE_SCHEMA)
+    _count_requests(stats, timeline)
+    stats.warnings.extend(_file_warnings(stats, timeline))
+    return out, timeline, stats
 
 
 def _parse_chunks(
@@ -133,14 +155,17 @@ def _parse_chunks(
     stats: FileStats,
     chunk_lines: int,
     progress: Callable[[int], None] | None,
-) -> pa.Table:
-    """The per-chunk rows of an open file, counting lines and malformed ones in ``stats``."""
-    parts: list[pa.Table] = []
+    keep: RowFilter | None,
+) -> tuple[pa.Table, pa.Table]:
+    """The rows of an open file that ``keep`` keeps (all without it) and the timeline of
+    every row, counting lines and malformed ones in ``stats``."""
+    rows: list[pa.Table] = []
+    timeline = _Timeline()
     try:
         chunks = iter_line_chunks(f, chunk_lines)
         for n_lines, prepared in prefetch(chunks, parser.prepare):
             stats.lines += n_lines
-            parts.append(_collect(parser.feed(prepared), stats))
+            rows.append(timeline.add(_collect(parser.feed(prepared), stats), keep))
             if progress is not None:
                 progress(n_lines)
     except EOFError:
@@ -154,8 +179,51 @@ def _parse_chunks(
         )
     except (OSError, gzip.BadGzipFile) as exc:
         raise InputError(f"cannot read log file {path}: {exc}") from exc
-    parts.append(_collect(parser.finish(), stats))
-    return pa.concat_tables(parts) if parts else empty_core()
+    rows.append(timeline.add(_collect(parser.finish(), stats), keep))
+    return pa.concat_tables(rows), timeline.table()
+
+
+#: The columns of a chunk that the whole-file steps need, and those often all null.
+_TIMING_COLUMNS = ["time", "twilio_time", "time_max", "line", FROM_TWILIO, ANSWERED_LINE]
+_SPARSE_COLUMNS = ("twilio_time", "time_max", ANSWERED_LINE)
+#: Chunks of timeline gathered into one table at a time: many small arrays that outlive
+#: the chunks around them would keep the memory of those chunks from being reused.
+_TIMELINE_BATCH = 32
+
+
+class _Timeline:
+    """A file's timeline, gathered chunk by chunk with the columns the whole-file steps
+    need."""
+
+    def __init__(self) -> None:
+        self.done: list[pa.Table] = []
+        self.batch: list[pa.Table] = []
+
+    def add(self, chunk: pa.Table, keep: RowFilter | None) -> pa.Table:
+        """Add a parsed chunk's timeline; the rows of the chunk that ``keep`` keeps."""
+        mask = np.ones(chunk.num_rows, dtype=bool) if keep is None else np.asarray(keep(chunk))
+        part = chunk.select(_TIMING_COLUMNS)
+        for name in _SPARSE_COLUMNS:
+            if part[name].null_count == part.num_rows:  # no memory for nothing
+                index = part.schema.get_field_index(name)
+                part = part.set_column(index, name, pa.nulls(part.num_rows, pa.null()))
+        tunnel = pc.fill_null(pc.equal(chunk["method"], "CONNECT"), False)
+        part = part.append_column("is_send", chunk["is_send"]).append_column("tunnel", tunnel)
+        part = part.append_column("status", chunk["status"])
+        self.batch.append(part.append_column("kept", pa.array(mask, pa.bool_())))
+        if len(self.batch) >= _TIMELINE_BATCH:
+            self.done.append(_concat(self.batch).combine_chunks())
+            self.batch = []
+        return chunk if keep is None else chunk.filter(pa.array(mask))
+
+    def table(self) -> pa.Table:
+        """The timeline of every chunk added."""
+        return _concat([*self.done, *self.batch])
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Tables whose columns may be all-null (type null) in some, as one table."""
+    return pa.concat_tables(tables, promote_options="default")
 
 
 def _collect(parsed: ParsedChunk, stats: FileStats) -> pa.Table:
@@ -177,13 +245,13 @@ def _with_source(table: pa.Table, source: str) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=REQUEST_SCHEMA)
 
 
-def _count_requests(stats: FileStats, requests: pa.Table) -> None:
+def _count_requests(stats: FileStats, timeline: pa.Table) -> None:
     """Record the file's requests, sends, tunnels and time span in ``stats``."""
-    stats.requests = requests.num_rows
-    stats.sends = int(pc.sum(requests["is_send"]).as_py() or 0)
-    stats.tunnels += int(pc.sum(pc.equal(requests["method"], "CONNECT")).as_py() or 0)
-    if requests.num_rows:
-        span = pc.min_max(requests["time"])
+    stats.requests = timeline.num_rows
+    stats.sends = int(pc.sum(timeline["is_send"]).as_py() or 0)
+    stats.tunnels += int(pc.sum(timeline["tunnel"]).as_py() or 0)
+    if timeline.num_rows:
+        span = pc.min_max(timeline["time"])
         stats.first_time = span["min"].as_py()
         stats.last_time = span["max"].as_py()
 

@@ -107,7 +107,8 @@ def place_untimed(table: pa.Table, stats: FileStats) -> pa.Table:
     line = np.asarray(table["line"].to_numpy(), dtype=np.int64)
     dated = np_bool(table[FROM_TWILIO])
     answered = np.asarray(
-        pc.fill_null(table[ANSWERED_LINE], -1).to_numpy(zero_copy_only=False), dtype=np.int64
+        pc.fill_null(table[ANSWERED_LINE].cast(pa.int64()), -1).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
     )
     lower = _lower_bounds(micros, line, dated, answered, untimed)
     upper = _upper_bounds(micros, line, dated, untimed)

@@ -35,8 +35,9 @@ from analyzer.duplicates.crossref.evidence import (
 )
 from analyzer.duplicates.crossref.judge import ClusterEvidence, judge
 from analyzer.duplicates.crossref.matching import copy_reach, evidence_rows
-from analyzer.duplicates.crossref.plan import CrossrefPlan, judged, planned
+from analyzer.duplicates.crossref.plan import CrossrefPlan, IncompleteLog, judged, planned
 from analyzer.duplicates.crossref.records import reply_counts
+from analyzer.duplicates.crossref.scope import LogScope
 from analyzer.duplicates.crossref.skew import SkewEstimate, covered_by
 from analyzer.errors import InputError
 from analyzer.schema import MICROS_PER_SECOND
@@ -88,6 +89,7 @@ def plan_cross_reference(
     skew: float | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     coverage_gap: float = DEFAULT_COVERAGE_GAP,
+    timeline: pa.Table | None = None,
 ) -> CrossrefPlan:
     """What the whole log and every record decide for the cross-reference of ``clusters``:
     skew, match mode, request-id hypothesis, recipients, coverage, POSTs by outcome,
@@ -98,9 +100,9 @@ def plan_cross_reference(
     requests and records around them) to judge them with these decisions.
     """
     _check_inputs(messages, skew, tolerance, coverage_gap)
-    if requests.num_rows == 0:
+    if (requests if timeline is None else timeline).num_rows == 0:
         raise InputError("a cross-reference plan needs request log lines")
-    return planned(clusters, requests, messages, skew, tolerance, coverage_gap)[0]
+    return planned(clusters, requests, messages, skew, tolerance, coverage_gap, timeline)[0]
 
 
 def cross_reference(
@@ -113,6 +115,7 @@ def cross_reference(
     tolerance: float = DEFAULT_TOLERANCE,
     coverage_gap: float = DEFAULT_COVERAGE_GAP,
     plan: CrossrefPlan | None = None,
+    timeline: pa.Table | None = None,
 ) -> CrossReference:
     """Give every duplicate cluster a verdict backed by the request log.
 
@@ -123,16 +126,20 @@ def cross_reference(
     seconds). ``tolerance`` is the half-width of the delay band used when the data
     has too few clean pairs to learn it. ``plan`` (plan_cross_reference) gives the
     decisions learned from the whole log, which are then not learned again (``skew``
-    and ``coverage_gap`` are the plan's); without it they are learned here.
+    and ``coverage_gap`` are the plan's); without it they are learned here, from
+    ``timeline`` (analyzer.logs.LogParseResult.timeline) when ``requests`` holds only
+    the rows a LogScope kept.
     """
     _check_inputs(messages, skew, tolerance, coverage_gap)
     n = clusters.num_rows
     replies, sizes = reply_counts(clusters, messages)
-    if requests is None or requests.num_rows == 0:
+    if requests is None or (requests if timeline is None else timeline).num_rows == 0:
         return _without_logs(clusters, replies, sizes, skew)
 
     if plan is None:
-        plan, part = planned(clusters, requests, messages, skew, tolerance, coverage_gap)
+        plan, part = planned(
+            clusters, requests, messages, skew, tolerance, coverage_gap, timeline
+        )
     else:
         part = judged(clusters, requests, messages, plan)
     model, band = part.model, plan.delay_band_ms
@@ -189,6 +196,8 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "CrossReference",
     "CrossrefPlan",
+    "IncompleteLog",
+    "LogScope",
     "SkewEstimate",
     "cross_reference",
     "plan_cross_reference",

@@ -37,6 +37,7 @@ from analyzer.duplicates.crossref.outcomes import (
     sids_from_request_ids,
 )
 from analyzer.duplicates.crossref.records import (
+    RECIPIENTS_NOT_USED,
     api_mask,
     comparable_recipients,
     present,
@@ -50,6 +51,11 @@ from analyzer.duplicates.crossref.skew import (
     estimate_skew,
     log_coverage,
 )
+from analyzer.logs import timeline_of
+
+
+class IncompleteLog(ValueError):
+    """The request rows a LogScope kept are not enough for this log: read it whole."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +114,16 @@ def planned(
     skew: float | None,
     tolerance: float,
     coverage_gap: float,
+    timeline: pa.Table | None = None,
 ) -> tuple[CrossrefPlan, Judged]:
     """The plan learned from the whole log and every record, and the clusters' part of it
-    (from which the delay band is learned)."""
+    (from which the delay band is learned).
+
+    ``timeline`` (analyzer.logs.TIMELINE_SCHEMA) has every request of the log when
+    ``requests`` holds only the rows a LogScope kept; without it ``requests`` is the
+    whole log.
+    """
+    whole = _Whole.of(timeline_of(requests) if timeline is None else timeline)
     sends, usable = send_columns(requests)
     records, api = record_columns(messages), api_mask(messages)
     sends, request_ids = sids_from_request_ids(sends, usable, messages)
@@ -118,22 +131,26 @@ def planned(
         sends, usable, records, api
     )
     outcome = post_outcomes(sends["status"])
-    mode = _match_mode(sends, usable)
+    mode = _match_mode(sends, usable, whole.left_out)
     unused_ids = request_ids.get("candidates") and not request_ids.get("used")
     warnings = [note for note in (recipient_note, unused_ids and request_ids["note"]) if note]
     live = usable & (outcome != OUTCOMES.index(REFUSED))
-    skew_info = _skew(sends, records, api, mode, live, skew, tolerance, warnings)
-    coverage = log_coverage(requests, skew_info.seconds, coverage_gap)
-    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)
+    skew_info = _skew(sends, records, api, mode, live, skew, tolerance, warnings, whole)
+    coverage = log_coverage(whole.timeline, skew_info.seconds, coverage_gap)
     record_us = records["us"].to_numpy(zero_copy_only=False)[api]
-    warnings.extend(clock_warnings(coverage, record_us, skew_info, send_us[live]))
-    del send_us, record_us
+    warnings.extend(clock_warnings(coverage, record_us, skew_info, whole.live_us))
+    del record_us
 
     log = _Log(sends, usable, outcome, records, api)
     scoped = mode != "time_only" and not _loose(log).any()
+    if whole.left_out and not (scoped and recipients != RECIPIENTS_NOT_USED):
+        # A LogScope left out POSTs that could matter after all (see its module).
+        raise IncompleteLog(
+            "this log's POSTs are matched by time, or its recipients cannot be used: "
+            "it must be read whole"
+        )
     judged = _judge_part(clusters, messages, log, mode, scoped, skew_info.seconds)
     band, band_method = delay_band(judged.model, tolerance)
-    counts = np.bincount(outcome[usable], minlength=len(OUTCOMES))
     plan = CrossrefPlan(
         skew=skew_info,
         mode=mode,
@@ -143,10 +160,48 @@ def planned(
         recipients=recipients,
         scoped=scoped,
         coverage=coverage,
-        sends={name: int(counts[i]) for i, name in enumerate(OUTCOMES)},
+        sends=whole.by_outcome(),
         warnings=tuple(warnings),
     )
     return plan, judged
+
+
+@dataclass
+class _Whole:
+    """What the whole log's timeline gives: every usable POST's time and outcome."""
+
+    timeline: pa.Table
+    usable: np.ndarray
+    outcome: np.ndarray
+    send_us: np.ndarray
+    #: Whether usable POSTs were left out of the request rows (by a LogScope).
+    left_out: bool
+
+    @classmethod
+    def of(cls, timeline: pa.Table) -> _Whole:
+        usable = present(
+            pc.and_(pc.fill_null(timeline["is_send"], False), pc.is_valid(timeline["time"]))
+        )
+        left_out = bool((usable & ~present(timeline["kept"])).any())
+        send_us = pc.cast(timeline["time"], pa.int64()).to_numpy(zero_copy_only=False)
+        return cls(timeline, usable, post_outcomes(timeline["status"]), send_us, left_out)
+
+    @property
+    def live(self) -> np.ndarray:
+        """Usable POSTs that were not refused."""
+        return self.usable & (self.outcome != OUTCOMES.index(REFUSED))
+
+    @property
+    def live_us(self) -> np.ndarray:
+        return self.send_us[self.live]
+
+    def exact_us(self) -> np.ndarray:
+        """The times of the live POSTs known to the instant (not placed between others)."""
+        return self.send_us[self.live & ~present(pc.is_valid(self.timeline["time_max"]))]
+
+    def by_outcome(self) -> dict[str, int]:
+        counts = np.bincount(self.outcome[self.usable], minlength=len(OUTCOMES))
+        return {name: int(counts[i]) for i, name in enumerate(OUTCOMES)}
 
 
 def judged(
@@ -211,9 +266,11 @@ def _loose(log: _Log) -> np.ndarray:
     return loose
 
 
-def _match_mode(sends: pa.Table, usable: np.ndarray) -> str:
-    """How the log's POSTs can be matched: by SID, by recipient and time, or by time."""
-    has_sid = bool((usable & present(pc.is_valid(sends["message_sid"]))).any())
+def _match_mode(sends: pa.Table, usable: np.ndarray, left_out: bool) -> str:
+    """How the log's POSTs can be matched: by SID, by recipient and time, or by time.
+    ``left_out``: usable POSTs were left out of ``sends`` (a LogScope leaves out only
+    POSTs that name a SID and a recipient)."""
+    has_sid = left_out or bool((usable & present(pc.is_valid(sends["message_sid"]))).any())
     has_to = bool((usable & present(pc.is_valid(sends["to"]))).any())
     return "sid" if has_sid else "recipient_time" if has_to else "time_only"
 
@@ -227,13 +284,14 @@ def _skew(
     given: float | None,
     tolerance: float,
     warnings: list[str],
+    whole: _Whole,
 ) -> SkewEstimate:
     """The skew used: the given one, else the estimate; warns (into ``warnings``) when
     the given one is far from what the data shows."""
     exact = live
     if "time_max" in sends.column_names:
         exact = live & ~present(pc.is_valid(sends["time_max"]))
-    estimate = estimate_skew(sends, records, mode, exact, known)
+    estimate = estimate_skew(sends, records, mode, exact, known, whole.exact_us())
     used = float(given) if given is not None else estimate.seconds
     far_off = estimate.method != "none" and abs((given or 0.0) - estimate.seconds) > tolerance
     if given is not None and far_off:

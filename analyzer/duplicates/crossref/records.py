@@ -10,7 +10,8 @@ from analyzer.phones import normalize_e164
 
 #: Logged recipients must name exported records this often to be used at all.
 RECIPIENT_MATCH_SHARE = 0.5
-_RECIPIENT_SAMPLE = 100_000
+#: The logged recipients compared with the records: the first this many.
+RECIPIENT_SAMPLE = 100_000
 #: Directions of records sent from a TwiML answer, not by a POST.
 _REPLY_DIRECTIONS = ("outbound-reply", "outbound-call")
 
@@ -142,7 +143,7 @@ def _recipient_decision(
     named = usable & present(pc.is_valid(logged))
     if not named.any() or not rows.any():
         return RECIPIENTS_AS_LOGGED, 1.0, None
-    sample = logged.take(pa.array(np.flatnonzero(named)[:_RECIPIENT_SAMPLE], pa.int64()))
+    sample = logged.take(pa.array(np.flatnonzero(named)[:RECIPIENT_SAMPLE], pa.int64()))
     if _share_in(sample, known, rows) >= RECIPIENT_MATCH_SHARE:
         return RECIPIENTS_AS_LOGGED, 1.0, None
     keyed = recipient_key(known)
@@ -152,15 +153,15 @@ def _recipient_decision(
 
 
 def _first_keys(logged: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
-    """The first _RECIPIENT_SAMPLE recipient keys that are not null among ``rows``,
+    """The first RECIPIENT_SAMPLE recipient keys that are not null among ``rows``,
     keying a block of rows at a time."""
     picked, found, at = [], 0, np.flatnonzero(rows)
-    for start in range(0, len(at), _RECIPIENT_SAMPLE):
-        block = logged.take(pa.array(at[start : start + _RECIPIENT_SAMPLE], pa.int64()))
+    for start in range(0, len(at), RECIPIENT_SAMPLE):
+        block = logged.take(pa.array(at[start : start + RECIPIENT_SAMPLE], pa.int64()))
         keys = recipient_key(block).drop_null()
-        picked.append(keys.slice(0, _RECIPIENT_SAMPLE - found))
+        picked.append(keys.slice(0, RECIPIENT_SAMPLE - found))
         found += len(picked[-1])
-        if found >= _RECIPIENT_SAMPLE:
+        if found >= RECIPIENT_SAMPLE:
             break
     return pa.concat_arrays(picked) if picked else pa.array([], pa.string())
 

@@ -27,7 +27,8 @@ MIN_PAIRS = 3
 MIN_BAND_PAIRS = 5
 #: A clock this far off Twilio's is likely a time zone, not drift.
 ZONE_SUSPECT_SECONDS = 120.0
-_SKEW_SAMPLE = 200_000
+#: Pairs are taken from the first this many usable sends that have the column paired on.
+SKEW_SAMPLE = 200_000
 _ZONE_STEP_MINUTES = 15
 
 
@@ -52,6 +53,7 @@ def estimate_skew(
     mode: str,
     usable: np.ndarray | None = None,
     known: np.ndarray | None = None,
+    counted_us: np.ndarray | None = None,
 ) -> SkewEstimate:
     """Estimate log clock minus Twilio clock from the data, and how sure it is.
 
@@ -60,16 +62,19 @@ def estimate_skew(
     Date header where the log has it; SID-matched pairs; the nearest record to the same
     recipient; and otherwise lines up per-second POST counts with per-second record
     counts (refused with fewer than MIN_SKEW_REQUESTS requests). Pairs come from a
-    sample of at most 200,000 requests.
+    sample of the first 200,000 requests. ``counted_us`` gives the times of every usable
+    send of the whole log, when ``sends`` holds only some of them.
     """
     keep = np.ones(sends.num_rows, dtype=bool) if usable is None else usable
     known = np.ones(records.num_rows, dtype=bool) if known is None else known
-    if not keep.any() or not known.any():
+    if counted_us is None:
+        counted_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[keep]
+    if not len(counted_us) or not known.any():
         return SkewEstimate(0.0, "none", note="no requests or no records to compare")
 
     def sample(column: str, *more: str) -> pa.Table:
         """Up to 200,000 usable sends that have ``column``, with only the columns used."""
-        rows = np.flatnonzero(keep & present(pc.is_valid(sends[column])))[:_SKEW_SAMPLE]
+        rows = np.flatnonzero(keep & present(pc.is_valid(sends[column])))[:SKEW_SAMPLE]
         return sends.select(["time", column, *more]).take(pa.array(rows, pa.int64()))
 
     if "twilio_time" in sends.column_names:
@@ -88,16 +93,15 @@ def estimate_skew(
         estimate = _from_recipient_pairs(sample("to"), records, known)
         if estimate is not None:
             return estimate
-    send_us = pc.cast(sends["time"], pa.int64()).to_numpy(zero_copy_only=False)[keep]
-    if len(send_us) < MIN_SKEW_REQUESTS:
+    if len(counted_us) < MIN_SKEW_REQUESTS:
         return SkewEstimate(
             0.0,
             "none",
-            note=f"{len(send_us)} requests are too few to place the log on Twilio's clock "
+            note=f"{len(counted_us)} requests are too few to place the log on Twilio's clock "
             "by counts; assumed 0 s",
         )
     record_us = records["us"].to_numpy(zero_copy_only=False)[known]
-    return skew_by_counts(send_us, record_us)
+    return skew_by_counts(counted_us, record_us)
 
 
 def _from_sid_pairs(
@@ -214,13 +218,13 @@ def skew_by_counts(log_us: np.ndarray, twilio_us: np.ndarray) -> SkewEstimate:
     )
 
 
-def log_coverage(requests: pa.Table, skew: float, gap: float) -> pd.DataFrame:
-    """Periods (Twilio clock) in which the log has lines no more than ``gap`` seconds apart.
+def log_coverage(timeline: pa.Table, skew: float, gap: float) -> pd.DataFrame:
+    """Periods (Twilio clock) in which the log (its timeline, analyzer.logs.TIMELINE_SCHEMA)
+    has lines no more than ``gap`` seconds apart.
 
     Tunnel lines (CONNECT) do not count: such a proxy sees no sends at all.
     """
-    tunnel = pc.fill_null(pc.equal(requests["method"], "CONNECT"), False)
-    times = requests["time"].filter(pc.invert(tunnel))
+    times = timeline["time"].filter(pc.invert(timeline["tunnel"]))
     times = pc.cast(times.filter(pc.is_valid(times)), pa.int64())
     us = np.sort(times.to_numpy(zero_copy_only=False)) - int(round(skew * MICROS_PER_SECOND))
     if len(us) == 0:
