@@ -33,7 +33,10 @@ from analyzer.redact import CALLING_CODES
 
 #: A recipient as Twilio writes it: ``+``, a calling code, 8 to 15 digits in all.
 _PLAIN = r"^\+[1-9][0-9]{7,14}$"
-_CODES = {n: pa.array(sorted(c for c in CALLING_CODES if len(c) == n)) for n in (1, 2, 3)}
+#: Whether each number of three digits starts with a calling code (codes are prefix-free).
+_CODED = np.array(
+    [any(f"{n:03d}"[:k] in CALLING_CODES for k in (1, 2, 3)) for n in range(1000)], dtype=bool
+)
 #: The sampled columns: each is kept until SKEW_SAMPLE exact POSTs named it (the
 #: recipients' sample, RECIPIENT_SAMPLE, is the smaller one).
 _SAMPLED = ("to", "message_sid", "twilio_time")
@@ -74,13 +77,18 @@ class LogScope:
     def _sampled(self, chunk: pa.Table, send: np.ndarray) -> np.ndarray:
         """The POSTs among the first that name each sampled column (counted among the
         exact ones: timed, not refused)."""
+        keep = np.zeros(chunk.num_rows, dtype=bool)
+        named = {
+            name: present(pc.is_valid(chunk[name]))
+            for name in _SAMPLED
+            if self._seen[name] < SKEW_SAMPLE
+        }
+        named = {name: has for name, has in named.items() if has.any()}
+        if not named:
+            return keep
         exact = send & present(pc.is_valid(chunk["time"]))
         exact &= post_outcomes(chunk["status"]) != OUTCOMES.index(REFUSED)
-        keep = np.zeros(chunk.num_rows, dtype=bool)
-        for name in _SAMPLED:
-            if self._seen[name] >= SKEW_SAMPLE:
-                continue
-            has = present(pc.is_valid(chunk[name]))
+        for name, has in named.items():
             counted = exact & has
             if name == "to":
                 counted[counted] = _plain(chunk[name].filter(pa.array(counted)))
@@ -95,10 +103,11 @@ def _plain(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     they are)."""
     text = values.cast(pa.string())
     plain = present(pc.match_substring_regex(text, _PLAIN))
-    coded = np.zeros(len(text), dtype=bool)
-    for length, codes in _CODES.items():
-        coded |= present(pc.is_in(pc.utf8_slice_codeunits(text, 1, 1 + length), value_set=codes))
-    return plain & coded
+    if plain.any():
+        # The three digits after "+" say whether a calling code starts the number.
+        head = pc.utf8_slice_codeunits(text.filter(pa.array(plain)), 1, 4).cast(pa.int16())
+        plain[plain] = _CODED[head.to_numpy(zero_copy_only=False)]
+    return plain
 
 
 def _hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
