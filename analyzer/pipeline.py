@@ -43,6 +43,8 @@ class DetectRun:
     detection: Detection
     out_dir: Path
     crossref: CrossReference | None = None
+    #: The request logs as read for the cross-reference: only the rows its clusters can
+    #: need, unless ``logs.complete`` (the timeline still has every row).
     logs: LogParseResult | None = None
 
     @property
