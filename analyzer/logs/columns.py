@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -20,11 +21,25 @@ ACCOUNT_RE = r"^/2010-04-01/Accounts/(?P<a>[^/.]*)"
 _URL_SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*://"
 #: The bytes a blank line may start with (space, tab, CR, LF), by byte.
 _BLANK_START = np.isin(np.arange(256), [32, 9, 13, 10])
+#: Distinct URLs of a chunk at most whose facts are remembered (a log of GETs by SID has
+#: about as many URLs as lines).
+_REMEMBERED_URLS = 64
+#: The ASCII letters, by byte.
+_LETTER = np.isin(np.arange(256), [*range(65, 91), *range(97, 123)])
 
 
 def np_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean Arrow array as numpy, nulls as False."""
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+    if arr.null_count:
+        arr = pc.fill_null(arr, False)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def is_valid(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which values are not null, as numpy."""
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    return np_bool(pc.is_valid(arr))
 
 
 def without_blank_lines(chunk: LineChunk) -> tuple[pa.StringArray, np.ndarray]:
@@ -47,6 +62,32 @@ def without_blank_lines(chunk: LineChunk) -> tuple[pa.StringArray, np.ndarray]:
     keep = np.flatnonzero(~blank)
     body = lines.take(pa.array(keep)) if len(keep) < len(lines) else lines
     return body, line_no[keep]
+
+
+def per_distinct(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """fn(values), worked out once per distinct value (for an fn whose result for a value
+    depends on no other, or only on which others there are); nulls stay null."""
+    encoded = pc.dictionary_encode(values)
+    return fn(encoded.dictionary).take(encoded.indices)
+
+
+def per_value(text: pa.Array, check: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+    """check() of each value (nulls False), worked out once per distinct value."""
+    return np_bool(per_distinct(text, check))
+
+
+def letters_only(text: pa.Array) -> np.ndarray:
+    """Whether each value is one or more ASCII letters (nulls False): an HTTP method."""
+    valid = is_valid(text)
+    buffers = text.buffers() if isinstance(text, pa.Array) else []
+    if pa.types.is_string(text.type) and len(buffers) == 3 and buffers[2] is not None:
+        bounds = np.frombuffer(buffers[1], dtype=np.int32)
+        bounds = bounds[text.offset : text.offset + len(text) + 1]
+        data = np.frombuffer(buffers[2], dtype=np.uint8)[bounds[0] : bounds[-1]]
+        # The common case, without a regex: every byte of every value is a letter.
+        if (np.diff(bounds)[valid] > 0).all() and _LETTER[data].all():
+            return valid
+    return np_bool(pc.match_substring_regex(text, r"^[A-Za-z]+$"))
 
 
 def nullify_empty(arr: pa.Array) -> pa.Array:
@@ -73,6 +114,8 @@ def _numbers(values: pa.Array, valid_text: str) -> pa.Array:
 
 def to_int_status(values: pa.Array) -> pa.Array:
     """HTTP status codes as int32; anything outside 100..599 → null."""
+    if values.null_count == len(values):
+        return pa.nulls(len(values), pa.int32())
     num = _numbers(values, r"^[0-9]+(?:\.0*)?$")
     whole = pc.equal(pc.floor(num), num)
     ok = pc.and_(pc.and_(pc.greater_equal(num, 100), pc.less(num, 600)), whole)
@@ -82,6 +125,8 @@ def to_int_status(values: pa.Array) -> pa.Array:
 def to_error_code(values: pa.Array) -> pa.Array:
     """Twilio error codes (numbers or numeric text) as int64; anything that is not a
     positive whole number → null."""
+    if values.null_count == len(values):
+        return pa.nulls(len(values), pa.int64())
     num = _numbers(values, r"^[0-9]+(?:\.0*)?$")
     ok = pc.and_(pc.equal(pc.floor(num), num), pc.and_(pc.greater(num, 0), pc.less(num, 1e9)))
     return pc.cast(pc.if_else(ok, num, pa.scalar(None, pa.float64())), pa.int64())
@@ -89,6 +134,8 @@ def to_error_code(values: pa.Array) -> pa.Array:
 
 def to_float(values: pa.Array) -> pa.Array:
     """Numbers (or numeric text) as float64; anything else, and infinities, → null."""
+    if values.null_count == len(values):
+        return pa.nulls(len(values), pa.float64())
     num = _numbers(values, r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
     finite = pc.is_finite(num)
     return pc.if_else(finite, num, pa.scalar(None, pa.float64()))
@@ -132,8 +179,7 @@ def _targets(url: pa.Array, method: pa.Array) -> tuple[pa.Array, pa.Array, pa.Ar
     distinct URL: most requests call a few endpoints). Path and account stay
     dictionary-encoded: repeated text kept once keeps multi-million-line logs small."""
     encoded = pc.dictionary_encode(url)
-    paths = _target_paths(encoded.dictionary)
-    account, sends = _path_facts(paths)
+    paths, account, sends = _url_facts(encoded.dictionary)
     indices = encoded.indices
     tunnel = pc.equal(method, "CONNECT")
     if pc.any(tunnel).as_py():
@@ -142,12 +188,32 @@ def _targets(url: pa.Array, method: pa.Array) -> tuple[pa.Array, pa.Array, pa.Ar
     return _encoded(paths, indices), _encoded(account, indices), pc.fill_null(is_send, False)
 
 
+def _url_facts(urls: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The path of each distinct URL, its account SID, and whether it creates messages."""
+    if len(urls) <= _REMEMBERED_URLS:
+        return _remembered_url_facts(tuple(urls.to_pylist()))
+    paths = _target_paths(urls)
+    return (paths, *_path_facts(paths))
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_url_facts(urls: tuple[str, ...]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    # Worked out once for the few endpoints most logs call, chunk after chunk.
+    paths = _target_paths(pa.array(urls, pa.string()))
+    return (paths, *_path_facts(paths))
+
+
 def _encoded(values: pa.Array, indices: pa.Array) -> pa.DictionaryArray:
     """``values.take(indices)`` as a dictionary array with distinct values."""
     distinct = pc.dictionary_encode(values)
     return pa.DictionaryArray.from_arrays(
         distinct.indices.take(indices).cast(pa.int32()), distinct.dictionary
     )
+
+
+def _as(values: pa.Array, typ: pa.DataType) -> pa.Array:
+    """values cast to typ (as they are when of that type)."""
+    return values if values.type == typ else values.cast(typ)
 
 
 def core_table(
@@ -174,12 +240,12 @@ def core_table(
     n = len(line)
 
     def opt(a: pa.Array | None, typ: pa.DataType) -> pa.Array:
-        return pa.nulls(n, typ) if a is None else a.cast(typ)
+        return pa.nulls(n, typ) if a is None else _as(a, typ)
 
-    method = pc.utf8_upper(method.cast(pa.string()))
-    path, account, is_send = _targets(url.cast(pa.string()), method)
+    method = pc.utf8_upper(_as(method, pa.string()))
+    path, account, is_send = _targets(_as(url, pa.string()), method)
     cols = [
-        time.cast(TIMESTAMP),
+        _as(time, TIMESTAMP),
         opt(twilio_time, TIMESTAMP),
         pa.nulls(n, TIMESTAMP),
         method,

@@ -85,30 +85,43 @@ class LineChunk:
     """Consecutive lines of a file: their bytes as read, and the lines as text on demand.
 
     ``data`` holds the lines each followed by "\\n" (the chunk's last line possibly not);
-    line i spans ``data[offsets[i]:offsets[i + 1]]``, its "\\n" included.
+    line i spans ``data[offsets[i]:offsets[i + 1]]``, its "\\n" included. Without
+    ``offsets`` (a chunk whose last line has no "\\n"), ``n_lines`` gives the number of
+    lines and the offsets are found when first asked for: on the thread that prepares the
+    chunk, not the one that reads the file.
     """
 
-    def __init__(self, data: pa.Buffer, offsets: np.ndarray, first_line: int) -> None:
+    def __init__(
+        self,
+        data: pa.Buffer,
+        offsets: np.ndarray | None,
+        first_line: int,
+        n_lines: int | None = None,
+    ) -> None:
+        if offsets is None and n_lines is None:
+            raise ValueError("a LineChunk needs its line offsets or its number of lines")
         self.data = data
-        self.offsets = offsets
         self.first_line = first_line
+        self._offsets = offsets
+        self._n_lines = len(offsets) - 1 if offsets is not None else int(n_lines or 0)
         self._lines: pa.StringArray | None = None
         self._valid: bool | None = None
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return self._n_lines
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Where each line starts, and the data's end (int32)."""
+        if self._offsets is None:
+            self._offsets = _line_offsets(self.data)
+        return self._offsets
 
     @property
     def is_utf8(self) -> bool:
         """Whether the bytes are valid UTF-8."""
         if self._valid is None:
-            ends = pa.py_buffer(np.array([0, self.data.size], dtype=np.int32))
-            whole = pa.Array.from_buffers(pa.string(), 1, [None, ends, self.data])
-            try:
-                whole.validate(full=True)
-                self._valid = True
-            except pa.ArrowInvalid:
-                self._valid = False
+            self._valid = _is_utf8(self.data)
         return self._valid
 
     @property
@@ -118,6 +131,14 @@ class LineChunk:
             self._lines = _decode_lines(self.data, self.offsets, self.is_utf8)
         return self._lines
 
+    def lines_start_with(self, byte: bytes) -> bool:
+        """Whether every line starts with ``byte`` (so none is empty)."""
+        raw = np.frombuffer(self.data, dtype=np.uint8)
+        if not len(raw) or raw[0] != ord(byte):
+            return False
+        # Every line but the first starts after a "\n".
+        return count_pair(raw, 10, ord(byte)) == len(self) - 1
+
 
 def iter_line_chunks(f: IO[bytes], chunk_lines: int) -> Iterator[LineChunk]:
     """Yield the file's lines in chunks of at most chunk_lines lines."""
@@ -126,52 +147,122 @@ def iter_line_chunks(f: IO[bytes], chunk_lines: int) -> Iterator[LineChunk]:
     lineno = 1
     skipping = False  # inside an over-long line whose head was already emitted
     while True:
-        block = f.read(block_size)
-        if not block:
+        # The carried head of a line, then the next block, in one buffer: the chunks are
+        # slices of it. Arrow's memory pool reuses freed memory (no page faults).
+        buf = pa.allocate_buffer(len(carry) + block_size)
+        view = memoryview(buf).cast("B")
+        view[: len(carry)] = carry
+        got = _read_into(f, view[len(carry) :])
+        raw = np.frombuffer(buf, dtype=np.uint8, count=len(carry) + got)
+        if not got:
             if skipping or not carry:
                 return
-            data, carry = carry, b""
+            start, stop, carry = 0, len(raw), b""
         else:
+            start = 0
             if skipping:
-                cut = block.find(b"\n")
+                cut = _find(raw, 0)
                 if cut < 0:
                     continue
-                skipping = False
-                block = block[cut + 1 :]
-            cut = block.rfind(b"\n")
+                skipping, start = False, cut + 1
+            cut = _rfind(raw, start)
             if cut >= 0:
-                # One copy: the carried head of a line, and the block up to its last line end.
-                data, carry = b"".join((carry, memoryview(block)[:cut])), block[cut + 1 :]
-            elif len(carry) + len(block) > MAX_LINE_BYTES:
+                stop, carry = cut, raw[cut + 1 :].tobytes()
+            elif len(raw) - start > MAX_LINE_BYTES:
                 # A "line" too long to hold: keep its head as one (malformed) line.
-                data, carry, skipping = (carry + block)[:MAX_LINE_BYTES], b"", True
+                stop, carry, skipping = start + MAX_LINE_BYTES, b"", True
             else:
-                carry += block
+                carry = raw[start:].tobytes()
                 continue
-        offsets = _line_offsets(data)
-        yield from _chunks_of(data, offsets, lineno, chunk_lines)
-        lineno += len(offsets) - 1
+        data = buf.slice(start, stop - start)
+        n_lines = count_byte(raw[start:stop], 10) + 1
+        if n_lines <= chunk_lines:
+            yield LineChunk(data, None, lineno, n_lines=n_lines)
+        else:
+            yield from _chunks_of(data, _line_offsets(data), lineno, chunk_lines)
+        lineno += n_lines
 
 
-def _line_offsets(data: bytes) -> np.ndarray:
+def _is_utf8(data: pa.Buffer) -> bool:
+    """Whether data is valid UTF-8."""
+    if np.frombuffer(data, dtype=np.uint8).max(initial=0) < 0x80:
+        return True  # ASCII, as most logs are: no need to validate characters
+    ends = pa.py_buffer(np.array([0, data.size], dtype=np.int32))
+    whole = pa.Array.from_buffers(pa.string(), 1, [None, ends, data])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _read_into(f: IO[bytes], view: memoryview) -> int:
+    """Fill view from f (less only at the file's end); the number of bytes read."""
+    readinto = getattr(f, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    block = f.read(len(view))
+    view[: len(block)] = block
+    return len(block)
+
+
+def _find(raw: np.ndarray, start: int) -> int:
+    """Where the first "\\n" at or after start is in raw (-1: none)."""
+    found = byte_positions(raw[start:], 10)
+    return int(found[0]) + start if len(found) else -1
+
+
+def _rfind(raw: np.ndarray, start: int) -> int:
+    """Where the last "\\n" at or after start is in raw (-1: none)."""
+    # Lines are short: the last one most often ends in the last few kilobytes.
+    tail = max(start, len(raw) - (1 << 16))
+    at = raw[tail:].tobytes().rfind(b"\n")
+    if at >= 0:
+        return tail + at
+    found = byte_positions(raw[start:tail], 10)
+    return int(found[-1]) + start if len(found) else -1
+
+
+def byte_positions(raw: np.ndarray, byte: int) -> np.ndarray:
+    """Where ``byte`` is in raw (uint8), in order (int64)."""
+    return np.flatnonzero(raw == byte)
+
+
+def count_byte(raw: np.ndarray, byte: int) -> int:
+    """How many times ``byte`` is in raw (uint8)."""
+    return int(np.count_nonzero(raw == byte))
+
+
+def count_pair(raw: np.ndarray, first: int, second: int) -> int:
+    """How many times byte ``first`` is followed by byte ``second`` in raw (uint8)."""
+    # The pairs as 16-bit words, at even and at odd positions.
+    pair = first | (second << 8)
+    even = raw[: len(raw) // 2 * 2].view("<u2")
+    odd = raw[1 : 1 + (len(raw) - 1) // 2 * 2].view("<u2")
+    return int(np.count_nonzero(even == pair) + np.count_nonzero(odd == pair))
+
+
+def _line_offsets(data: pa.Buffer) -> np.ndarray:
     """Where each line of data (separated by "\\n", none after the last) starts, and
-    data's end."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    return np.concatenate(([0], newlines + 1, [len(data)])).astype(np.int64)
+    data's end (int32)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = byte_positions(raw, 10)
+    offsets = np.empty(len(newlines) + 2, dtype=np.int32)
+    offsets[0] = 0
+    offsets[1:-1] = newlines + 1
+    offsets[-1] = len(raw)
+    return offsets
 
 
 def _chunks_of(
-    data: bytes, offsets: np.ndarray, first_line: int, chunk_lines: int
+    whole: pa.Buffer, offsets: np.ndarray, first_line: int, chunk_lines: int
 ) -> Iterator[LineChunk]:
     """The lines of data, starting at ``offsets``, in chunks of at most chunk_lines."""
-    whole = pa.py_buffer(data)
     for start in range(0, len(offsets) - 1, chunk_lines):
         stop = min(start + chunk_lines, len(offsets) - 1)
         begin, end = int(offsets[start]), int(offsets[stop])
         yield LineChunk(
-            whole.slice(begin, end - begin),
-            (offsets[start : stop + 1] - begin).astype(np.int32),
-            first_line + start,
+            whole.slice(begin, end - begin), offsets[start : stop + 1] - begin, first_line + start
         )
 
 
@@ -195,15 +286,12 @@ def prefetch(
 ) -> Iterator[tuple[int, Any]]:
     """Yield (line count, prepare(chunk)) for each chunk, in order.
 
-    The first chunk is prepared before any other (a parser may learn from it, e.g. the
-    types of its fields); the others on ``workers`` threads (default: one per core), a
-    few chunks ahead of the caller. Reading, decompressing and the Arrow kernels of
-    prepare() (which release the GIL) thus use every core.
+    prepare() runs on ``workers`` threads (default: one per core), a few chunks ahead of
+    the caller, from the first chunk on: reading, decompressing and the Arrow kernels of
+    prepare() (which release the GIL) thus use every core. The chunks are handed to the
+    threads in order; a parser that learns from the first chunk (e.g. the types of its
+    fields) makes the others wait for what it learns.
     """
-    first = next(chunks, None)
-    if first is None:
-        return
-    yield len(first), prepare(first)
     workers = workers or max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="log-parse")
     pending: collections.deque[tuple[int, Future[Any]]] = collections.deque()

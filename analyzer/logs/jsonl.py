@@ -17,6 +17,8 @@ import pyarrow.json as pj
 from analyzer.errors import UserError
 from analyzer.logs.columns import (
     core_table,
+    is_valid,
+    letters_only,
     np_bool,
     nullify_empty,
     to_error_code,
@@ -53,7 +55,6 @@ DEFAULT_JSONL_FIELDS: dict[str, str] = {
 _FALLBACK_FIELDS: dict[str, str] = {"twilio_error_code": "twilio_error_code", "url": "path"}
 #: Lines whose first JSON values give the Arrow types of the fields.
 _TYPE_SAMPLE_LINES = 200
-_OPEN_BRACE = ord("{")
 _JSON_SCALAR_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
 
 
@@ -136,7 +137,9 @@ class JsonlParser(Parser):
         #: The schema with the fields not seen in the first lines typed null, which the
         #: JSON reader handles faster; dropped once a chunk holds a value for one of them.
         self.lean_schema: pa.Schema | None = None
-        self._schema_lock = threading.Lock()
+        self._types_learnt = threading.Condition()
+        #: The first line after the chunks known to hold blank lines only.
+        self._blank_until = 1
 
     def _infer_schema(self, sample: list[str]) -> tuple[pa.Schema, pa.Schema]:
         """Arrow types of the source fields, from the first JSON values seen; and the same
@@ -169,12 +172,7 @@ class JsonlParser(Parser):
         return full, pa.schema([f if f.name in seen else f.with_type(pa.null()) for f in full])
 
     def prepare(self, chunk: LineChunk) -> ParsedChunk:
-        with self._schema_lock:
-            if self.schema is None:
-                head, _ = without_blank_lines(chunk)
-                if len(head):
-                    sample = head.slice(0, _TYPE_SAMPLE_LINES).to_pylist()
-                    self.schema, self.lean_schema = self._infer_schema(sample)
+        self._learn_types(chunk)
         if self.schema is None:
             return ParsedChunk(empty_core())  # blank lines only
         cols = self._parse_clean(chunk)
@@ -188,15 +186,30 @@ class JsonlParser(Parser):
             return ParsedChunk(empty_core())
         return self._finish_rows(lambda: body, line_no, *self._parse(body))
 
+    def _learn_types(self, chunk: LineChunk) -> None:
+        """Wait for the types of the fields: learnt from the first chunk whose lines are
+        not all blank, here if that is this one (chunks are prepared a few at once)."""
+        with self._types_learnt:
+            self._types_learnt.wait_for(
+                lambda: self.schema is not None or self._blank_until == chunk.first_line
+            )
+            if self.schema is not None:
+                return
+            try:
+                head, _ = without_blank_lines(chunk)
+                if len(head):
+                    sample = head.slice(0, _TYPE_SAMPLE_LINES).to_pylist()
+                    self.schema, self.lean_schema = self._infer_schema(sample)
+            finally:
+                # The next chunk learns them if this one could not (blank, or failing).
+                self._blank_until = chunk.first_line + len(chunk)
+                self._types_learnt.notify_all()
+
     def _parse_clean(self, chunk: LineChunk) -> dict[str, pa.Array] | None:
         """The fields of a chunk whose every line is one JSON object, read from its bytes
         in one pass; None for any other chunk."""
-        lengths = np.diff(chunk.offsets)
-        if not len(lengths) or not (lengths > 0).all():
-            return None
-        data = np.frombuffer(chunk.data, dtype=np.uint8)
         # Each line opens an object: no blank lines, whose line numbers would be lost.
-        if not (data[chunk.offsets[:-1]] == _OPEN_BRACE).all():
+        if not chunk.lines_start_with(b"{"):
             return None
         if not chunk.is_utf8:
             return None  # read line by line, with replacement characters
@@ -270,7 +283,8 @@ class JsonlParser(Parser):
         out = {}
         for field in self.schema:
             name = field.name
-            col = table[name].combine_chunks()
+            col = table[name]
+            col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
             if pa.types.is_null(col.type):
                 col = pa.nulls(n_lines, field.type)
             if pa.types.is_boolean(col.type):
@@ -302,9 +316,9 @@ class JsonlParser(Parser):
         stamp = nullify_empty(stamp_col) if pa.types.is_string(stamp_col.type) else stamp_col
         time = parse_times(stamp, self.log_tz)
         twilio_time = parse_twilio_dates(cols[self.fields["twilio_date"]])
-        has_stamp = np_bool(pc.is_valid(stamp))
+        has_stamp = is_valid(stamp)
         # A record without a timestamp but with Twilio's Date is timed by Twilio's clock.
-        from_twilio = ~has_stamp & np_bool(pc.is_valid(twilio_time))
+        from_twilio = ~has_stamp & is_valid(twilio_time)
         if from_twilio.any():
             time = pc.if_else(pa.array(from_twilio), twilio_time, time)
         return time, twilio_time, has_stamp, from_twilio
@@ -313,13 +327,15 @@ class JsonlParser(Parser):
         """Each record's Twilio error code, from its field or the fallback field."""
         codes = to_error_code(cols[self.fields["twilio_error_code"]])
         fallback = self.fallbacks.get("twilio_error_code")
-        return codes if fallback is None else pc.coalesce(codes, to_error_code(cols[fallback]))
+        if fallback is None or cols[fallback].null_count == len(codes):
+            return codes
+        return pc.coalesce(codes, to_error_code(cols[fallback]))
 
     def _url(self, cols: dict[str, pa.Array]) -> pa.Array:
         """Each record's URL, or its path when it has no URL field."""
         url = nullify_empty(cols[self.fields["url"]].cast(pa.string()))
         fallback = self.fallbacks.get("url")
-        if fallback is None:
+        if fallback is None or cols[fallback].null_count == len(url):
             return url
         return pc.coalesce(url, nullify_empty(cols[fallback].cast(pa.string())))
 
@@ -335,9 +351,9 @@ class JsonlParser(Parser):
 
         method, url = text("method"), self._url(cols)
         time, twilio_time, has_stamp, from_twilio = self._times(cols)
-        has_method = np_bool(pc.is_valid(method))
-        has_url = np_bool(pc.is_valid(url))
-        valid_method = np_bool(pc.match_substring_regex(method, r"^[A-Za-z]+$"))
+        has_method = is_valid(method)
+        has_url = is_valid(url)
+        valid_method = letters_only(method)
         skipped = ~invalid & ~has_method & ~has_url
 
         def reason(i: int) -> str:
@@ -349,25 +365,29 @@ class JsonlParser(Parser):
                 return "missing url"
             return "missing timestamp" if not has_stamp[i] else "unparseable timestamp"
 
-        ok = ~invalid & has_method & valid_method & has_url & np_bool(pc.is_valid(time))
+        ok = ~invalid & has_method & valid_method & has_url & is_valid(time)
         bad = ~ok & ~skipped
-        take = pa.array(ok)
+        take = None if ok.all() else pa.array(ok)
+
+        def only(values: pa.Array) -> pa.Array:
+            return values if take is None else values.filter(take)
+
         table = core_table(
-            time=time.filter(take),
-            method=method.filter(take),
-            url=url.filter(take),
+            time=only(time),
+            method=only(method),
+            url=only(url),
             line=line_no[ok],
-            status=to_int_status(cols[self.fields["status"]].filter(take)),
-            duration_ms=to_float(cols[self.fields["duration_ms"]].filter(take)),
-            to=text("to").filter(take),
-            message_sid=text("message_sid").filter(take),
-            request_id=text("request_id").filter(take),
-            error=text("error").filter(take),
-            twilio_error_code=self._error_codes(cols).filter(take),
-            user_agent=text("user_agent").filter(take),
-            sender=text("from").filter(take),
-            message_status=text("message_status").filter(take),
-            twilio_time=twilio_time.filter(take),
+            status=to_int_status(only(cols[self.fields["status"]])),
+            duration_ms=to_float(only(cols[self.fields["duration_ms"]])),
+            to=only(text("to")),
+            message_sid=only(text("message_sid")),
+            request_id=only(text("request_id")),
+            error=only(text("error")),
+            twilio_error_code=only(self._error_codes(cols)),
+            user_agent=only(text("user_agent")),
+            sender=only(text("from")),
+            message_status=only(text("message_status")),
+            twilio_time=only(twilio_time),
             from_twilio=from_twilio[ok],
         )
         return ParsedChunk(

@@ -221,9 +221,10 @@ def malformed_samples(
 class Parser:
     """Reads one file of one format, chunk by chunk.
 
-    prepare() is stateless (but for what it learns from the first chunk, which it sees
-    before any other) and runs on worker threads, several chunks at once; feed() runs in
-    order, in the caller's thread; finish() gives what is left once the file is read.
+    prepare() is stateless and runs on worker threads, several chunks at once (a parser
+    that learns from the first chunk, as JsonlParser learns its field types, makes the
+    others wait for it); feed() runs in order, in the caller's thread; finish() gives
+    what is left once the file is read.
     """
 
     def __init__(self, log_tz: str, fields: Mapping[str, str]) -> None:

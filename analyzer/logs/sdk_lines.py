@@ -4,14 +4,14 @@ and what it says (time, thread key, method, URL, status, the rest)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.logs.columns import np_bool, nullify_empty
+from analyzer.logs.columns import np_bool, nullify_empty, per_value
 from analyzer.logs.dates import ISO_TIME_RE, parse_times
 from analyzer.schema import TIMESTAMP
 
@@ -152,7 +152,7 @@ def _split_message(
         if not ok.all():
             words = pc.if_else(pa.array(ok), words, pa.scalar(["", ""], words.type))
         head, fields["method"] = pc.list_element(words, 0), pc.list_element(words, 1)
-        ok &= _per_value(fields["method"], lambda m: pc.match_substring_regex(m, "^[A-Z]+$"))
+        ok &= per_value(fields["method"], lambda m: pc.match_substring_regex(m, "^[A-Z]+$"))
     if kind == LineKind.RESPONSE:
         fields.update(_status_and_body(tail))
         ok &= np_bool(pc.is_valid(fields["status"]))
@@ -180,12 +180,6 @@ def _status_and_body(tail: pa.Array) -> dict[str, pa.Array]:
     two = pc.equal(pc.list_value_length(split), 2)
     body = pc.list_element(pc.if_else(two, split, pa.scalar(["", ""], split.type)), 1)
     return {"status": status, "extra": body}
-
-
-def _per_value(text: pa.Array, check: Callable[[pa.Array], pa.Array]) -> np.ndarray:
-    """check() of each value (nulls False), worked out once per distinct value."""
-    encoded = pc.dictionary_encode(text)
-    return np_bool(check(encoded.dictionary).take(encoded.indices))
 
 
 def _rows_of_fields(

@@ -12,7 +12,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.logs.columns import core_table, np_bool, to_float, to_int_status, without_blank_lines
+from analyzer.logs.columns import (
+    core_table,
+    is_valid,
+    np_bool,
+    per_distinct,
+    to_float,
+    to_int_status,
+    without_blank_lines,
+)
 from analyzer.logs.dates import clf_times, iso_to_timestamps, month_numbers, parse_times
 from analyzer.logs.files import LineChunk
 from analyzer.logs.model import ParsedChunk, Parser, empty_core, malformed_samples
@@ -105,7 +113,7 @@ class RegexLineParser(Parser):
         self.refine(valid, fields)
         parts = pa.StructArray.from_arrays(list(fields.values()), list(fields))
         time = self.parse_time(pc.struct_field(parts, "time"))
-        good_time = np_bool(pc.is_valid(time))
+        good_time = is_valid(time)
         ok = matched.copy()
         ok[matched] = good_time
         bad = ~ok
@@ -186,7 +194,7 @@ class CombinedParser(RegexLineParser):
             time=time,
             method=pc.struct_field(parts, "method"),
             url=pc.struct_field(parts, "target"),
-            status=to_int_status(pc.struct_field(parts, "status")),
+            status=per_distinct(pc.struct_field(parts, "status"), to_int_status),
             user_agent=_agent(pc.struct_field(parts, "agent")),
             line=line,
         )
@@ -225,7 +233,7 @@ class EnvoyParser(RegexLineParser):
             time=time,
             method=method,
             url=pc.struct_field(parts, "target"),
-            status=to_int_status(pc.struct_field(parts, "status")),
+            status=per_distinct(pc.struct_field(parts, "status"), to_int_status),
             duration_ms=to_float(pc.struct_field(parts, "dur")),
             error=error,
             user_agent=_agent(pc.struct_field(parts, "agent")),
