@@ -139,6 +139,17 @@ class LineChunk:
         # Every line but the first starts after a "\n".
         return count_pair(raw, 10, ord(byte)) == len(self) - 1
 
+    def lines_end_with(self, byte: bytes) -> bool:
+        """Whether every line seems to end with ``byte``, before its "\n" or "\r\n" (a
+        line cut short does not); a hint only, which a parser must not rely on."""
+        raw = np.frombuffer(self.data, dtype=np.uint8)
+        if not len(raw):
+            return False
+        closed = count_pair(raw, ord(byte), 10) + count_pair(raw, 13, 10)
+        # The chunk's last line has no "\n" of its own.
+        last = raw[-2] if raw[-1] == 13 and len(raw) > 1 else raw[-1]
+        return closed == count_byte(raw, 10) and last == ord(byte)
+
 
 def iter_line_chunks(f: IO[bytes], chunk_lines: int) -> Iterator[LineChunk]:
     """Yield the file's lines in chunks of at most chunk_lines lines."""

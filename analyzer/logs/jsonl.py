@@ -211,6 +211,10 @@ class JsonlParser(Parser):
         # Each line opens an object: no blank lines, whose line numbers would be lost.
         if not chunk.lines_start_with(b"{"):
             return None
+        # A line cut short (a log being written, a crash) would make the read fail and be
+        # read again: such a chunk goes straight to the line-by-line path.
+        if not chunk.lines_end_with(b"}"):
+            return None
         if not chunk.is_utf8:
             return None  # read line by line, with replacement characters
         try:

@@ -153,3 +153,19 @@ def test_chunks_of_a_large_file_hold_its_lines_once() -> None:
     )
     assert [s for c in chunks for s in c.lines.to_pylist()] == lines
     assert all(c.lines_start_with(b"{") for c in chunks)
+
+
+@pytest.mark.parametrize(
+    ("text", "closed"),
+    [
+        (b'{"a": 1}\n{"b": 2}\n', True),
+        (b'{"a": 1}\n{"b": 2}', True),
+        (b'{"a": 1}\r\n{"b": 2}\r\n', True),
+        (b'{"a": 1}\n{"b": "cut sh', False),
+        (b'{"a": 1}\n{"b": "cut\n{"c": 3}\n', False),
+        (b'{"a": 1}\n\n', False),
+    ],
+)
+def test_lines_cut_short_are_seen_before_parsing(text: bytes, closed: bool) -> None:
+    chunks = list(iter_line_chunks(io.BytesIO(text), 1000))
+    assert all(chunk.lines_end_with(b"}") for chunk in chunks) is closed
