@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.failures.rollups import counts_by_value
+from analyzer.logs import np_bool
 from analyzer.results import RejectedRequests
 
 
@@ -16,8 +17,7 @@ def refused_posts(requests: pa.Table) -> np.ndarray:
     reads; an analyzer.logs.RowFilter)."""
     status = requests["status"]
     refused = pc.and_(pc.greater_equal(status, 400), pc.less(status, 500))
-    mask = pc.fill_null(pc.and_(requests["is_send"], refused), False)
-    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+    return np_bool(pc.and_(requests["is_send"], refused))
 
 
 def rejected_requests(requests: pa.Table, posts: int | None = None) -> RejectedRequests:

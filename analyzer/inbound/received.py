@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.logs import np_bool
 from analyzer.vocabulary import TWILIO_USER_AGENT
 
 #: The columns kept of each received request.
@@ -80,8 +81,7 @@ class Received:
 def not_sends(requests: pa.Table) -> np.ndarray:
     """Which request rows are not message POSTs: the rows received_requests may read
     (an analyzer.logs.RowFilter)."""
-    sends = pc.fill_null(requests["is_send"], False)
-    return ~np.asarray(sends.to_numpy(zero_copy_only=False), dtype=bool)
+    return ~np_bool(requests["is_send"])
 
 
 def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | None:
@@ -100,7 +100,7 @@ def received_requests(requests: pa.Table | pd.DataFrame | None) -> Received | No
         pc.invert(pc.fill_null(pc.starts_with(path, TWILIO_API_PATH), False)),
     )
     if "is_send" in table.column_names:
-        keep = pc.and_(keep, pc.invert(pc.fill_null(table["is_send"], False)))
+        keep = pc.and_(keep, pa.array(not_sends(table)))
     kept = table.filter(pc.fill_null(keep, False))
     columns = {}
     for name in RECEIVED_COLUMNS:

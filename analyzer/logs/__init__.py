@@ -28,6 +28,7 @@ rows with method ``CONNECT`` and no path: never sends, counted in ``FileStats.tu
 Each format has its module (``jsonl``, ``sdk``, ``wire``) and its entry in ``registry``.
 """
 
+from analyzer.logs.columns import np_bool
 from analyzer.logs.dates import parse_times, parse_twilio_dates
 from analyzer.logs.files import expand_paths
 from analyzer.logs.jsonl import DEFAULT_JSONL_FIELDS, parse_field_map
@@ -62,6 +63,7 @@ __all__ = [
     "detect_format",
     "empty_requests",
     "expand_paths",
+    "np_bool",
     "parse_field_map",
     "parse_times",
     "parse_twilio_dates",

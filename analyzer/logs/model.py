@@ -116,13 +116,16 @@ TIMELINE_SCHEMA = pa.schema(
 RowFilter = Callable[[pa.Table], np.ndarray]
 
 
+def tunnels(requests: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """Which request rows are proxy tunnels (method CONNECT)."""
+    return pc.fill_null(pc.equal(requests["method"], "CONNECT"), False)
+
+
 def timeline_of(requests: pa.Table) -> pa.Table:
     """The timeline (TIMELINE_SCHEMA) of a request table that holds every row."""
-    n = requests.num_rows
-    tunnel = pc.fill_null(pc.equal(requests["method"], "CONNECT"), False)
-    kept = pa.array(np.ones(n, dtype=bool))
+    kept = pa.array(np.ones(requests.num_rows, dtype=bool))
     columns = [requests[name] for name in ("time", "time_max", "is_send")]
-    columns += [tunnel, requests["status"], kept]
+    columns += [tunnels(requests), requests["status"], kept]
     return pa.Table.from_arrays(columns, schema=TIMELINE_SCHEMA)
 
 

@@ -29,6 +29,7 @@ from analyzer.logs.model import (
     Parser,
     RowFilter,
     empty_requests,
+    tunnels,
 )
 from analyzer.logs.registry import DETECT_LINES, FORMATS, detect_from_lines, make_parser
 from analyzer.logs.timing import correct_local_time, place_untimed, time_source
@@ -207,8 +208,8 @@ class _Timeline:
             if part[name].null_count == part.num_rows:  # no memory for nothing
                 index = part.schema.get_field_index(name)
                 part = part.set_column(index, name, pa.nulls(part.num_rows, pa.null()))
-        tunnel = pc.fill_null(pc.equal(chunk["method"], "CONNECT"), False)
-        part = part.append_column("is_send", chunk["is_send"]).append_column("tunnel", tunnel)
+        part = part.append_column("is_send", chunk["is_send"])
+        part = part.append_column("tunnel", tunnels(chunk))
         part = part.append_column("status", chunk["status"])
         self.batch.append(part.append_column("kept", pa.array(mask, pa.bool_())))
         if len(self.batch) >= _TIMELINE_BATCH:

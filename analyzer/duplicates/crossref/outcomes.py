@@ -45,11 +45,16 @@ def post_outcomes(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def send_columns(requests: pa.Table) -> tuple[pa.Table, np.ndarray]:
     """The request table's columns used here (no copy), and which rows are logged POSTs
     to Messages.json that have a time."""
-    usable = present(
+    optional = [c for c in ("twilio_time", "time_max") if c in requests.column_names]
+    return requests.select(_SEND_COLUMNS + optional), usable_posts(requests)
+
+
+def usable_posts(requests: pa.Table) -> np.ndarray:
+    """Which rows of a request table (or its timeline) are logged POSTs to
+    Messages.json that have a time."""
+    return present(
         pc.and_(pc.fill_null(requests["is_send"], False), pc.is_valid(requests["time"]))
     )
-    optional = [c for c in ("twilio_time", "time_max") if c in requests.column_names]
-    return requests.select(_SEND_COLUMNS + optional), usable
 
 
 def _request_id_candidates(

@@ -35,6 +35,7 @@ from analyzer.duplicates.crossref.outcomes import (
     post_outcomes,
     send_columns,
     sids_from_request_ids,
+    usable_posts,
 )
 from analyzer.duplicates.crossref.records import (
     RECIPIENTS_NOT_USED,
@@ -179,9 +180,7 @@ class _Whole:
 
     @classmethod
     def of(cls, timeline: pa.Table) -> _Whole:
-        usable = present(
-            pc.and_(pc.fill_null(timeline["is_send"], False), pc.is_valid(timeline["time"]))
-        )
+        usable = usable_posts(timeline)
         left_out = bool((usable & ~present(timeline["kept"])).any())
         send_us = pc.cast(timeline["time"], pa.int64()).to_numpy(zero_copy_only=False)
         return cls(timeline, usable, post_outcomes(timeline["status"]), send_us, left_out)
